@@ -1,0 +1,87 @@
+// The `reg` command line: dispatches to one module per command group and renders errors.
+
+import { RegError } from '../errors.js';
+import { regHome } from '../home.js';
+import { exportTree, materialise } from '../resolve/materialise.js';
+import { resolveGraph, filePlan } from '../resolve/resolve.js';
+import { parse, need } from './args.js';
+import { formatBytes, renderError, table } from './output.js';
+import { retCommand } from './ret.js';
+import { storeCommand } from './store.js';
+
+const HELP = `reg — ultra-lightweight containers generated from runtime environment templates
+
+usage: reg [--home DIR] COMMAND
+
+templates (RETs)
+  ret build --from-host PATH   build RETs from an installed runtime (e.g. /usr/bin/python3.11)
+  ret add FILE.yaml            add a hand-written RET (the paper's form) from host files
+  ret ls | ret show REF | ret rm REF
+  resolve REF                  the RETs a reference needs, and its file count
+  materialise REF              build (once) and print the OverlayFS lower layers of REF
+  export REF DIR               one flat hard-link tree of REF's closure (for chroot)
+
+store
+  store stats | store verify | store gc
+
+State lives under REG_HOME (default /var/lib/reg); --home overrides it.`;
+
+export async function main(argv: string[]): Promise<number> {
+  let args = argv;
+  let homeDir: string | undefined;
+  if (args[0] === '--home') {
+    homeDir = args[1];
+    args = args.slice(2);
+  }
+  const home = regHome(homeDir);
+  const [cmd, ...rest] = args;
+  try {
+    switch (cmd) {
+      case undefined:
+      case 'help':
+      case '--help':
+      case '-h':
+        console.log(HELP);
+        return cmd === undefined ? 2 : 0;
+      case 'ret':
+        return await retCommand(home, rest);
+      case 'store':
+        return await storeCommand(home, rest);
+      case 'resolve': {
+        const usage = 'reg resolve REF [--json]';
+        const { values, positionals } = parse(rest, { json: { type: 'boolean' } }, usage);
+        const ref = need(positionals[0], 'REF', usage);
+        const graph = await resolveGraph(home, ref);
+        const plan = await filePlan(home, graph);
+        if (values.json) console.log(JSON.stringify({ rets: graph.rets, paths: plan.size }, null, 2));
+        else {
+          console.log(table([['RET', 'KIND', 'FILES', 'SIZE'], ...graph.rets.map((m) => [`${m.name}@${m.version}`, m.kind, String(m.files), formatBytes(m.bytes)])]));
+          console.log(`\n${ref} → ${graph.rets.length} RETs, ${plan.size} paths, no conflicts`);
+        }
+        return 0;
+      }
+      case 'materialise':
+      case 'materialize': {
+        const usage = 'reg materialise REF [--json]';
+        const { values, positionals } = parse(rest, { json: { type: 'boolean' } }, usage);
+        const m = await materialise(home, need(positionals[0], 'REF', usage));
+        if (values.json) console.log(JSON.stringify(m, null, 2));
+        else console.log(`lowerdir=${m.lowerdirs.join(':')}`);
+        return 0;
+      }
+      case 'export': {
+        const usage = 'reg export REF DIR';
+        const { positionals } = parse(rest, {}, usage);
+        const r = await exportTree(home, need(positionals[0], 'REF', usage), need(positionals[1], 'DIR', usage));
+        console.log(`exported ${r.files} paths to ${positionals[1]}`);
+        return 0;
+      }
+      default:
+        throw new RegError('USAGE', `unknown command "${cmd}"`, { hint: 'run `reg help` for the list of commands' });
+    }
+  } catch (e) {
+    console.error(renderError(e));
+    if (process.env.REG_DEBUG && e instanceof Error) console.error(e.stack);
+    return (e as RegError).code === 'USAGE' ? 2 : 1;
+  }
+}

@@ -1,0 +1,66 @@
+// `reg store …`: stats, verify and gc of the content-addressed store.
+
+import { RegError } from '../errors.js';
+import type { RegHome } from '../home.js';
+import { gcStore } from '../store/gc.js';
+import { storeStats } from '../store/stats.js';
+import { verifyStore } from '../store/verify.js';
+import { parse } from './args.js';
+import { formatBytes, table } from './output.js';
+
+const USAGE = `reg store stats [--json]
+       reg store verify [--json]
+       reg store gc [--grace SECONDS] [--json]`;
+
+export async function storeCommand(home: RegHome, argv: string[]): Promise<number> {
+  const [sub, ...rest] = argv;
+  switch (sub) {
+    case 'stats': {
+      const { values } = parse(rest, { json: { type: 'boolean' } }, USAGE);
+      const s = await storeStats(home);
+      if (values.json) return void console.log(JSON.stringify(s, null, 2)), 0;
+      console.log(`store: ${home.root}`);
+      console.log(`  RETs          ${s.rets}`);
+      console.log(`  files (blobs) ${s.blobs}`);
+      console.log(`  bytes         ${formatBytes(s.bytes)} (${s.bytes})`);
+      if (s.closures.length) {
+        console.log('');
+        console.log(table([['RUNTIME', 'RETS', 'FILES', 'CLOSURE SIZE'], ...s.closures.map((c) => [c.ret, String(c.rets), String(c.files), formatBytes(c.bytes)])]));
+        console.log('');
+        console.log(`  closures together would take ${formatBytes(s.logicalBytes)}; stored once: ${formatBytes(s.bytes)}`);
+        console.log(`  saved by deduplication: ${formatBytes(s.savedBytes)} (${s.logicalBytes ? ((100 * s.savedBytes) / s.logicalBytes).toFixed(1) : '0'}%)`);
+      }
+      return 0;
+    }
+    case 'verify': {
+      const { values } = parse(rest, { json: { type: 'boolean' } }, USAGE);
+      const r = await verifyStore(home);
+      if (values.json) console.log(JSON.stringify(r, null, 2));
+      else {
+        console.log(`checked ${r.checked} blobs: ${r.problems.length === 0 ? 'all intact' : `${r.problems.length} problem(s)`}`);
+        for (const p of r.problems) {
+          const what = p.kind === 'corrupt' ? `content hashes to ${p.actual}` : p.kind === 'missing' ? 'missing from the store' : `mode is ${p.actual}, expected read-only`;
+          console.log(`  ${p.kind.toUpperCase()} ${p.digest}: ${what}`);
+          console.log(`    file: ${p.path}`);
+          for (const ref of p.referencedBy.slice(0, 10)) console.log(`    used by ${ref.ret} at ${ref.path}`);
+          if (p.referencedBy.length === 0) console.log('    used by no RET (reg store gc removes it)');
+        }
+        if (r.problems.length) console.log('hint: rebuild or pull the RETs named above, then run `reg store gc`');
+      }
+      return r.problems.length === 0 ? 0 : 1;
+    }
+    case 'gc': {
+      const { values } = parse(rest, { grace: { type: 'string' }, json: { type: 'boolean' } }, USAGE);
+      const graceSec = values.grace === undefined ? undefined : Number(values.grace);
+      if (graceSec !== undefined && !(Number.isFinite(graceSec) && graceSec >= 0)) {
+        throw new RegError('USAGE', `--grace must be a number of seconds, not "${values.grace}"`, { field: '--grace' });
+      }
+      const r = await gcStore(home, graceSec === undefined ? {} : { graceMs: graceSec * 1000 });
+      if (values.json) console.log(JSON.stringify(r, null, 2));
+      else console.log(`removed ${r.removedBlobs} blobs (${formatBytes(r.freedBytes)}) and ${r.removedLayers} layers${r.keptYoung ? `; kept ${r.keptYoung} unreferenced blobs younger than the grace period` : ''}`);
+      return 0;
+    }
+    default:
+      throw new RegError('USAGE', sub ? `unknown command "store ${sub}"` : 'missing a store command', { hint: `usage: ${USAGE}` });
+  }
+}

@@ -1,0 +1,126 @@
+// Reading and writing RET documents. Parse errors stay structured (zod issue path + the YAML line
+// they point at) until the CLI or the UI renders them.
+
+import { createHash } from 'node:crypto';
+import yaml from 'js-yaml';
+import type { z } from 'zod';
+import { RegError } from '../errors.js';
+import { RET_API_VERSION, RetSchema, type LockEntry, type LockedRet, type Ret } from './schema.js';
+
+/** Parses and validates a RET document. `file` names it in errors. */
+export function parseRet(text: string, file: string): Ret {
+  let doc: unknown;
+  try {
+    doc = yaml.load(text, { filename: file, schema: yaml.CORE_SCHEMA });
+  } catch (e) {
+    const mark = (e as { mark?: { line: number; column: number } }).mark;
+    const reason = (e as { reason?: string }).reason ?? (e as Error).message;
+    throw new RegError('RET_INVALID', `${file}${mark ? `:${mark.line + 1}:${mark.column + 1}` : ''}: malformed YAML: ${reason}`, {
+      file,
+      hint: 'fix the YAML syntax (indentation, quoting) at the line shown',
+      issues: [{ path: '', message: reason, ...(mark && { line: mark.line + 1 }) }],
+      cause: e,
+    });
+  }
+  if (doc === null || typeof doc !== 'object' || Array.isArray(doc)) {
+    throw new RegError('RET_INVALID', `${file}: a RET must be a YAML mapping with at least name and version`, { file });
+  }
+  const result = RetSchema.safeParse(doc);
+  if (!result.success) throw invalid(result.error, text, file);
+  return result.data;
+}
+
+function dotted(path: ReadonlyArray<PropertyKey>): string {
+  return path.map((p, i) => (typeof p === 'number' ? `[${p}]` : `${i === 0 ? '' : '.'}${String(p)}`)).join('');
+}
+
+function invalid(error: z.ZodError, text: string, file: string): RegError {
+  const issues = error.issues.map((i) => {
+    const path = dotted(i.path);
+    const line = lineOfPath(text, i.path);
+    const message = i.code === 'unrecognized_keys' ? `unknown field(s) ${i.keys.map((k) => `"${k}"`).join(', ')}` : i.message;
+    return { path, message, ...(line !== undefined && { line }) };
+  });
+  const first = error.issues[0]!;
+  const escapes = error.issues.some((i) => i.code === 'custom' && (i.params as { reg?: string } | undefined)?.reg === 'PATH_ESCAPES');
+  const head = issues[0]!;
+  const where = `${file}${head.line !== undefined ? `:${head.line}` : ''}`;
+  const more = issues.length > 1 ? ` (and ${issues.length - 1} more problem${issues.length > 2 ? 's' : ''})` : '';
+  return new RegError(escapes ? 'PATH_ESCAPES' : 'RET_INVALID', `${where}: ${head.path || '(document)'}: ${head.message}${more}`, {
+    file,
+    field: dotted(first.path) || undefined,
+    issues,
+    hint:
+      first.code === 'unrecognized_keys'
+        ? 'known fields: apiVersion, name, version, kind, description, files, libs, requires, env, command, workdir, source, lock'
+        : 'see the RET format in the README',
+  });
+}
+
+/**
+ * Best-effort line number (1-based) of a value in block-style YAML, for error messages only:
+ * follows mapping keys by indentation and sequence items by their "- " markers.
+ */
+export function lineOfPath(text: string, path: ReadonlyArray<PropertyKey>): number | undefined {
+  const lines = text.split('\n');
+  let from = 0;
+  let minIndent = -1;
+  let found: number | undefined;
+  for (const key of path) {
+    let hit: number | undefined;
+    let seen = -1;
+    for (let i = from; i < lines.length; i++) {
+      const line = lines[i]!;
+      if (line.trim() === '' || line.trimStart().startsWith('#')) continue;
+      const indent = line.length - line.trimStart().length;
+      if (i > from && indent <= minIndent && !line.trimStart().startsWith('- ')) break;
+      const body = line.trimStart();
+      if (typeof key === 'number') {
+        if (body.startsWith('- ') || body === '-') {
+          seen++;
+          if (seen === key) { hit = i; break; }
+        }
+      } else {
+        const stripped = body.startsWith('- ') ? body.slice(2).trimStart() : body;
+        if (stripped.startsWith(`${String(key)}:`) || stripped.startsWith(`"${String(key)}":`) || stripped.includes(`{${String(key)}:`) || stripped.includes(` ${String(key)}:`)) {
+          hit = i;
+          break;
+        }
+      }
+    }
+    if (hit === undefined) return found;
+    found = hit + 1;
+    from = hit;
+    const l = lines[hit]!;
+    minIndent = l.length - l.trimStart().length;
+  }
+  return found;
+}
+
+/** Entries sorted by path: the canonical order of a lock. */
+export function sortLock(entries: readonly LockEntry[]): LockEntry[] {
+  return [...entries].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+}
+
+/** A short, stable identity of a RET's content: changes whenever any file, mode or link does. */
+export function lockId(ret: LockedRet): string {
+  const h = createHash('sha256');
+  for (const e of sortLock(ret.lock.files)) {
+    h.update(`${e.path}\0${e.digest ?? ''}\0${e.mode ?? ''}\0${e.link ?? ''}\0${e.dir ? 'd' : ''}\n`);
+  }
+  return h.digest('hex').slice(0, 16);
+}
+
+/** Serialises a RET to YAML in a stable layout: header fields first, one lock entry per line. */
+export function stringifyRet(ret: Ret): string {
+  const ordered: Record<string, unknown> = { apiVersion: ret.apiVersion ?? RET_API_VERSION };
+  for (const key of ['name', 'version', 'kind', 'description', 'files', 'libs', 'requires', 'env', 'command', 'workdir', 'source'] as const) {
+    if (ret[key] !== undefined) ordered[key] = ret[key];
+  }
+  let text = yaml.dump(ordered, { lineWidth: -1, noRefs: true, schema: yaml.CORE_SCHEMA, quotingType: '"' });
+  if (ret.lock) {
+    const entries = sortLock(ret.lock.files).map((e) => yaml.dump(e, { flowLevel: 0, lineWidth: -1, schema: yaml.CORE_SCHEMA, quotingType: '"' }).trimEnd());
+    text += `lock:\n  files:\n${entries.map((e) => `    - ${e}`).join('\n')}\n`;
+  }
+  return text;
+}

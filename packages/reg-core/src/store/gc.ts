@@ -1,0 +1,89 @@
+// `reg store gc`: remove what nothing refers to. Layers no RET (and no container) uses go first,
+// then blobs no RET lock names, then stale temp files and closure caches. Blobs and temp files
+// younger than the grace period are kept, so a build running in another process (blobs written,
+// RET not yet saved) is never robbed — the same rule as git's prune expiry.
+
+import { lstat, readdir, readFile, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { RegHome } from '../home.js';
+import { listRets } from '../ret/repository.js';
+import { layerName } from '../resolve/materialise.js';
+import { listBlobs, referencedBlobs } from './inventory.js';
+
+export interface GcReport {
+  removedBlobs: number;
+  freedBytes: number;
+  removedLayers: number;
+  keptYoung: number;
+}
+
+export const DEFAULT_GC_GRACE_MS = 10 * 60 * 1000;
+
+/** Layer dirs named in containers' state files (containers/<id>/state.json `lowerdirs`). */
+async function layersInUse(home: RegHome): Promise<Set<string>> {
+  const used = new Set<string>();
+  let ids: string[] = [];
+  try {
+    ids = await readdir(home.containers);
+  } catch {
+    return used;
+  }
+  for (const id of ids) {
+    try {
+      const state = JSON.parse(await readFile(join(home.containers, id, 'state.json'), 'utf8')) as { lowerdirs?: string[] };
+      for (const d of state.lowerdirs ?? []) used.add(d);
+    } catch {
+      // not a container dir, or being written: its layers stay safe only if named; skip
+    }
+  }
+  return used;
+}
+
+export async function gcStore(home: RegHome, opts: { graceMs?: number; now?: number } = {}): Promise<GcReport> {
+  const grace = opts.graceMs ?? DEFAULT_GC_GRACE_MS;
+  const now = opts.now ?? Date.now();
+  const report: GcReport = { removedBlobs: 0, freedBytes: 0, removedLayers: 0, keptYoung: 0 };
+
+  const wanted = new Set((await listRets(home)).map((m) => join(home.layers, layerName(m))));
+  for (const d of await layersInUse(home)) wanted.add(d);
+  let layerDirs: string[] = [];
+  try {
+    layerDirs = await readdir(home.layers);
+  } catch {
+    // no layers yet
+  }
+  for (const name of layerDirs) {
+    const dir = join(home.layers, name);
+    if (wanted.has(dir)) continue;
+    if (name.startsWith('.tmp-') && now - (await lstat(dir)).mtimeMs < grace) continue;
+    await rm(dir, { recursive: true, force: true });
+    report.removedLayers++;
+  }
+
+  const refs = await referencedBlobs(home);
+  for (const b of await listBlobs(home)) {
+    if (refs.has(b.path)) continue;
+    if (now - b.mtimeMs < grace) {
+      report.keptYoung++;
+      continue;
+    }
+    await rm(b.path, { force: true });
+    report.removedBlobs++;
+    // Still linked from a layer in use means no space comes back; count only what is freed.
+    if (b.nlink <= 1) report.freedBytes += b.size;
+  }
+
+  for (const dir of [home.tmp, home.closures]) {
+    let names: string[] = [];
+    try {
+      names = await readdir(dir);
+    } catch {
+      continue;
+    }
+    for (const n of names) {
+      const p = join(dir, n);
+      if (dir === home.closures || now - (await lstat(p)).mtimeMs >= grace) await rm(p, { force: true });
+    }
+  }
+  return report;
+}
