@@ -1,0 +1,258 @@
+// cgroup v1 driver: one hierarchy per controller, so Reg's cgroup <name> is a directory
+// <root>/<controller>/<parent>/<name> in each of memory, pids, cpu and (if mounted) freezer, and
+// the launcher must join every one of them. Limits that need a controller that is not mounted fail
+// loudly rather than silently not applying.
+
+import { join } from 'node:path';
+import { RegError } from '../errors.js';
+import {
+  type CgroupFs,
+  cgroupError,
+  cgroupNotFound,
+  parseKeyedValue,
+  parseNumber,
+  parsePids,
+  realCgroupFs,
+  rmdirRetrying,
+  writeControl,
+} from './cgroupfs.js';
+import {
+  type CgroupDriver,
+  type CgroupDriverOptions,
+  type CgroupLimits,
+  type CgroupStats,
+  CPU_PERIOD_US,
+  assertCgroupName,
+  cpuQuotaUs,
+  isValidCgroupName,
+  validateLimits,
+} from './driver.js';
+import { killUntilEmpty } from './kill-loop.js';
+
+type Controller = 'memory' | 'pids' | 'cpu' | 'freezer';
+const CONTROLLERS: Controller[] = ['memory', 'pids', 'cpu', 'freezer'];
+/** v1 reports "no limit" as PAGE_COUNTER_MAX pages in bytes (9223372036854771712); anything this big is unlimited. */
+const V1_UNLIMITED = 2 ** 62;
+const DEFAULT_KILL_TIMEOUT_MS = 5000;
+const RMDIR_TIMEOUT_MS = 2000;
+
+export class CgroupV1Driver implements CgroupDriver {
+  readonly version = 1 as const;
+  readonly root: string;
+  readonly parent: string;
+  private readonly fs: CgroupFs;
+  private mounted: Promise<Controller[]> | undefined;
+
+  constructor(opts: CgroupDriverOptions = {}) {
+    this.root = opts.root ?? '/sys/fs/cgroup';
+    this.parent = opts.parent ?? 'reg';
+    this.fs = opts.fs ?? realCgroupFs;
+  }
+
+  /** The controllers mounted as v1 hierarchies (memory is required: detection checked it). */
+  private controllers(): Promise<Controller[]> {
+    this.mounted ??= (async () => {
+      const found: Controller[] = [];
+      for (const c of CONTROLLERS) if (await this.fs.exists(join(this.root, c, 'cgroup.procs'))) found.push(c);
+      if (!found.includes('memory')) {
+        this.mounted = undefined;
+        throw new RegError('CGROUP_FAILED', `no cgroup v1 memory hierarchy under ${this.root}`, {
+          file: join(this.root, 'memory'),
+          hint: 'mount it (mount -t cgroup -o memory cgroup /sys/fs/cgroup/memory) or use a cgroup v2 host',
+        });
+      }
+      return found;
+    })();
+    return this.mounted;
+  }
+
+  private dirIn(controller: Controller, name: string): string {
+    return join(this.root, controller, this.parent, name);
+  }
+
+  private async dirs(name: string): Promise<Array<[Controller, string]>> {
+    assertCgroupName(name);
+    return (await this.controllers()).map((c) => [c, this.dirIn(c, name)]);
+  }
+
+  private async ensureParents(controllers: Controller[]): Promise<void> {
+    for (const c of controllers) {
+      const dir = join(this.root, c, this.parent);
+      try {
+        await this.fs.mkdir(dir);
+      } catch (e) {
+        throw cgroupError(`cannot create the Reg parent cgroup in the ${c} hierarchy`, dir, e);
+      }
+      if (c === 'memory') {
+        // Old kernels default to flat accounting; hierarchical accounting can only be switched on
+        // while the cgroup has no children, and newer kernels force it on (the write then fails
+        // harmlessly), so a failure here is not worth refusing to run.
+        const file = join(dir, 'memory.use_hierarchy');
+        if ((await this.fs.read(file))?.trim() === '0') await this.fs.write(file, '1').catch(() => undefined);
+      }
+    }
+  }
+
+  async create(name: string, limits: CgroupLimits): Promise<{ procsFiles: string[] }> {
+    const clean = validateLimits(limits);
+    const dirs = await this.dirs(name);
+    this.requireControllers(dirs.map(([c]) => c), clean);
+    await this.ensureParents(dirs.map(([c]) => c));
+    const created: string[] = [];
+    try {
+      for (const [, dir] of dirs) {
+        try {
+          if (await this.fs.mkdir(dir)) created.push(dir);
+        } catch (e) {
+          throw cgroupError(`cannot create cgroup ${name}`, dir, e);
+        }
+      }
+      await this.applyLimits(name, clean);
+    } catch (e) {
+      for (const dir of created) await this.fs.rmdir(dir).catch(() => undefined);
+      throw e;
+    }
+    return { procsFiles: dirs.map(([, dir]) => join(dir, 'cgroup.procs')) };
+  }
+
+  private requireControllers(mounted: Controller[], limits: CgroupLimits): void {
+    const need: Array<[keyof CgroupLimits, Controller]> = [['pids', 'pids'], ['cpuMillicores', 'cpu']];
+    for (const [field, controller] of need) {
+      if (limits[field] !== undefined && !mounted.includes(controller)) {
+        throw new RegError('CGROUP_FAILED', `cannot limit ${field}: the cgroup v1 ${controller} controller is not mounted under ${this.root}`, {
+          field,
+          hint: `mount it (mount -t cgroup -o ${controller} cgroup ${join(this.root, controller)}) or drop the limit`,
+        });
+      }
+    }
+  }
+
+  async setLimits(name: string, limits: CgroupLimits): Promise<void> {
+    const clean = validateLimits(limits);
+    const dirs = await this.dirs(name);
+    this.requireControllers(dirs.map(([c]) => c), clean);
+    if (!(await this.fs.isDir(this.dirIn('memory', name)))) throw cgroupNotFound(name, this.dirIn('memory', name));
+    await this.applyLimits(name, clean);
+  }
+
+  private async applyLimits(name: string, limits: CgroupLimits): Promise<void> {
+    await this.applyMemory(this.dirIn('memory', name), limits);
+    if (limits.pids !== undefined) await writeControl(this.fs, join(this.dirIn('pids', name), 'pids.max'), String(limits.pids));
+    if (limits.cpuMillicores !== undefined) {
+      const dir = this.dirIn('cpu', name);
+      await writeControl(this.fs, join(dir, 'cpu.cfs_period_us'), String(CPU_PERIOD_US));
+      await writeControl(this.fs, join(dir, 'cpu.cfs_quota_us'), String(cpuQuotaUs(limits.cpuMillicores)));
+    }
+  }
+
+  /**
+   * v1 has no separate swap limit, only memsw = memory + swap, and the kernel insists on
+   * memory.limit_in_bytes <= memory.memsw.limit_in_bytes after every single write. So the two
+   * files are written in whichever order keeps that true. Given only memoryBytes, the extra swap
+   * allowance already configured is kept (as v2 keeps memory.swap.max).
+   */
+  private async applyMemory(dir: string, limits: CgroupLimits): Promise<void> {
+    if (limits.memoryBytes === undefined && limits.swapBytes === undefined) return;
+    const memFile = join(dir, 'memory.limit_in_bytes');
+    const swFile = join(dir, 'memory.memsw.limit_in_bytes');
+    const memswText = await this.fs.read(swFile);
+    if (memswText === undefined) {
+      // No swap accounting (swapaccount=0): nothing to write for swapBytes.
+      if (limits.memoryBytes !== undefined) await writeControl(this.fs, memFile, String(limits.memoryBytes));
+      return;
+    }
+    const toLimit = (n: number | undefined) => (n === undefined || n >= V1_UNLIMITED ? Infinity : n);
+    const oldMem = toLimit(parseNumber(await this.fs.read(memFile)));
+    const oldMemsw = toLimit(parseNumber(memswText));
+    const newMem = limits.memoryBytes ?? oldMem;
+    const extra = limits.swapBytes ?? oldMemsw - oldMem; // Infinity - Infinity is NaN: handled below
+    const newMemsw = newMem === Infinity || !Number.isFinite(extra) ? Infinity : newMem + extra;
+    const writeMem = async () => {
+      if (limits.memoryBytes !== undefined) await writeControl(this.fs, memFile, String(limits.memoryBytes));
+    };
+    const writeMemsw = async () => {
+      if (newMemsw !== oldMemsw) await writeControl(this.fs, swFile, newMemsw === Infinity ? '-1' : String(newMemsw));
+    };
+    if (newMemsw > oldMemsw) {
+      await writeMemsw();
+      await writeMem();
+    } else {
+      await writeMem();
+      await writeMemsw();
+    }
+  }
+
+  async exists(name: string): Promise<boolean> {
+    for (const [, dir] of await this.dirs(name)) if (await this.fs.isDir(dir)) return true;
+    return false;
+  }
+
+  /** Union over the controllers: a process the launcher put into only some of them still counts. */
+  async pids(name: string): Promise<number[]> {
+    const all = new Set<number>();
+    for (const [, dir] of await this.dirs(name)) for (const pid of parsePids(await this.fs.read(join(dir, 'cgroup.procs')))) all.add(pid);
+    return [...all].sort((a, b) => a - b);
+  }
+
+  async stats(name: string): Promise<CgroupStats> {
+    const mounted = (await this.dirs(name)).map(([c]) => c);
+    const mem = this.dirIn('memory', name);
+    const [usage, peak, oom] = await Promise.all(
+      ['memory.usage_in_bytes', 'memory.max_usage_in_bytes', 'memory.oom_control'].map((f) => this.fs.read(join(mem, f))),
+    );
+    if (usage === undefined) throw cgroupNotFound(name, mem);
+    const pidsCurrent = mounted.includes('pids') ? parseNumber(await this.fs.read(join(this.dirIn('pids', name), 'pids.current'))) : undefined;
+    const stats: CgroupStats = {
+      memoryBytes: parseNumber(usage) ?? 0,
+      // The oom_kill line exists since Linux 4.13.
+      oomKills: parseKeyedValue(oom, 'oom_kill') ?? 0,
+      pids: pidsCurrent ?? (await this.pids(name)).length,
+    };
+    const peakBytes = parseNumber(peak);
+    if (peakBytes !== undefined) stats.memoryPeakBytes = peakBytes;
+    return stats;
+  }
+
+  async killAll(name: string, opts: { timeoutMs?: number } = {}): Promise<void> {
+    const dirs = await this.dirs(name);
+    const freezer = dirs.find(([c]) => c === 'freezer')?.[1];
+    const state = freezer === undefined ? undefined : join(freezer, 'freezer.state');
+    const freezeOps =
+      state !== undefined && (await this.fs.exists(state))
+        ? {
+            freeze: () => writeControl(this.fs, state, 'FROZEN'),
+            // FREEZING means some task has not stopped yet.
+            isFrozen: async () => (await this.fs.read(state))?.trim() === 'FROZEN',
+            thaw: () => writeControl(this.fs, state, 'THAWED'),
+          }
+        : {};
+    await killUntilEmpty(
+      {
+        what: `cgroup ${this.parent}/${name}`,
+        listPids: () => this.pids(name),
+        kill: (pid) => this.fs.kill(pid),
+        ...freezeOps,
+      },
+      opts.timeoutMs ?? DEFAULT_KILL_TIMEOUT_MS,
+    );
+  }
+
+  async remove(name: string): Promise<void> {
+    const dirs = await this.dirs(name);
+    if (!(await this.exists(name))) return;
+    await this.killAll(name);
+    const deadline = Date.now() + RMDIR_TIMEOUT_MS;
+    for (const [, dir] of dirs) await this.removeTree(dir, deadline);
+  }
+
+  private async removeTree(dir: string, deadline: number): Promise<void> {
+    for (const sub of await this.fs.subdirs(dir)) await this.removeTree(join(dir, sub), deadline);
+    await rmdirRetrying(this.fs, dir, deadline);
+  }
+
+  async list(): Promise<string[]> {
+    const names = new Set<string>();
+    for (const c of await this.controllers()) for (const n of await this.fs.subdirs(join(this.root, c, this.parent))) names.add(n);
+    return [...names].filter(isValidCgroupName).sort();
+  }
+}
