@@ -58,8 +58,8 @@ interface Draft {
 
 interface RuntimeProfile {
   name: string;
-  /** Host paths of the runtime's own files besides the binary. */
-  extras: string[];
+  /** The runtime's own files besides the binary: a name for the paper's `files` map → host path. */
+  extras: Array<[string, string]>;
   exclude: (hostPath: string) => boolean;
   dataRets: Array<'ca-certificates' | 'tzdata'>;
   env: Record<string, string>;
@@ -73,7 +73,7 @@ function profileFor(binary: string, real: string): RuntimeProfile {
     const stdlib = join(dirname(dirname(real)), 'lib', `python${py[1]}.${py[2]}`);
     return {
       name: 'python',
-      extras: [stdlib],
+      extras: [['stdlib', stdlib]],
       // Build-time only: headers, the static libpython and its Makefile (python3-dev's business).
       exclude: (p) => /\/config-\d+\.\d+[^/]*$/.test(p) && p.startsWith(stdlib),
       dataRets: ['ca-certificates', 'tzdata'],
@@ -84,7 +84,7 @@ function profileFor(binary: string, real: string): RuntimeProfile {
     const modules = join(dirname(dirname(real)), 'lib', 'node_modules');
     return {
       name: 'node',
-      extras: [join(modules, 'npm'), join(dirname(binary), 'npm'), join(dirname(binary), 'npx')],
+      extras: [['npm', join(modules, 'npm')], ['npm-cli', join(dirname(binary), 'npm')], ['npx-cli', join(dirname(binary), 'npx')]],
       exclude: () => false,
       dataRets: ['ca-certificates'],
       env: { LANG: 'C.UTF-8' },
@@ -215,7 +215,8 @@ export async function buildFromHost(home: RegHome, binary: string, opts: HostBui
     const target = await realpath(p).catch(() => undefined);
     if (target === real && p !== real) await runtime.add(p);
   }
-  for (const extra of profile.extras) await runtime.add(extra, extra === profile.extras[0] && profile.name === 'python');
+  // python without its stdlib cannot start: that one is required; node without npm still runs.
+  for (const [key, extra] of profile.extras) await runtime.add(extra, key === 'stdlib');
   // Scripts the runtime ships (npm's `#!/usr/bin/env node`) need their interpreter inside too.
   for (const interp of await shebangInterpreters(runtime)) await runtime.add(interp, false);
   log(`collected ${runtime.entries.size} runtime entries for ${name}`);
@@ -297,9 +298,9 @@ export async function buildFromHost(home: RegHome, binary: string, opts: HostBui
   }
   const binPath = '/' + (await runtime.treePath(binary));
   const files: Record<string, string> = { [basename(binary)]: binPath };
-  for (const extra of profile.extras) {
+  for (const [key, extra] of profile.extras) {
     const e = await runtime.treePath(extra).catch(() => undefined);
-    if (e && runtime.entries.has(e)) files[basename(extra)] = '/' + e;
+    if (e && runtime.entries.has(e)) files[key] = '/' + e;
   }
   drafts.push({
     ret: {
@@ -330,6 +331,10 @@ export async function commitDrafts(
   ctx: { runtime: { name: string; version: string }; log: (line: string) => void },
 ): Promise<HostBuildReport> {
   const writer = new BlobWriter(home);
+  // Directories this commit may create; on failure the ones that did not exist before go too.
+  const ownDirs = [home.tmp, home.blobs, join(home.root, 'store'), home.rets, home.layers];
+  const dirsBefore = new Set<string>();
+  for (const d of ownDirs) if (await stat(d).then(() => true, () => false)) dirsBefore.add(d);
   const restore: Array<{ name: string; version: string; previous?: LockedRet }> = [];
   const newLayers: string[] = [];
   try {
@@ -383,6 +388,7 @@ export async function commitDrafts(
       }
     }
     await writer.rollback();
+    for (const d of ownDirs) if (!dirsBefore.has(d)) await rmdir(d).catch(() => {});
     throw e;
   }
 }

@@ -104,10 +104,18 @@ export const LockEntrySchema = z
 export const RetSchema = z.strictObject({
   apiVersion: z.literal(RET_API_VERSION).optional(),
   name: z.string().regex(RET_NAME_RE, 'name must be lowercase letters, digits and . _ + - (e.g. python, libc, libstdc++)'),
-  version: z
-    .union([z.string(), z.number().int('YAML reads an unquoted 3.10 as the number 3.1: quote the version, e.g. "3.10"')])
-    .transform(String)
-    .refine(isValidVersion, 'version must be dotted, e.g. 3.11.2, 6 or 1.2.13'),
+  version: z.unknown().transform((v, ctx): string => {
+    if (typeof v === 'number' && !Number.isInteger(v)) {
+      ctx.addIssue({ code: 'custom', message: `YAML reads an unquoted ${v} as a number: quote the version, e.g. "3.10"` });
+      return z.NEVER;
+    }
+    const s = typeof v === 'number' ? String(v) : v;
+    if (typeof s !== 'string' || !isValidVersion(s)) {
+      ctx.addIssue({ code: 'custom', message: 'version must be dotted, e.g. 3.11.2, 6 or 1.2.13' });
+      return z.NEVER;
+    }
+    return s;
+  }),
   kind: z.enum(['runtime', 'library', 'data', 'base']).default('runtime'),
   description: z.string().max(1000).optional(),
   /** The paper's form: a name for each thing the template provides → its container path. */
