@@ -102,11 +102,12 @@ test('verify finds a tampered blob and names the RETs that use it', async (t) =>
   assert.deepEqual((await verifyStore(home)).problems, []);
   const libc = libcLayerFile((await materialise(home, 'python@3.11')).lowerdirs)!;
   const original = readFileSync(libc);
+  const mode = statSync(libc).mode & 0o7777;
   chmodSync(libc, 0o644);
   writeFileSync(libc, Buffer.concat([original.subarray(0, 100), Buffer.from('tampered')]));
   t.after(() => {
     writeFileSync(libc, original);
-    chmodSync(libc, 0o444);
+    chmodSync(libc, mode);
   });
   const report = await verifyStore(home);
   const bad = report.problems.find((p) => p.kind === 'corrupt');
@@ -126,7 +127,7 @@ test('gc removes what nothing refers to, and nothing else', async () => {
   assert.ok(young.removedLayers + r.removedLayers >= 1, "the unused layer tree is removed");
   const afterStats = await storeStats(home);
   assert.ok(before.bytes - afterStats.bytes >= bytesOfTz * 0.9);
-  assert.deepEqual((await verifyStore(home)).problems.filter((p) => !p.referencedBy.every((x) => x.ret.startsWith('python'))), []);
+  assert.deepEqual((await verifyStore(home)).problems, []);
   await buildFromHost(home, PYTHON); // restore tzdata for other tests
 });
 
