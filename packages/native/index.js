@@ -1,0 +1,10 @@
+// @reg/native: absolute paths of the two executables built by `node-gyp rebuild`
+// (binding.gyp). The launcher is an executable, not an addon; TypeScript spawns it.
+import { fileURLToPath } from 'node:url';
+
+const release = fileURLToPath(new URL('./build/Release/', import.meta.url));
+
+/** The container launcher (see src/main.c for its command line). */
+export const launcherPath = `${release}reg-launch`;
+/** The statically linked test probe that answers questions from inside a container. */
+export const probePath = `${release}reg-probe`;

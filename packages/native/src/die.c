@@ -1,0 +1,44 @@
+/* die.c: report a setup failure on the status fd and stderr, then exit 125. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "die.h"
+#include "report.h"
+#include "status.h"
+
+static int report_fd = -1;
+
+void die_set_report_fd(int fd) { report_fd = fd; }
+
+static _Noreturn void die_common(const char *step, int err, const char *fmt,
+                                 va_list ap)
+{
+    char message[512];
+    int n = vsnprintf(message, sizeof message, fmt, ap);
+    if (err != 0 && n >= 0 && (size_t)n < sizeof message)
+        snprintf(message + n, sizeof message - (size_t)n, ": %s", strerror(err));
+    status_setup_failed(step, err, message);
+    dprintf(STDERR_FILENO, "reg-launch: %s: %s\n", step, message);
+    if (report_fd >= 0)
+        report_send(report_fd, REPORT_SETUP_FAILED, err);
+    _exit(EXIT_SETUP_FAILED);
+}
+
+void die_errno(const char *step, const char *fmt, ...)
+{
+    int err = errno;
+    va_list ap;
+    va_start(ap, fmt);
+    die_common(step, err, fmt, ap);
+}
+
+void die_with(const char *step, int err, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    die_common(step, err, fmt, ap);
+}

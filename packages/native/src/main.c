@@ -1,0 +1,65 @@
+/* reg-launch: the native container launcher of Reg.
+ *
+ * Theory of operation
+ * -------------------
+ * C does mechanics, TypeScript decides policy: every path, limit, uid and
+ * syscall number arrives as a flag, and this program has no defaults beyond
+ * the documented ones. It is an executable, not a Node addon, so it is not
+ * tied to Node's ABI and a crash here cannot take the host process down.
+ *
+ * reg-launch run [options] -- CMD [ARGS...]
+ *   outer launcher (host pid ns)
+ *     (0) writes itself into each --cgroup-procs file, so every descendant
+ *         is accounted and limited from its first instruction;
+ *     (1) unshare(mnt, pid, ipc, uts, cgroup [, net]);
+ *     (2) forks pid 1 of the new pid ns, emits {"event":"pid"} with its host
+ *         pid, forwards signals to it and exits with its exit code.
+ *   pid 1 (minimal init)
+ *     (3) makes / rprivate, mounts the overlay root on --rootfs-mount, then
+ *         /proc, /dev, --bind/--ro-bind/--tmpfs (in command-line order) inside
+ *         it; sets the hostname; brings lo up; pivot_root + detach old root;
+ *     (4) forks pid 2, learns through a close-on-exec pipe whether exec
+ *         succeeded (-> "started" or "exec-failed" + 127), then forwards
+ *         signals to it, reaps orphans, and when pid 2 ends emits "exit" or
+ *         "signaled" and exits with code / 128+signal (the kernel then kills
+ *         whatever is left in the namespace).
+ *   pid 2 (the command)
+ *     (5) keeps the controlling terminal (no setsid); rlimits; drops the
+ *         capability bounding set; setgroups/setgid/setuid; clears every
+ *         remaining capability set and verifies it; chdir --cwd;
+ *         no_new_privs; seccomp filter (last); execvp with the container env.
+ *
+ * reg-launch exec --target-pid PID [options] -- CMD [ARGS...]
+ *   opens PID's namespaces, joins --cgroup-procs, setns into all (mnt last),
+ *   forks, and the child runs step (5). Events and exit codes as for run.
+ *
+ * reg-launch insert --target-pid PID --layer DIR [--layer DIR...] --dir D...
+ *   mounts a read-only overlay of the layers' D over the container's /D
+ *   (insert.c explains the mechanism).
+ *
+ * Exit codes: the command's code, or 128+signal; 125 when setup failed
+ * (after {"event":"setup-failed",...} on the status fd and one line on
+ * stderr); 127 when exec failed ({"event":"exec-failed",...}).
+ * Events are JSON lines on --status-fd only (status.h). */
+#define _GNU_SOURCE
+#include <stdlib.h>
+
+#include "insert.h"
+#include "join.h"
+#include "options.h"
+#include "run.h"
+
+int main(int argc, char **argv)
+{
+    static struct options o;
+    options_parse(&o, argc, argv);
+    switch (o.mode) {
+    case MODE_RUN:
+        run_container(&o);
+    case MODE_EXEC:
+        join_container(&o);
+    case MODE_INSERT:
+        insert_layers(&o);
+    }
+    return EXIT_FAILURE;
+}

@@ -1,0 +1,298 @@
+/* mounts.c: the container's filesystem (see mounts.h for the approach). */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/openat2.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "die.h"
+#include "mounts.h"
+
+/* Files the minimal /dev gets as bind mounts of the host's nodes. */
+static const char *const dev_nodes[] = {"null", "zero", "full", "random", "urandom", "tty"};
+
+static int openat2_in_root(int rootfd, const char *path, int flags)
+{
+    struct open_how how = {
+        .flags = (unsigned long long)(flags | O_CLOEXEC),
+        .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
+    };
+    return (int)syscall(SYS_openat2, rootfd, path, &how, sizeof how);
+}
+
+void mounts_make_private(void)
+{
+    if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+        die_errno("mount-private", "make / rprivate");
+}
+
+/* Appends the filesystem context's own error log (e.g. "overlay: workdir and
+ * upperdir must be separate subtrees") to help whoever reads setup-failed. */
+static _Noreturn void die_fs(const char *step, int fs, const char *what)
+{
+    int err = errno;
+    char log[256] = "";
+    ssize_t n = read(fs, log, sizeof log - 1);
+    log[n > 0 ? n : 0] = '\0';
+    if (n > 0 && log[n - 1] == '\n')
+        log[n - 1] = '\0';
+    die_with(step, err, "%s%s%s", what, n > 0 ? " -- " : "", log);
+}
+
+static void fs_set(const char *step, int fs, const char *key, const char *value)
+{
+    int cmd = value == NULL ? FSCONFIG_SET_FLAG : FSCONFIG_SET_STRING;
+    if (fsconfig(fs, (unsigned int)cmd, key, value, 0) < 0) {
+        char what[256];
+        snprintf(what, sizeof what, "fsconfig %s=%s", key, value ? value : "");
+        die_fs(step, fs, what);
+    }
+}
+
+/* Creates the filesystem configured in fs and returns a detached mount fd. */
+static int fs_create(const char *step, int fs, unsigned int attrs)
+{
+    if (fsconfig(fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
+        die_fs(step, fs, "fsconfig create");
+    int mnt = fsmount(fs, FSMOUNT_CLOEXEC, attrs);
+    if (mnt < 0)
+        die_fs(step, fs, "fsmount");
+    close(fs);
+    return mnt;
+}
+
+static int fs_open(const char *step, const char *type)
+{
+    int fs = fsopen(type, FSOPEN_CLOEXEC);
+    if (fs < 0)
+        die_errno(step, "fsopen %s", type);
+    return fs;
+}
+
+/* Attaches the detached mount mnt on top of the O_PATH fd target. */
+static void attach(const char *step, int mnt, int target, const char *where)
+{
+    if (move_mount(mnt, "", target, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
+        die_errno(step, "move_mount onto %s", where);
+    close(mnt);
+}
+
+void mounts_overlay_root(const struct options *o)
+{
+    const char *step = "overlay";
+    int mnt;
+    if (o->upper == NULL && o->lowers.len == 1) {
+        /* overlayfs wants two lowers when there is no upper; one read-only
+         * layer is simply a read-only bind of it. */
+        mnt = open_tree(AT_FDCWD, o->lowers.items[0], OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+        if (mnt < 0)
+            die_errno(step, "open_tree %s", o->lowers.items[0]);
+        struct mount_attr attr = {.attr_set = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV};
+        if (mount_setattr(mnt, "", AT_EMPTY_PATH, &attr, sizeof attr) < 0)
+            die_errno(step, "mount_setattr ro %s", o->lowers.items[0]);
+    } else {
+        int fs = fs_open(step, "overlay");
+        fs_set(step, fs, "source", "reg");
+        /* lowerdir+ takes one layer per call: no page-size limit on the
+         * option string, no escaping of ':' and ','. Topmost first. */
+        for (size_t i = 0; i < o->lowers.len; i++)
+            fs_set(step, fs, "lowerdir+", o->lowers.items[i]);
+        if (o->upper != NULL) {
+            fs_set(step, fs, "upperdir", o->upper);
+            fs_set(step, fs, "workdir", o->work);
+        }
+        /* nosuid/nodev: no setuid binary or device node inside a layer or the
+         * upper dir has any power; /dev is provided by --dev. */
+        unsigned int attrs = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV;
+        if (o->upper == NULL)
+            attrs |= MOUNT_ATTR_RDONLY;
+        mnt = fs_create(step, fs, attrs);
+    }
+    if (move_mount(mnt, "", AT_FDCWD, o->rootfs_mount, MOVE_MOUNT_F_EMPTY_PATH) < 0)
+        die_errno(step, "move_mount onto %s", o->rootfs_mount);
+    close(mnt);
+}
+
+int mounts_open_root(const char *rootfs_mount)
+{
+    int fd = open(rootfs_mount, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        die_errno("overlay", "open %s", rootfs_mount);
+    return fd;
+}
+
+/* mkdir -p of dst's parents and of dst itself (a directory, or an empty file
+ * when !dir), all resolved inside the root. Returns an O_PATH fd of dst. */
+static int ensure_target(const char *step, int rootfd, const char *dst, int dir)
+{
+    char path[4096];
+    if (snprintf(path, sizeof path, "%s", dst) >= (int)sizeof path)
+        die_with(step, ENAMETOOLONG, "%s", dst);
+    for (char *slash = strchr(path + 1, '/');; slash = strchr(slash + 1, '/')) {
+        int last = slash == NULL;
+        if (!last)
+            *slash = '\0';
+        int fd = openat2_in_root(rootfd, path, O_PATH);
+        if (fd < 0 && errno == ENOENT) {
+            /* Create it in its (already resolved) parent. */
+            char *base = strrchr(path, '/');
+            *base = '\0';
+            int parent = openat2_in_root(rootfd, path[0] ? path : "/", O_PATH | O_DIRECTORY);
+            *base = '/';
+            if (parent < 0)
+                die_errno(step, "open parent of %s", path);
+            int made;
+            if (!last || dir) {
+                made = mkdirat(parent, base + 1, 0755);
+            } else {
+                made = openat(parent, base + 1, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0644);
+                if (made >= 0)
+                    made = close(made);
+            }
+            if (made < 0 && errno != EEXIST)
+                die_errno(step, "create mount point %s", path);
+            close(parent);
+            fd = openat2_in_root(rootfd, path, O_PATH);
+        }
+        if (fd < 0)
+            die_errno(step, "resolve %s", path);
+        if (last)
+            return fd;
+        close(fd);
+        *slash = '/';
+    }
+}
+
+void mounts_proc(int rootfd)
+{
+    int target = ensure_target("proc", rootfd, "/proc", 1);
+    /* The new procfs belongs to the pid namespace of the caller (pid 1). */
+    int mnt = fs_create("proc", fs_open("proc", "proc"),
+                        MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC);
+    attach("proc", mnt, target, "/proc");
+    close(target);
+}
+
+static void bind_host_node(int devfd, const char *name)
+{
+    char host[64];
+    snprintf(host, sizeof host, "/dev/%s", name);
+    int file = openat(devfd, name, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0666);
+    if (file < 0 || close(file) < 0)
+        die_errno("dev", "create /dev/%s", name);
+    int tree = open_tree(AT_FDCWD, host, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+    if (tree < 0)
+        die_errno("dev", "open_tree %s", host);
+    int target = openat(devfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+    if (target < 0)
+        die_errno("dev", "open /dev/%s", name);
+    attach("dev", tree, target, host);
+    close(target);
+}
+
+static void dev_symlink(int devfd, const char *target, const char *name)
+{
+    if (symlinkat(target, devfd, name) < 0)
+        die_errno("dev", "symlink /dev/%s -> %s", name, target);
+}
+
+static void dev_pts(int devfd)
+{
+    if (mkdirat(devfd, "pts", 0755) < 0)
+        die_errno("dev", "mkdir /dev/pts");
+    /* Every devpts mount is a new instance (the flag is kept for old
+     * kernels); ptmxmode=0666 so the unprivileged user can open pts/ptmx. */
+    int fs = fs_open("dev", "devpts");
+    fs_set("dev", fs, "newinstance", NULL);
+    fs_set("dev", fs, "ptmxmode", "0666");
+    fs_set("dev", fs, "mode", "0620");
+    int mnt = fs_create("dev", fs, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC);
+    int target = openat(devfd, "pts", O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (target < 0)
+        die_errno("dev", "open /dev/pts");
+    attach("dev", mnt, target, "/dev/pts");
+    close(target);
+    dev_symlink(devfd, "pts/ptmx", "ptmx");
+}
+
+void mounts_dev(int rootfd)
+{
+    int target = ensure_target("dev", rootfd, "/dev", 1);
+    int fs = fs_open("dev", "tmpfs");
+    fs_set("dev", fs, "mode", "0755");
+    fs_set("dev", fs, "size", "65536");
+    attach("dev", fs_create("dev", fs, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC), target, "/dev");
+    close(target);
+
+    int devfd = openat2_in_root(rootfd, "/dev", O_PATH | O_DIRECTORY);
+    if (devfd < 0)
+        die_errno("dev", "open /dev");
+    for (size_t i = 0; i < sizeof dev_nodes / sizeof dev_nodes[0]; i++)
+        bind_host_node(devfd, dev_nodes[i]);
+    dev_pts(devfd);
+    if (mkdirat(devfd, "shm", 01777) < 0 || fchmodat(devfd, "shm", 01777, 0) < 0)
+        die_errno("dev", "mkdir /dev/shm");
+    dev_symlink(devfd, "/proc/self/fd", "fd");
+    dev_symlink(devfd, "/proc/self/fd/0", "stdin");
+    dev_symlink(devfd, "/proc/self/fd/1", "stdout");
+    dev_symlink(devfd, "/proc/self/fd/2", "stderr");
+    close(devfd);
+}
+
+static void mount_tmpfs(int rootfd, const struct mount_op *op)
+{
+    char size[32];
+    snprintf(size, sizeof size, "%llu", op->size);
+    int target = ensure_target("tmpfs", rootfd, op->dst, 1);
+    int fs = fs_open("tmpfs", "tmpfs");
+    fs_set("tmpfs", fs, "mode", "1777");
+    fs_set("tmpfs", fs, "size", size);
+    attach("tmpfs", fs_create("tmpfs", fs, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV), target, op->dst);
+    close(target);
+}
+
+static void mount_bind(int rootfd, const struct mount_op *op)
+{
+    const char *step = op->kind == MOUNT_RO_BIND ? "ro-bind" : "bind";
+    struct stat st;
+    if (stat(op->src, &st) < 0)
+        die_errno(step, "stat %s", op->src);
+    int tree = open_tree(AT_FDCWD, op->src, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE);
+    if (tree < 0)
+        die_errno(step, "open_tree %s", op->src);
+    struct mount_attr attr = {.attr_set = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV};
+    if (op->kind == MOUNT_RO_BIND)
+        attr.attr_set |= MOUNT_ATTR_RDONLY;
+    if (mount_setattr(tree, "", AT_EMPTY_PATH | AT_RECURSIVE, &attr, sizeof attr) < 0)
+        die_errno(step, "mount_setattr %s", op->src);
+    int target = ensure_target(step, rootfd, op->dst, S_ISDIR(st.st_mode));
+    attach(step, tree, target, op->dst);
+    close(target);
+}
+
+void mounts_apply(int rootfd, const struct mount_op *op)
+{
+    if (op->kind == MOUNT_TMPFS)
+        mount_tmpfs(rootfd, op);
+    else
+        mount_bind(rootfd, op);
+}
+
+void mounts_pivot_root(const char *rootfs_mount)
+{
+    /* pivot_root(".", ".") stacks the old root on top of the new one; the
+     * umount2 then detaches it, so the container sees no host path. */
+    if (chdir(rootfs_mount) < 0)
+        die_errno("pivot-root", "chdir %s", rootfs_mount);
+    if (syscall(SYS_pivot_root, ".", ".") < 0)
+        die_errno("pivot-root", "pivot_root %s", rootfs_mount);
+    if (umount2(".", MNT_DETACH) < 0)
+        die_errno("pivot-root", "detach old root");
+    if (chdir("/") < 0)
+        die_errno("pivot-root", "chdir /");
+}

@@ -1,0 +1,69 @@
+/* options.h: the launcher's command line, parsed into a plain struct.
+ *
+ * TypeScript decides every policy and passes it as flags; this struct holds
+ * them verbatim. The only checks done here are syntactic, plus the refusal of
+ * uid 0 without --allow-root. */
+#ifndef REG_OPTIONS_H
+#define REG_OPTIONS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/resource.h>
+#include <sys/types.h>
+
+enum launch_mode { MODE_RUN, MODE_EXEC, MODE_INSERT };
+
+enum mount_kind { MOUNT_BIND, MOUNT_RO_BIND, MOUNT_TMPFS };
+
+/* One --bind, --ro-bind or --tmpfs, kept in command-line order. */
+struct mount_op {
+    enum mount_kind kind;
+    const char *src; /* host path (binds) */
+    const char *dst; /* path inside the container */
+    unsigned long long size; /* tmpfs bytes */
+};
+
+struct rlimit_op {
+    int resource;
+    struct rlimit limit;
+};
+
+struct str_list {
+    const char **items;
+    size_t len;
+};
+
+struct options {
+    enum launch_mode mode;
+    int status_fd;
+    struct str_list cgroup_procs;
+    bool share_net;
+    const char *hostname;
+    struct str_list lowers; /* topmost first */
+    const char *upper, *work, *rootfs_mount;
+    struct mount_op *mounts;
+    size_t n_mounts;
+    bool proc, dev;
+    uid_t uid;
+    gid_t gid;
+    bool has_uid, has_gid, allow_root;
+    const char *cwd;
+    bool clearenv;
+    struct str_list setenv;
+    struct rlimit_op *rlimits;
+    size_t n_rlimits;
+    int *deny_syscalls;
+    size_t n_deny_syscalls;
+    unsigned int *deny_ioctls;
+    size_t n_deny_ioctls;
+    bool die_with_parent;
+    pid_t target_pid;
+    struct str_list layers; /* insert: topmost first */
+    struct str_list dirs;   /* insert */
+    char **command;         /* argv after "--" */
+};
+
+/* Parses argv; on any error emits setup-failed (step "args") and exits 125. */
+void options_parse(struct options *o, int argc, char **argv);
+
+#endif

@@ -1,0 +1,125 @@
+/* run.c: "reg-launch run". Three processes (see main.c):
+ *   outer launcher  (host pid ns)  joins cgroups, unshares, forks pid 1, waits
+ *   pid 1           (new pid ns)   builds the filesystem, forks pid 2, waits
+ *   pid 2                          drops privileges and execs the command */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "cgroup.h"
+#include "command.h"
+#include "die.h"
+#include "mounts.h"
+#include "ns.h"
+#include "report.h"
+#include "run.h"
+#include "status.h"
+#include "supervise.h"
+
+static void pdeathsig_if(const struct options *o)
+{
+    if (o->die_with_parent && prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
+        die_errno("die-with-parent", "PR_SET_PDEATHSIG");
+}
+
+/* Step (3): the container's filesystem, hostname and loopback, built by pid 1
+ * in the new namespaces; everything it mounts lives and dies with them. */
+static void init_build_root(const struct options *o)
+{
+    mounts_make_private();
+    mounts_overlay_root(o);
+    int rootfd = mounts_open_root(o->rootfs_mount);
+    if (o->proc)
+        mounts_proc(rootfd);
+    if (o->dev)
+        mounts_dev(rootfd);
+    for (size_t i = 0; i < o->n_mounts; i++)
+        mounts_apply(rootfd, &o->mounts[i]);
+    close(rootfd);
+    if (o->hostname != NULL)
+        ns_set_hostname(o->hostname);
+    if (!o->share_net)
+        ns_loopback_up();
+}
+
+/* Steps (4) and the tail of (2): pid 1 forks the command, reports how exec
+ * went, then stays as a minimal init until the command ends. */
+static _Noreturn void init_run_command(const struct options *o, int host_proc_fd)
+{
+    int report[2];
+    report_pipe(report);
+    pid_t cmd = fork();
+    if (cmd < 0)
+        die_errno("fork", "fork command");
+    if (cmd == 0) {
+        close(report[0]);
+        command_exec(o, report[1], host_proc_fd);
+    }
+    close(report[1]);
+    close(host_proc_fd);
+    struct report_outcome out = report_collect(report[0]);
+    close(report[0]);
+    if (out.failed_kind != 0) {
+        (void)supervise(cmd, true);
+        if (out.failed_kind == REPORT_SETUP_FAILED)
+            _exit(EXIT_SETUP_FAILED); /* pid 2 already emitted setup-failed */
+        status_exec_failed(out.err);
+        _exit(EXIT_EXEC_FAILED);
+    }
+    status_started(out.host_pid);
+    /* When pid 1 exits, the kernel kills whatever is left in the namespace. */
+    supervise_finish(supervise(cmd, true));
+}
+
+static _Noreturn void init_main(const struct options *o, int go_fd)
+{
+    pdeathsig_if(o); /* our parent is the outer launcher */
+    /* Wait until the outer launcher has emitted "pid", so events stay in
+     * order even when setup fails at once. */
+    char byte;
+    while (read(go_fd, &byte, 1) < 0 && errno == EINTR) {
+    }
+    close(go_fd);
+    init_build_root(o);
+    /* The host's procfs, still reachable until pivot_root: pid 2 reads its
+     * host pid from it, then closes it. */
+    int host_proc_fd = open("/proc", O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (host_proc_fd < 0)
+        die_errno("proc", "open host /proc");
+    mounts_pivot_root(o->rootfs_mount);
+    init_run_command(o, host_proc_fd);
+}
+
+void run_container(const struct options *o)
+{
+    /* (0) cgroups first: every process forked from here on is counted. */
+    cgroup_join_all(&o->cgroup_procs);
+    pdeathsig_if(o);
+    /* (1) new namespaces; the pid ns applies to our next child. */
+    ns_unshare(!o->share_net);
+    /* (2) fork pid 1; we stay outside to report its host pid and status. */
+    supervise_block_signals();
+    int go[2];
+    report_pipe(go);
+    pid_t init = fork();
+    if (init < 0)
+        die_errno("fork", "fork pid 1");
+    if (init == 0) {
+        close(go[1]);
+        init_main(o, go[0]);
+    }
+    close(go[0]);
+    status_pid(init);
+    close(go[1]);
+    int st = supervise(init, false);
+    /* pid 1 reports the command's own exit; only a killed pid 1 (SIGKILL from
+     * the engine, the OOM killer) is reported here. */
+    if (WIFSIGNALED(st))
+        status_signaled(WTERMSIG(st));
+    exit(supervise_exit_code(st));
+}

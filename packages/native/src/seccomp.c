@@ -1,0 +1,96 @@
+/* seccomp.c: build and install the deny-list filter (see seccomp.h).
+ *
+ * Program shape (each test is followed by its own return, so every jump is
+ * 0 or 1 and the lists can be long without overflowing 8-bit jump offsets):
+ *
+ *   ld arch;  jeq AUDIT_ARCH_<build>, skip ; ret KILL_PROCESS
+ *   ld nr;    [x86_64: jge X32 bit, ... ; ret ERRNO(EPERM)]
+ *   for each denied nr:     jeq nr, ... ; ret ERRNO(EPERM)
+ *   jne __NR_ioctl -> allow
+ *   ld args[1] (low 32 bits: the kernel's ioctl cmd is an unsigned int)
+ *   for each denied request: jeq req, ... ; ret ERRNO(EPERM)
+ *   allow: ret ALLOW
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <linux/audit.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+
+#include "die.h"
+#include "seccomp.h"
+
+#if defined(__x86_64__)
+#define REG_AUDIT_ARCH AUDIT_ARCH_X86_64
+#define REG_X32_SYSCALL_BIT 0x40000000u
+#elif defined(__aarch64__)
+#define REG_AUDIT_ARCH AUDIT_ARCH_AARCH64
+#else
+#error "reg-launch: unsupported architecture for the seccomp filter"
+#endif
+
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#define ARG1_LOW offsetof(struct seccomp_data, args[1])
+#else
+#define ARG1_LOW (offsetof(struct seccomp_data, args[1]) + 4)
+#endif
+
+#define MAX_INSNS 4096 /* BPF_MAXINSNS */
+
+struct program {
+    struct sock_filter insns[MAX_INSNS];
+    unsigned short len;
+};
+
+static void emit(struct program *p, unsigned short code, unsigned char jt, unsigned char jf,
+                 unsigned int k)
+{
+    if (p->len >= MAX_INSNS)
+        die_with("seccomp", E2BIG, "filter longer than %d instructions", MAX_INSNS);
+    p->insns[p->len++] = (struct sock_filter){code, jt, jf, k};
+}
+
+static void emit_deny_if_eq(struct program *p, unsigned int value)
+{
+    emit(p, BPF_JMP | BPF_JEQ | BPF_K, 0, 1, value);
+    emit(p, BPF_RET | BPF_K, 0, 0, SECCOMP_RET_ERRNO | (EPERM & SECCOMP_RET_DATA));
+}
+
+void seccomp_install(const int *syscalls, size_t n_syscalls, const unsigned int *ioctls,
+                     size_t n_ioctls)
+{
+    if (n_ioctls > 127)
+        die_with("seccomp", E2BIG, "more than 127 denied ioctl requests");
+    struct program *p = calloc(1, sizeof *p);
+    if (p == NULL)
+        die_errno("seccomp", "calloc");
+
+    emit(p, BPF_LD | BPF_W | BPF_ABS, 0, 0, offsetof(struct seccomp_data, arch));
+    emit(p, BPF_JMP | BPF_JEQ | BPF_K, 1, 0, REG_AUDIT_ARCH);
+    emit(p, BPF_RET | BPF_K, 0, 0, SECCOMP_RET_KILL_PROCESS);
+    emit(p, BPF_LD | BPF_W | BPF_ABS, 0, 0, offsetof(struct seccomp_data, nr));
+#ifdef REG_X32_SYSCALL_BIT
+    /* x32 numbers alias the x86_64 ones with a high bit set: without this,
+     * every denied syscall would be reachable through its x32 twin. */
+    emit(p, BPF_JMP | BPF_JGE | BPF_K, 0, 1, REG_X32_SYSCALL_BIT);
+    emit(p, BPF_RET | BPF_K, 0, 0, SECCOMP_RET_ERRNO | (EPERM & SECCOMP_RET_DATA));
+#endif
+    for (size_t i = 0; i < n_syscalls; i++)
+        emit_deny_if_eq(p, (unsigned int)syscalls[i]);
+    if (n_ioctls > 0) {
+        emit(p, BPF_JMP | BPF_JEQ | BPF_K, 0, (unsigned char)(1 + 2 * n_ioctls), __NR_ioctl);
+        emit(p, BPF_LD | BPF_W | BPF_ABS, 0, 0, ARG1_LOW);
+        for (size_t i = 0; i < n_ioctls; i++)
+            emit_deny_if_eq(p, ioctls[i]);
+    }
+    emit(p, BPF_RET | BPF_K, 0, 0, SECCOMP_RET_ALLOW);
+
+    struct sock_fprog prog = {.len = p->len, .filter = p->insns};
+    if (prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog, 0, 0) < 0)
+        die_errno("seccomp", "PR_SET_SECCOMP");
+    free(p);
+}

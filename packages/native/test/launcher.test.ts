@@ -1,0 +1,512 @@
+// Tests of the native launcher: real namespaces, real overlays, real processes.
+// The static reg-probe answers questions from inside each container; the tests
+// compare its answers (and the launcher's events and exit codes) with what a
+// user of Reg must see. They need root and the build output of `node-gyp rebuild`.
+import { after, afterEach, before, describe, test, type TestContext } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
+import {
+  chmodSync, chownSync, copyFileSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync,
+  readdirSync, readlinkSync, rmdirSync, rmSync, statSync, symlinkSync, writeFileSync,
+} from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { launcherPath, probePath } from '../index.js';
+
+const isRoot = process.getuid?.() === 0;
+const ROOT_REASON = 'needs root: the launcher creates namespaces, mounts overlays and joins cgroups';
+const UID = 1000;
+const GID = 1000;
+const TIOCSTI = 0x5412;
+const NR_MOUNT = 165; // x86_64
+const PIDS_CGROUP_V1 = '/sys/fs/cgroup/pids';
+
+type LaunchEvent = { event: string; [key: string]: unknown };
+
+interface Launch {
+  child: ChildProcess;
+  events: LaunchEvent[];
+  stdout: () => string;
+  /** Resolves with the first event named `name` (rejects if the launcher ends first). */
+  waitEvent: (name: string) => Promise<LaunchEvent>;
+  done: Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string; events: LaunchEvent[] }>;
+}
+
+let tmp = '';
+let probeLower = '';
+let shellLower = '';
+let containerCount = 0;
+const cgroupsMade: string[] = [];
+// Host pids and pid namespaces seen during the current test, for the leftover check.
+let seenPids: number[] = [];
+let seenPidNamespaces = new Set<string>();
+
+/** Builds a layer containing only the static probe and the mount points the launcher needs. */
+function buildProbeLower(dir: string): void {
+  for (const d of ['bin', 'proc', 'dev', 'tmp', 'work', 'etc', 'opt', 'data']) mkdirSync(join(dir, d), { recursive: true });
+  copyFileSync(probePath, join(dir, 'bin', 'reg-probe'));
+  chmodSync(join(dir, 'bin', 'reg-probe'), 0o755);
+  writeFileSync(join(dir, 'etc', 'data.txt'), 'from the lower layer\n');
+  chownSync(join(dir, 'etc', 'data.txt'), UID, GID);
+  chownSync(join(dir, 'work'), UID, GID);
+}
+
+/** Builds a layer with dash as /bin/sh plus the shared libraries ldd lists for it. */
+function buildShellLower(dir: string): void {
+  mkdirSync(join(dir, 'bin'), { recursive: true });
+  copyFileSync('/usr/bin/dash', join(dir, 'bin', 'sh'));
+  chmodSync(join(dir, 'bin', 'sh'), 0o755);
+  const libs = execFileSync('ldd', ['/usr/bin/dash'], { encoding: 'utf8' })
+    .split('\n')
+    .map((line) => /(\/\S+) \(0x/.exec(line)?.[1])
+    .filter((p): p is string => p !== undefined);
+  assert.ok(libs.length > 0, 'ldd found no libraries for dash');
+  for (const lib of libs) {
+    mkdirSync(join(dir, dirname(lib)), { recursive: true });
+    copyFileSync(lib, join(dir, lib));
+  }
+}
+
+/** Fresh upper, work and mount-point dirs for one container. */
+function newContainer(): { upper: string; work: string; rootfs: string } {
+  const base = join(tmp, `c${containerCount++}`);
+  const c = { upper: join(base, 'upper'), work: join(base, 'work'), rootfs: join(base, 'rootfs') };
+  for (const d of Object.values(c)) mkdirSync(d, { recursive: true });
+  return c;
+}
+
+/** The usual flags of a container running as UID with the probe (and optionally the shell) layer. */
+function runArgs(opts: { shell?: boolean; extra?: string[] } = {}): string[] {
+  const c = newContainer();
+  const lowers = opts.shell ? [shellLower, probeLower] : [probeLower];
+  return [
+    'run', '--status-fd', '3',
+    ...lowers.flatMap((l) => ['--lower', l]),
+    '--upper', c.upper, '--work', c.work, '--rootfs-mount', c.rootfs,
+    '--proc', '--dev', '--tmpfs', '/tmp:1048576', '--hostname', 'reg-box',
+    '--uid', String(UID), '--gid', String(GID),
+    '--deny-syscalls', String(NR_MOUNT), '--deny-ioctl', String(TIOCSTI),
+    ...(opts.extra ?? []),
+  ];
+}
+
+function recordPid(pid: unknown): void {
+  if (typeof pid !== 'number') return;
+  seenPids.push(pid);
+  try {
+    seenPidNamespaces.add(readlinkSync(`/proc/${pid}/ns/pid`));
+  } catch {
+    // already gone: nothing can be left over from it
+  }
+}
+
+function launch(args: string[]): Launch {
+  const child = spawn(launcherPath, args, { stdio: ['ignore', 'pipe', 'pipe', 'pipe'] });
+  const events: LaunchEvent[] = [];
+  const waiters: { name: string; resolve: (e: LaunchEvent) => void; reject: (e: Error) => void }[] = [];
+  let out = '';
+  let err = '';
+  let partial = '';
+  let ended = false;
+  child.stdout!.setEncoding('utf8').on('data', (s: string) => { out += s; });
+  child.stderr!.setEncoding('utf8').on('data', (s: string) => { err += s; });
+  const statusPipe = child.stdio[3] as NodeJS.ReadableStream;
+  statusPipe.setEncoding('utf8');
+  statusPipe.on('data', (s: string) => {
+    partial += s;
+    let nl: number;
+    while ((nl = partial.indexOf('\n')) >= 0) {
+      const e = JSON.parse(partial.slice(0, nl)) as LaunchEvent;
+      partial = partial.slice(nl + 1);
+      events.push(e);
+      if (e.event === 'pid' || e.event === 'started') recordPid(e.pid);
+      for (const w of waiters.filter((x) => x.name === e.event)) w.resolve(e);
+    }
+  });
+  const statusClosed = new Promise<void>((resolve) => statusPipe.on('end', resolve));
+  const done = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.on('close', (code, signal) => resolve({ code, signal })),
+  ).then(async (r) => {
+    await statusClosed;
+    ended = true;
+    for (const w of waiters) w.reject(new Error(`launcher ended before "${w.name}"; stderr: ${err}`));
+    return { ...r, stdout: out, stderr: err, events };
+  });
+  return {
+    child, events, done,
+    stdout: () => out,
+    waitEvent: (name) => {
+      const seen = events.find((e) => e.event === name);
+      if (seen) return Promise.resolve(seen);
+      if (ended) return Promise.reject(new Error(`launcher ended before "${name}"`));
+      return new Promise((resolve, reject) => waiters.push({ name, resolve, reject }));
+    },
+  };
+}
+
+async function probe(question: string[], opts: { shell?: boolean; extra?: string[] } = {}): Promise<string> {
+  const r = await launch([...runArgs(opts), '--', '/bin/reg-probe', ...question]).done;
+  assert.equal(r.code, 0, `probe ${question.join(' ')} failed: ${r.stderr}`);
+  return r.stdout.trim();
+}
+
+async function until(check: () => boolean, what: string, ms = 5000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+function skipUnlessRoot(t: TestContext): boolean {
+  if (isRoot) return false;
+  console.log(`skipping: ${ROOT_REASON}`);
+  t.skip(ROOT_REASON);
+  return true;
+}
+
+function processesInNamespaces(namespaces: Set<string>): number[] {
+  const found: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      if (namespaces.has(readlinkSync(`/proc/${entry}/ns/pid`)) && alive(Number(entry))) found.push(Number(entry));
+    } catch {
+      // exited while we looked
+    }
+  }
+  return found;
+}
+
+function alive(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z';
+  } catch {
+    return false;
+  }
+}
+
+describe('reg-launch', { concurrency: 1 }, () => {
+  before(() => {
+    if (!isRoot) return;
+    assert.ok(existsSync(launcherPath), `build first: cd packages/native && npx node-gyp rebuild (${launcherPath})`);
+    tmp = mkdtempSync(join(tmpdir(), 'reg-launcher-test-'));
+    chmodSync(tmp, 0o755);
+    probeLower = join(tmp, 'lower-probe');
+    shellLower = join(tmp, 'lower-shell');
+    buildProbeLower(probeLower);
+    buildShellLower(shellLower);
+  });
+
+  afterEach(async () => {
+    if (!isRoot) return;
+    // No mount under our temp dir may be visible on the host...
+    const mounts = readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter((l) => l.includes(tmp));
+    assert.deepEqual(mounts, [], 'leftover mounts');
+    // ...and no launcher or container process may survive its test.
+    await until(() => seenPids.every((p) => !alive(p)) && processesInNamespaces(seenPidNamespaces).length === 0,
+      'launched processes to exit', 3000).catch(() => {});
+    assert.deepEqual(seenPids.filter(alive), [], 'leftover launcher/container processes');
+    assert.deepEqual(processesInNamespaces(seenPidNamespaces), [], 'leftover processes in container pid namespaces');
+    seenPids = [];
+    seenPidNamespaces = new Set();
+  });
+
+  after(() => {
+    for (const cg of cgroupsMade) {
+      try { rmdirSync(cg); } catch { /* removed by its test */ }
+    }
+    if (tmp) rmSync(tmp, { recursive: true, force: true });
+  });
+
+  test('isolates processes: the command is pid 2 and sees only its namespace', async (t) => {
+    if (skipUnlessRoot(t)) return;
+    assert.equal(await probe(['pid']), '2');
+    const pids = (await probe(['ls', '/proc'])).split(' ').filter((e) => /^\d+$/.test(e));
+    assert.deepEqual(pids, ['1', '2']);
+  });
+
+  test('sets hostname, uid/gid/groups and leaves no capability', async (t) => {
+    if (skipUnlessRoot(t)) return;
+    assert.equal(await probe(['hostname']), 'reg-box');
+    assert.equal(await probe(['uid']), `uid=${UID} euid=${UID} gid=${GID} groups=${GID}`);
+    assert.equal(
+      await probe(['caps']),
+      'CapInh=0000000000000000 CapPrm=0000000000000000 CapEff=0000000000000000 CapBnd=0000000000000000 CapAmb=0000000000000000',
+    );
+    assert.equal(await probe(['nnp']), '1');
+    assert.equal(await probe(['seccomp']), '2');
+  });
+
+  test('denies mount(2) and TIOCSTI; the ioctl denial comes from the seccomp filter', async (t) => {
+    if (skipUnlessRoot(t)) return;
+    assert.equal(await probe(['mount']), 'EPERM');
+    assert.equal(await probe(['tiocsti']), 'EPERM');
+    // Without --deny-ioctl the same ioctl on /dev/null reaches the driver and fails differently.
+    const c = newContainer();
+    const r = await launch([
+      'run', '--status-fd', '3', '--lower', probeLower, '--upper', c.upper, '--work', c.work,
+      '--rootfs-mount', c.rootfs, '--uid', String(UID), '--gid', String(GID), '--', '/bin/reg-probe', 'tiocsti',
+    ]).done;
+    assert.equal(r.stdout.trim(), 'ENOTTY');
+  });
+
+  test('a new network namespace has only lo, and it is up', async (t) => {
+    if (skipUnlessRoot(t)) return;
+    assert.equal(await probe(['net']), 'lo');
+    assert.equal(await probe(['lo']), 'up');
+    const shared = await probe(['net'], { extra: ['--share-net'] });
+    assert.notEqual(shared, 'lo', 'with --share-net the host interfaces are visible');
+  });
+
+  test('writes land in the upper dir; the lower file keeps its inode and content', async (t) => {
+    if (skipUnlessRoot(t)) return;
+    const lowerFile = join(probeLower, 'etc', 'data.txt');
+    const before = statSync(lowerFile);
+    const args = runArgs();
+    const upper = args[args.indexOf('--upper') + 1]!;
+    const r = await launch([...args, '--', '/bin/reg-probe', 'write', '/etc/data.txt', 'changed\n']).done;
+    assert.equal(r.stdout.trim(), 'ok');
+    assert.equal(readFileSync(join(upper, 'etc', 'data.txt'), 'utf8'), 'changed\n');
+    assert.equal(readFileSync(lowerFile, 'utf8'), 'from the lower layer\n');
+    assert.equal(statSync(lowerFile).ino, before.ino);
+    assert.equal(statSync(lowerFile).mtimeMs, before.mtimeMs);
+  });
+
+  test('without --upper the root is read-only', async (t) => {
+    if (skipUnlessRoot(t)) return;
+    const c = newContainer();
+    const r = await launch([
+      'run', '--status-fd', '3', '--lower', shellLower, '--lower', probeLower, '--rootfs-mount', c.rootfs,
+      '--uid', String(UID), '--gid', String(GID), '--', '/bin/reg-probe', 'write', '/work/x',
+    ]).done;
+    assert.equal(r.stdout.trim(), 'EROFS');
+  });
+
+  test('binds, read-only binds and tmpfs mounts', async (t) => {
+    if (skipUnlessRoot(t)) return;
+    const shared = join(tmp, 'shared-rw');
+    const readonly = join(tmp, 'shared-ro');
+    mkdirSync(shared);
+    mkdirSync(readonly);
+    chownSync(shared, UID, GID);
+    chownSync(readonly, UID, GID);
+    const extra = ['--bind', `${shared}:/data/rw`, '--ro-bind', `${readonly}:/data/ro`];
+    assert.equal(await probe(['write', '/data/rw/f', 'hi\n'], { extra }), 'ok');
+    assert.equal(readFileSync(join(shared, 'f'), 'utf8'), 'hi\n');
+    assert.equal(await probe(['write', '/data/ro/f'], { extra }), 'EROFS');
+    assert.equal(await probe(['write', '/tmp/f']), 'ok');
+    assert.equal(await probe(['ls', '/dev']), 'fd full null ptmx pts random shm stderr stdin stdout tty urandom zero');
+  });
+
+  test('mount destinations resolve inside the root even through a planted symlink', async (t) => {
+    if (skipUnlessRoot(t)) return;
+    // What untrusted code could leave in its upper dir: a symlink aiming at a host directory.
+    // Not under /tmp: the container's /tmp is a tmpfs that would hide the inside twin.
+    const outside = mkdtempSync('/var/tmp/reg-launcher-escape-');
+    t.after(() => rmSync(outside, { recursive: true, force: true }));
+    const plant = () => {
+      const args = runArgs({ extra: ['--tmpfs', '/escape:65536'] });
+      const upper = args[args.indexOf('--upper') + 1]!;
+      symlinkSync(`/../../../../../../..${outside}`, join(upper, 'escape'));
+      return { args, upper };
+    };
+    // The target does not exist inside the root: setup fails, nothing happens on the host.
+    const dangling = plant();
+    const r1 = await launch([...dangling.args, '--', '/bin/reg-probe', 'write', '/escape/f']).done;
+    assert.equal(r1.code, 125);
+    assert.equal(r1.events.at(-1)!.step, 'tmpfs');
+    // The same path exists inside the root: the tmpfs goes there, not on the host dir.
+    const inside = plant();
+    mkdirSync(join(inside.upper, outside), { recursive: true });
+    const r3 = await launch([...inside.args, '--', '/bin/reg-probe', 'write', '/escape/f']).done;
+    assert.equal(r3.code, 0, r3.stderr);
+    assert.equal(r3.stdout.trim(), 'ok');
+    assert.deepEqual(readdirSync(outside), [], 'the tmpfs landed on the host directory');
+    assert.deepEqual(readdirSync(join(inside.upper, outside)), [], 'tmpfs content must not reach the upper dir');
+  });
+
+  test('environment, PATH lookup, cwd and rlimits', async (t) => {
+    if (skipUnlessRoot(t)) return;
+    const env = ['--clearenv', '--setenv', 'PATH=/bin', '--setenv', 'GREETING=hello there'];
+    const r = await launch([...runArgs({ extra: env }), '--', 'reg-probe', 'env', 'GREETING']).done;
+    assert.equal(r.stdout.trim(), 'hello there');
+    assert.equal(await probe(['env', 'HOME'], { extra: env }), '(unset)');
+    assert.equal(await probe(['cwd'], { extra: ['--cwd', '/work'] }), '/work');
+    const sh = await launch([
+      ...runArgs({ shell: true, extra: ['--rlimit', 'NOFILE=64:128'] }), '--', '/bin/sh', '-c', 'ulimit -n; ulimit -Hn',
+    ]).done;
+    assert.equal(sh.stdout.trim(), '64\n128');
+  });
+
+  test('exit codes and signals propagate, with events', async (t) => {
+    if (skipUnlessRoot(t)) return;
+    const exit = await launch([...runArgs(), '--', '/bin/reg-probe', 'exit', '7']).done;
+    assert.equal(exit.code, 7);
+    assert.deepEqual(exit.events.map((e) => e.event), ['pid', 'started', 'exit']);
+    assert.deepEqual(exit.events[2], { event: 'exit', code: 7 });
+    assert.equal(typeof exit.events[1]!.pid, 'number');
+    assert.notEqual(exit.events[1]!.pid, exit.events[0]!.pid);
+
+    const sig = await launch([...runArgs({ shell: true }), '--', '/bin/sh', '-c', 'kill -TERM $$']).done;
+    assert.equal(sig.code, 128 + 15);
+    assert.deepEqual(sig.events.at(-1), { event: 'signaled', signal: 15 });
+
+    const shExit = await launch([...runArgs({ shell: true }), '--', '/bin/sh', '-c', 'exit 3']).done;
+    assert.equal(shExit.code, 3);
+  });
+
+  test('SIGTERM to the launcher reaches the command; SIGKILL of pid 1 ends everything', async (t) => {
+    if (skipUnlessRoot(t)) return;
+    const sleeper = launch([...runArgs(), '--', '/bin/reg-probe', 'sleep', '30']);
+    await sleeper.waitEvent('started');
+    sleeper.child.kill('SIGTERM');
+    const r = await sleeper.done;
+    assert.equal(r.code, 143);
+    assert.deepEqual(r.events.at(-1), { event: 'signaled', signal: 15 });
+
+    const stubborn = launch([...runArgs(), '--', '/bin/reg-probe', 'ignore-term']);
+    const pid1 = (await stubborn.waitEvent('pid')).pid as number;
+    await until(() => stubborn.stdout().includes('ignoring'), 'the probe to ignore SIGTERM');
+    stubborn.child.kill('SIGTERM');
+    await new Promise((r) => setTimeout(r, 200));
+    assert.equal(stubborn.child.exitCode, null, 'SIGTERM was ignored by the command');
+    process.kill(pid1, 'SIGKILL');
+    const k = await stubborn.done;
+    assert.equal(k.code, 137);
+    assert.deepEqual(k.events.at(-1), { event: 'signaled', signal: 9 });
+  });
+
+  test('a missing command exits 127 with exec-failed', async (t) => {
+    if (skipUnlessRoot(t)) return;
+    const r = await launch([...runArgs(), '--', '/bin/does-not-exist']).done;
+    assert.equal(r.code, 127);
+    assert.deepEqual(r.events.map((e) => e.event), ['pid', 'exec-failed']);
+    assert.equal(r.events[1]!.errno, 2);
+    assert.equal(r.events[1]!.error, 'No such file or directory');
+  });
+
+  test('setup failures exit 125 with setup-failed and one stderr line', async (t) => {
+    if (skipUnlessRoot(t)) return;
+    const bogus = await launch([...runArgs(), '--no-such-flag', '--', '/bin/reg-probe', 'pid']).done;
+    assert.equal(bogus.code, 125);
+    assert.equal(bogus.events.length, 1);
+    assert.equal(bogus.events[0]!.event, 'setup-failed');
+    assert.equal(bogus.events[0]!.step, 'args');
+    assert.equal(bogus.stderr.trim().split('\n').length, 1);
+
+    const root = await launch([...runArgs(), '--uid', '0', '--', '/bin/reg-probe', 'pid']).done;
+    assert.equal(root.code, 125);
+    assert.equal(root.events[0]!.step, 'args');
+
+    const bind = await launch([...runArgs({ extra: ['--bind', '/no/such/dir:/x'] }), '--', '/bin/reg-probe', 'pid']).done;
+    assert.equal(bind.code, 125);
+    assert.deepEqual(bind.events.map((e) => e.event), ['pid', 'setup-failed']);
+    assert.equal(bind.events[1]!.step, 'bind');
+    assert.equal(bind.events[1]!.errno, 2);
+
+    const cwd = await launch([...runArgs({ extra: ['--cwd', '/missing'] }), '--', '/bin/reg-probe', 'pid']).done;
+    assert.equal(cwd.code, 125);
+    assert.equal(cwd.events.at(-1)!.step, 'cwd');
+  });
+
+  test('exec joins a running container: same /proc, hostname and filesystem', async (t) => {
+    if (skipUnlessRoot(t)) return;
+    const box = launch([...runArgs(), '--', '/bin/reg-probe', 'sleep', '30']);
+    const pid1 = (await box.waitEvent('pid')).pid as number;
+    await box.waitEvent('started');
+    const exec = (q: string[], extra: string[] = []) =>
+      launch(['exec', '--status-fd', '3', '--target-pid', String(pid1), '--uid', String(UID), '--gid', String(GID),
+        '--deny-ioctl', String(TIOCSTI), ...extra, '--', '/bin/reg-probe', ...q]).done;
+
+    assert.equal((await exec(['hostname'])).stdout.trim(), 'reg-box');
+    const procs = (await exec(['ls', '/proc'])).stdout.trim().split(' ').filter((e) => /^\d+$/.test(e));
+    assert.ok(procs.includes('1') && procs.includes('2'), `container /proc: ${procs.join(' ')}`);
+    assert.ok(procs.length <= 4, `container /proc: ${procs.join(' ')}`);
+    const pid = await exec(['pid']);
+    assert.ok(Number(pid.stdout.trim()) > 2);
+    assert.deepEqual(pid.events.map((e) => e.event), ['pid', 'started', 'exit']);
+    assert.equal((await exec(['write', '/tmp/shared', 'x'])).stdout.trim(), 'ok');
+    assert.equal((await exec(['ls', '/tmp'])).stdout.trim(), 'shared');
+    assert.equal((await exec(['caps'])).stdout.trim().includes('CapEff=0000000000000000'), true);
+    assert.equal((await exec(['tiocsti'])).stdout.trim(), 'EPERM');
+    assert.equal((await exec(['cwd'], ['--cwd', '/work'])).stdout.trim(), '/work');
+    const missing = await launch(['exec', '--status-fd', '3', '--target-pid', String(pid1), '--uid', String(UID),
+      '--gid', String(GID), '--', '/nope']).done;
+    assert.equal(missing.code, 127);
+
+    box.child.kill('SIGTERM');
+    assert.equal((await box.done).code, 143);
+  });
+
+  test('insert makes a new layer visible to a running container', async (t) => {
+    if (skipUnlessRoot(t)) return;
+    const layer1 = join(tmp, 'runtime-layer-1');
+    const layer2 = join(tmp, 'runtime-layer-2');
+    mkdirSync(join(layer1, 'opt', 'pkg'), { recursive: true });
+    writeFileSync(join(layer1, 'opt', 'pkg', 'new.txt'), 'inserted\n');
+    mkdirSync(join(layer2, 'opt'), { recursive: true });
+    writeFileSync(join(layer2, 'opt', 'second.txt'), 'second\n');
+
+    // The running shell polls for the file, then prints it: it must appear without a restart.
+    const box = launch([...runArgs({ shell: true }), '--', '/bin/sh', '-c',
+      'while [ ! -e /opt/pkg/new.txt ]; do /bin/reg-probe sleep 0.02; done; /bin/reg-probe cat /opt/pkg/new.txt; ' +
+      'while [ ! -e /opt/second.txt ]; do /bin/reg-probe sleep 0.02; done; /bin/reg-probe ls /opt']);
+    const pid1 = (await box.waitEvent('pid')).pid as number;
+    await box.waitEvent('started');
+
+    const first = await launch(['insert', '--status-fd', '3', '--target-pid', String(pid1), '--layer', layer1, '--dir', '/opt']).done;
+    assert.equal(first.code, 0, first.stderr);
+    assert.deepEqual(first.events, [{ event: 'inserted', dir: '/opt' }]);
+    // A second insert lists every runtime layer, topmost first; it covers the first.
+    const second = await launch(['insert', '--status-fd', '3', '--target-pid', String(pid1),
+      '--layer', layer2, '--layer', layer1, '--dir', '/opt']).done;
+    assert.equal(second.code, 0, second.stderr);
+
+    const r = await box.done;
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout, 'inserted\npkg second.txt\n');
+  });
+
+  test('insert fails cleanly when no layer has the directory', async (t) => {
+    if (skipUnlessRoot(t)) return;
+    const box = launch([...runArgs(), '--', '/bin/reg-probe', 'sleep', '30']);
+    const pid1 = (await box.waitEvent('pid')).pid as number;
+    const r = await launch(['insert', '--status-fd', '3', '--target-pid', String(pid1), '--layer', probeLower, '--dir', '/nothing']).done;
+    assert.equal(r.code, 125);
+    assert.equal(r.events[0]!.step, 'insert');
+    box.child.kill('SIGTERM');
+    await box.done;
+  });
+
+  test('a fork bomb is contained by a pids cgroup (v1) joined before unshare', async (t) => {
+    if (skipUnlessRoot(t)) return;
+    if (!existsSync(join(PIDS_CGROUP_V1, 'cgroup.procs'))) {
+      t.skip(`no cgroup v1 pids hierarchy at ${PIDS_CGROUP_V1}`);
+      return;
+    }
+    const cg = join(PIDS_CGROUP_V1, `reg-test-${process.pid}-${Date.now()}`);
+    mkdirSync(cg);
+    cgroupsMade.push(cg);
+    writeFileSync(join(cg, 'pids.max'), '24');
+    const r = await launch([...runArgs({ extra: ['--cgroup-procs', join(cg, 'cgroup.procs')] }), '--', '/bin/reg-probe', 'fork-bomb']).done;
+    assert.equal(r.code, 0, r.stderr);
+    const m = /^EAGAIN after (\d+)$/.exec(r.stdout.trim());
+    assert.ok(m, `fork bomb output: ${r.stdout}`);
+    assert.ok(Number(m[1]) < 24, r.stdout);
+    // Everything was killed with pid 1; the cgroup empties and can be removed.
+    await until(() => readFileSync(join(cg, 'cgroup.procs'), 'utf8').trim() === '', 'the cgroup to empty');
+    rmdirSync(cg);
+  });
+
+  test('--die-with-parent: killing the launcher kills the container', async (t) => {
+    if (skipUnlessRoot(t)) return;
+    const box = launch([...runArgs({ extra: ['--die-with-parent'] }), '--', '/bin/reg-probe', 'sleep', '30']);
+    const pid1 = (await box.waitEvent('pid')).pid as number;
+    const cmd = (await box.waitEvent('started')).pid as number;
+    box.child.kill('SIGKILL');
+    await box.done;
+    await until(() => !alive(pid1) && !alive(cmd), 'pid 1 and the command to die with the launcher');
+  });
+});
