@@ -1,6 +1,7 @@
 /* options.c: parse the reg-launch command line (see options.h, main.c). */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
 #include <stdlib.h>
@@ -143,11 +144,12 @@ enum {
     OPT_UPPER, OPT_WORK, OPT_ROOTFS_MOUNT, OPT_BIND, OPT_RO_BIND, OPT_TMPFS, OPT_PROC,
     OPT_DEV, OPT_UID, OPT_GID, OPT_ALLOW_ROOT, OPT_CWD, OPT_CLEARENV, OPT_SETENV,
     OPT_RLIMIT, OPT_DENY_SYSCALLS, OPT_DENY_IOCTL, OPT_DIE_WITH_PARENT, OPT_TARGET_PID,
-    OPT_LAYER, OPT_DIR,
+    OPT_LAYER, OPT_DIR, OPT_STATUS_FILE,
 };
 
 static const struct option long_options[] = {
     {"status-fd", required_argument, NULL, OPT_STATUS_FD},
+    {"status-file", required_argument, NULL, OPT_STATUS_FILE},
     {"cgroup-procs", required_argument, NULL, OPT_CGROUP_PROCS},
     {"share-net", no_argument, NULL, OPT_SHARE_NET},
     {"hostname", required_argument, NULL, OPT_HOSTNAME},
@@ -183,6 +185,19 @@ static void apply_option(struct options *o, int c, const char *arg, const char *
         o->status_fd = (int)parse_ull("--status-fd", arg, INT_MAX);
         status_init(o->status_fd); /* so later argument errors are reported too */
         break;
+    case OPT_STATUS_FILE: {
+        /* For callers that cannot pass an extra fd (a pty spawner): events are appended, one
+         * write(2) per line, so a reader tailing the file never sees a torn line. */
+        if (o->status_fd >= 0)
+            break; /* already opened by the first pass in options_parse */
+        require_absolute("--status-file", arg);
+        int fd = open(arg, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+        if (fd < 0)
+            die_errno(STEP, "cannot open --status-file %s", arg);
+        o->status_fd = fd;
+        status_init(fd);
+        break;
+    }
     case OPT_CGROUP_PROCS: require_absolute("--cgroup-procs", arg); str_list_add(&o->cgroup_procs, arg); break;
     case OPT_SHARE_NET: o->share_net = true; break;
     case OPT_HOSTNAME: o->hostname = arg; break;
@@ -247,6 +262,8 @@ void options_parse(struct options *o, int argc, char **argv)
     for (int i = 1; i + 1 < argc && strcmp(argv[i], "--") != 0; i++)
         if (strcmp(argv[i], "--status-fd") == 0)
             apply_option(o, OPT_STATUS_FD, argv[i + 1], argv[i]);
+        else if (strcmp(argv[i], "--status-file") == 0)
+            apply_option(o, OPT_STATUS_FILE, argv[i + 1], argv[i]);
     if (argc < 2)
         die_with(STEP, EINVAL, "usage: reg-launch run|exec|insert [options] -- CMD [ARGS...]");
     if (strcmp(argv[1], "run") == 0)

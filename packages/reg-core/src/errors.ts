@@ -23,6 +23,12 @@ export const ERROR_CODES = [
   'LAUNCH_FAILED',
   'CGROUP_FAILED',
   'PERMISSION_DENIED',
+  'REGISTRY_UNREACHABLE', // the registry did not answer (DNS, refused, TLS, timeout)
+  'REGISTRY_AUTH', // the registry refused the credentials (or asked for some)
+  'REGISTRY_PROTOCOL', // the registry answered something that is not the OCI distribution API
+  'REGISTRY_NOT_FOUND', // the registry lacks the repository, tag, manifest or blob
+  'CONTAINER_EXISTS',
+  'INVALID_LIMITS',
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];
