@@ -8,6 +8,8 @@ import { parse, need } from './args.js';
 import { formatBytes, renderError, table } from './output.js';
 import { retCommand } from './ret.js';
 import { storeCommand } from './store.js';
+import { containerCommand } from './container.js';
+import { Engine } from '../container/engine.js';
 
 const HELP = `reg — ultra-lightweight containers generated from runtime environment templates
 
@@ -20,6 +22,13 @@ templates (RETs)
   resolve REF                  the RETs a reference needs, and its file count
   materialise REF              build (once) and print the OverlayFS lower layers of REF
   export REF DIR               one flat hard-link tree of REF's closure (for chroot)
+
+containers
+  run -t REF [-c CMD | -- CMD ARGS]   generate, start and wait (the paper's reg run); -d detaches
+  generate -t REF | start ID | stop ID | rm ID | ps [-a] | inspect ID
+  exec ID -- CMD               another process in a running container
+  install ID REF | uninstall ID REF   insert a RET into a running container, or take it out
+  stats                        memory of running containers (RSS, PSS, private, shared)
 
 store
   store stats | store verify | store gc
@@ -45,6 +54,18 @@ export async function main(argv: string[]): Promise<number> {
         return cmd === undefined ? 2 : 0;
       case 'ret':
         return await retCommand(home, rest);
+      case 'run':
+      case 'generate':
+      case 'start':
+      case 'stop':
+      case 'rm':
+      case 'ps':
+      case 'inspect':
+      case 'exec':
+      case 'install':
+      case 'uninstall':
+      case 'stats':
+        return await containerCommand(() => Engine.open({ home }), cmd, rest);
       case 'store':
         return await storeCommand(home, rest);
       case 'resolve': {

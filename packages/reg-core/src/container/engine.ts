@@ -1,0 +1,128 @@
+// The engine: one object over the lifecycle verbs, for the CLI (embedded mode) and the sandbox
+// host. Every verb reads the same: refresh → guard → act → save (in the verb's own module).
+
+import { detectCgroupDriver } from '../cgroup/detect.js';
+import type { CgroupDriver } from '../cgroup/driver.js';
+import { regHome, type RegHome } from '../home.js';
+import { childProcessSpawner, type SpawnLauncher, type SpawnedLauncher } from '../launch/launcher.js';
+import type { EngineContext } from './context.js';
+import { exec } from './exec.js';
+import { generate, type GenerateOptions } from './generate.js';
+import { insert, uninstall } from './insert.js';
+import { reconcile, refresh } from './refresh.js';
+import { remove } from './remove.js';
+import { start, type Started } from './start.js';
+import { listStates, saveState, type ContainerState } from './state.js';
+import { stats, type HostStats } from './stats.js';
+import type { Outcome } from './status.js';
+import { stop } from './stop.js';
+
+export interface EngineOptions {
+  home?: string | RegHome;
+  cgroups?: CgroupDriver;
+  ensureRet?: (ref: string) => Promise<void>;
+}
+
+export interface RunOptions extends GenerateOptions {
+  /** How to spawn the launcher (default: a child process with our stdio). */
+  spawn?: SpawnLauncher;
+  /** Kill the run after this long; its outcome is then `timeout`. */
+  timeoutMs?: number;
+  /** Remove the container when the run ends. */
+  rm?: boolean;
+}
+
+export class Engine {
+  private constructor(readonly ctx: EngineContext) {}
+
+  static async open(opts: EngineOptions = {}): Promise<Engine> {
+    const home = typeof opts.home === 'object' ? opts.home : regHome(opts.home);
+    const cgroups = opts.cgroups ?? (await detectCgroupDriver());
+    return new Engine({ home, cgroups, ...(opts.ensureRet && { ensureRet: opts.ensureRet }) });
+  }
+
+  get home(): RegHome {
+    return this.ctx.home;
+  }
+
+  generate(opts: GenerateOptions): Promise<ContainerState> {
+    return generate(this.ctx, opts);
+  }
+
+  start(id: string, spawn: SpawnLauncher = childProcessSpawner({ detached: true })): Promise<Started> {
+    return start(this.ctx, id, spawn);
+  }
+
+  stop(id: string, opts?: { graceMs?: number }): Promise<ContainerState> {
+    return stop(this.ctx, id, opts);
+  }
+
+  remove(id: string, opts?: { force?: boolean }): Promise<ContainerState> {
+    return remove(this.ctx, id, opts);
+  }
+
+  insert(id: string, ref: string): Promise<ContainerState> {
+    return insert(this.ctx, id, ref);
+  }
+
+  uninstall(id: string, ref: string): Promise<ContainerState> {
+    return uninstall(this.ctx, id, ref);
+  }
+
+  exec(id: string, command: string[], spawn: SpawnLauncher = childProcessSpawner({ stdio: 'inherit' })): Promise<SpawnedLauncher> {
+    return exec(this.ctx, id, command, spawn);
+  }
+
+  inspect(id: string): Promise<ContainerState> {
+    return refresh(this.ctx, id);
+  }
+
+  async list(opts: { all?: boolean } = {}): Promise<ContainerState[]> {
+    const out: ContainerState[] = [];
+    for (const s of await listStates(this.ctx.home)) {
+      const r = await refresh(this.ctx, s.id).catch(() => s);
+      if (opts.all || r.status === 'running' || r.status === 'inserting') out.push(r);
+    }
+    return out;
+  }
+
+  stats(): Promise<HostStats> {
+    return stats(this.ctx);
+  }
+
+  reconcile(): ReturnType<typeof reconcile> {
+    return reconcile(this.ctx);
+  }
+
+  /** Waits for a started container's launcher to exit and returns the finalised state. */
+  async wait(started: Started, timeoutMs?: number): Promise<ContainerState> {
+    let timer: NodeJS.Timeout | undefined;
+    let timedOut = false;
+    if (timeoutMs !== undefined) {
+      timer = setTimeout(() => {
+        timedOut = true;
+        void this.stop(started.state.id, { graceMs: 0 }).catch(() => {});
+      }, timeoutMs);
+    }
+    await started.launcher.exited;
+    if (timer) clearTimeout(timer);
+    let s = await refresh(this.ctx, started.state.id);
+    if (timedOut) {
+      s = { ...s, outcome: { outcome: 'timeout', ...(s.outcome?.signal !== undefined && { signal: s.outcome.signal }) } };
+      await saveState(this.ctx.home, s);
+    }
+    return s;
+  }
+
+  /** generate → start → wait (→ remove): the paper's `reg run`. */
+  async run(opts: RunOptions): Promise<{ state: ContainerState; outcome: Outcome }> {
+    const s = await this.generate(opts);
+    try {
+      const started = await this.start(s.id, opts.spawn ?? childProcessSpawner({ stdio: 'inherit' }));
+      const done = started.state.status === 'stopped' ? started.state : await this.wait(started, opts.timeoutMs);
+      return { state: done, outcome: done.outcome ?? { outcome: 'exited', code: 0 } };
+    } finally {
+      if (opts.rm) await this.remove(s.id, { force: true }).catch(() => {});
+    }
+  }
+}

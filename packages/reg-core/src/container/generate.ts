@@ -1,0 +1,119 @@
+// Generate: Generating → Generated. Resolve the RET (pulling it first if a registry is set up),
+// make sure its layer trees exist, and lay out the container space: upper/work for the writable
+// layer, the mount point, the project directory (/work) and the identity files. A failure
+// removes the half-made container: nothing is left behind.
+
+import { chown, mkdir, rm, stat, writeFile } from 'node:fs/promises';
+import { basename } from 'node:path';
+import { validateLimits, type CgroupLimits } from '../cgroup/driver.js';
+import { RegError, storeIoError } from '../errors.js';
+import { identityFiles } from '../launch/plan.js';
+import { materialise } from '../resolve/materialise.js';
+import type { EngineContext } from './context.js';
+import { allocateUid, containerPaths, listStates, newContainerId, saveState, type ContainerState } from './state.js';
+
+export interface GenerateOptions {
+  /** A RET reference, e.g. python@3.11. */
+  ret: string;
+  /** The command; default: the RET's own. */
+  command?: string[];
+  name?: string;
+  /** A host directory to bind at /work (default: a fresh one inside the container space). */
+  projectDir?: string;
+  limits?: CgroupLimits;
+  network?: 'none' | 'host';
+  tty?: boolean;
+  env?: Record<string, string>;
+}
+
+export const DEFAULT_LIMITS: Required<Pick<CgroupLimits, 'memoryBytes' | 'pids' | 'cpuMillicores'>> & CgroupLimits = {
+  memoryBytes: 512 * 1024 * 1024,
+  swapBytes: 0,
+  pids: 256,
+  cpuMillicores: 1000,
+};
+
+const NAME_RE = /^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}$/;
+
+export async function generate(ctx: EngineContext, opts: GenerateOptions): Promise<ContainerState> {
+  const limits = validateLimits({ ...DEFAULT_LIMITS, ...opts.limits });
+  if (opts.name !== undefined && !NAME_RE.test(opts.name)) {
+    throw new RegError('USAGE', `container name "${opts.name}" is not allowed`, { field: 'name', hint: 'letters, digits, _ . - (up to 63), starting with a letter or digit' });
+  }
+  if (opts.network !== undefined && opts.network !== 'none' && opts.network !== 'host') {
+    throw new RegError('USAGE', `network must be "none" or "host", not "${String(opts.network)}"`, { field: 'network' });
+  }
+  let projectOwner: number | undefined;
+  if (opts.projectDir !== undefined) {
+    const st = await stat(opts.projectDir).catch(() => undefined);
+    projectOwner = st?.uid;
+    if (!st?.isDirectory()) {
+      throw new RegError('FILE_NOT_FOUND', `project directory ${opts.projectDir} does not exist`, { file: opts.projectDir, field: 'projectDir', hint: 'create it first, or leave it out for a fresh one' });
+    }
+  }
+  const existing = await listStates(ctx.home);
+  if (opts.name !== undefined && existing.some((s) => s.name === opts.name)) {
+    throw new RegError('CONTAINER_EXISTS', `a container named "${opts.name}" exists`, { field: 'name', hint: 'pick another name or `reg rm` the old one' });
+  }
+
+  const id = newContainerId();
+  const p = containerPaths(ctx.home, id);
+  // A project directory of a (non-root) host user is worked on as that user, like running one's
+  // own code; otherwise the container gets a uid of its own and owns its project directory.
+  const uid = projectOwner ? projectOwner : allocateUid(existing.map((s) => s.uid));
+  const state: ContainerState = {
+    id,
+    ...(opts.name !== undefined && { name: opts.name }),
+    ret: opts.ret,
+    rets: [],
+    inserted: [],
+    lowerdirs: [],
+    command: [],
+    env: {},
+    workdir: '/work',
+    projectDir: opts.projectDir ?? p.project,
+    ownsProject: opts.projectDir === undefined,
+    uid,
+    gid: uid,
+    network: opts.network ?? 'none',
+    hostname: opts.name ?? `reg-${id.slice(0, 8)}`,
+    limits,
+    tty: opts.tty ?? false,
+    status: 'generating',
+    createdAt: new Date().toISOString(),
+  };
+  await saveState(ctx.home, state);
+  try {
+    await ctx.ensureRet?.(opts.ret);
+    const m = await materialise(ctx.home, opts.ret);
+    const command = opts.command?.length ? opts.command : m.command;
+    if (!command?.length) {
+      throw new RegError('USAGE', `${opts.ret} names no default command`, { field: 'command', hint: 'give one: reg run -t REF -- CMD ARGS' });
+    }
+    state.rets = m.rets.map((r) => `${r.name}@${r.version}`);
+    state.lowerdirs = m.lowerdirs;
+    state.command = command;
+    state.env = { ...m.env, ...opts.env };
+    if (m.workdir) state.workdir = m.workdir;
+    try {
+      // The upper dir's own mode becomes the mode of the container's / : it must be 0755.
+      for (const d of [p.upper, p.rootfs, p.etc]) await mkdir(d, { recursive: true, mode: 0o755 });
+      await mkdir(p.work, { mode: 0o700 });
+      const ids = identityFiles(uid, uid);
+      await writeFile(`${p.etc}/passwd`, ids.passwd, { mode: 0o644 });
+      await writeFile(`${p.etc}/group`, ids.group, { mode: 0o644 });
+      if (state.ownsProject) await mkdir(p.project, { mode: 0o755 });
+      if (state.ownsProject || projectOwner === 0) await chown(state.projectDir, uid, uid);
+    } catch (e) {
+      throw storeIoError(e, `creating the space of container ${id}`, p.dir);
+    }
+    state.status = 'generated';
+    await saveState(ctx.home, state);
+    return state;
+  } catch (e) {
+    await rm(p.dir, { recursive: true, force: true }).catch(() => {});
+    throw e;
+  }
+}
+
+export const describeContainer = (s: ContainerState) => `${s.name ?? s.id} (${basename(s.ret)})`;
