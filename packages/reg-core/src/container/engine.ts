@@ -6,6 +6,7 @@ import type { CgroupDriver } from '../cgroup/driver.js';
 import { regHome, type RegHome } from '../home.js';
 import { childProcessSpawner, type SpawnLauncher, type SpawnedLauncher } from '../launch/launcher.js';
 import type { EngineContext } from './context.js';
+import { waitForExit } from './proc.js';
 import { exec } from './exec.js';
 import { generate, type GenerateOptions } from './generate.js';
 import { insert, uninstall } from './insert.js';
@@ -104,7 +105,9 @@ export class Engine {
         void this.stop(started.state.id, { graceMs: 0 }).catch(() => {});
       }, timeoutMs);
     }
-    await started.launcher.exited;
+    // The launcher may be a detached, unref'd child: polling pid 1 also keeps us waiting for it.
+    const init = started.state.initPid;
+    await Promise.race([started.launcher.exited, ...(init ? [waitForExit(init, started.state.initStartTime, Number.MAX_SAFE_INTEGER, 50)] : [])]);
     if (timer) clearTimeout(timer);
     let s = await refresh(this.ctx, started.state.id);
     if (timedOut) {

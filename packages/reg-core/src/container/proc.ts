@@ -22,11 +22,11 @@ export async function isSameProcess(pid: number | undefined, startTime: string |
   return now !== undefined && (startTime === undefined || now === startTime);
 }
 
-export async function waitForExit(pid: number, startTime: string | undefined, timeoutMs: number): Promise<boolean> {
+export async function waitForExit(pid: number, startTime: string | undefined, timeoutMs: number, pollMs = 5): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;
   while (await isSameProcess(pid, startTime)) {
     if (Date.now() > deadline) return false;
-    await new Promise((r) => setTimeout(r, 5));
+    await new Promise((r) => setTimeout(r, pollMs));
   }
   return true;
 }

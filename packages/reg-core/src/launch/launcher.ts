@@ -41,7 +41,8 @@ export function childProcessSpawner(opts: { stdio?: StdioOptions; detached?: boo
 
 /** Runs the launcher to completion with a status pipe on fd 3 (for `insert`). */
 export async function runLauncher(args: string[]): Promise<{ code: number; events: LaunchEvent[]; stderr: string }> {
-  const child = spawn(launcherPath(), ['--status-fd', '3', ...args], { stdio: ['ignore', 'ignore', 'pipe', 'pipe'] });
+  const [mode, ...rest] = args;
+  const child = spawn(launcherPath(), [mode!, '--status-fd', '3', ...rest], { stdio: ['ignore', 'ignore', 'pipe', 'pipe'] });
   let status = '';
   let stderr = '';
   (child.stdio[3] as NodeJS.ReadableStream).on('data', (d: Buffer) => (status += d.toString()));

@@ -39,9 +39,12 @@ export async function writeTree(home: RegHome, plan: FilePlan, dir: string): Pro
   for (const p of paths) {
     const e = plan.get(p)!;
     const dst = join(dir, p);
-    if (e.kind === 'dir') await mkdir(dst, { mode: 0o755 }).catch((err: NodeJS.ErrnoException) => {
-      if (err.code !== 'EEXIST') throw err;
-    });
+    if (e.kind === 'dir') {
+      await mkdir(dst).catch((err: NodeJS.ErrnoException) => {
+        if (err.code !== 'EEXIST') throw err;
+      });
+      await chmod(dst, e.mode); // after mkdir: the umask must not eat /tmp's sticky 1777
+    }
     else if (e.kind === 'link') await symlink(e.target, dst);
     else {
       const src = blobPath(home.blobs, e.digest, e.executable);
