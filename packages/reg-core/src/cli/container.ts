@@ -24,7 +24,7 @@ const CREATE_OPTIONS: Options = {
 
 const USAGE = `reg run -t REF [-c CMD | -- CMD ARGS...] [--name N] [-p DIR] [-m 256m] [--pids N] [--cpus 0.5] [--net none|host] [-e K=V] [--rm] [-d] [--timeout SEC]
        reg generate -t REF [same options]       reg start [-a] ID
-       reg stop [-t SEC] ID    reg rm [-f] ID    reg ps [-a] [--json]    reg inspect ID
+       reg stop [-t SEC] ID    reg rm [-f] ID    reg ps [-a] [--json]    reg inspect ID    reg logs ID
        reg exec ID -- CMD ARGS    reg install ID REF    reg uninstall ID REF    reg stats [--json]`;
 
 export function parseSize(v: string, field: string): number {
@@ -173,6 +173,11 @@ export async function containerCommand(engineP: () => Promise<Engine>, cmd: stri
       const { values } = parse(argv, { all: { type: 'boolean', short: 'a' }, json: { type: 'boolean' } }, USAGE);
       const states = await (await engineP()).list({ all: values.all ?? false });
       console.log(values.json ? JSON.stringify(states, null, 2) : psRows(states));
+      return 0;
+    }
+    case 'logs': {
+      const { positionals } = parse(argv, {}, USAGE);
+      process.stdout.write(await (await engineP()).logs(need(positionals[0], 'ID', USAGE)));
       return 0;
     }
     case 'inspect': {

@@ -25,7 +25,7 @@ templates (RETs)
 
 containers
   run -t REF [-c CMD | -- CMD ARGS]   generate, start and wait (the paper's reg run); -d detaches
-  generate -t REF | start ID | stop ID | rm ID | ps [-a] | inspect ID
+  generate -t REF | start ID | stop ID | rm ID | ps [-a] | inspect ID | logs ID
   exec ID -- CMD               another process in a running container
   install ID REF | uninstall ID REF   insert a RET into a running container, or take it out
   stats                        memory of running containers (RSS, PSS, private, shared)
@@ -61,6 +61,7 @@ export async function main(argv: string[]): Promise<number> {
       case 'rm':
       case 'ps':
       case 'inspect':
+      case 'logs':
       case 'exec':
       case 'install':
       case 'uninstall':

@@ -1,6 +1,8 @@
 // The engine: one object over the lifecycle verbs, for the CLI (embedded mode) and the sandbox
 // host. Every verb reads the same: refresh → guard → act → save (in the verb's own module).
 
+import { closeSync, openSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { detectCgroupDriver } from '../cgroup/detect.js';
 import type { CgroupDriver } from '../cgroup/driver.js';
 import { regHome, type RegHome } from '../home.js';
@@ -13,7 +15,7 @@ import { insert, uninstall } from './insert.js';
 import { reconcile, refresh } from './refresh.js';
 import { remove } from './remove.js';
 import { start, type Started } from './start.js';
-import { listStates, saveState, type ContainerState } from './state.js';
+import { containerPaths, listStates, loadState, saveState, type ContainerState } from './state.js';
 import { stats, type HostStats } from './stats.js';
 import type { Outcome } from './status.js';
 import { stop } from './stop.js';
@@ -50,8 +52,22 @@ export class Engine {
     return generate(this.ctx, opts);
   }
 
-  start(id: string, spawn: SpawnLauncher = childProcessSpawner({ detached: true })): Promise<Started> {
-    return start(this.ctx, id, spawn);
+  /** Starts a container; by default detached, its output appended to containers/<id>/output.log. */
+  async start(id: string, spawn?: SpawnLauncher): Promise<Started> {
+    if (spawn) return start(this.ctx, id, spawn);
+    const s = await loadState(this.ctx.home, id);
+    const fd = openSync(containerPaths(this.ctx.home, s.id).log, 'a', 0o600);
+    try {
+      return await start(this.ctx, s.id, childProcessSpawner({ detached: true, stdio: ['ignore', fd, fd] }));
+    } finally {
+      closeSync(fd); // the launcher holds its own copies
+    }
+  }
+
+  /** What a detached container wrote to stdout and stderr. */
+  async logs(id: string): Promise<string> {
+    const s = await loadState(this.ctx.home, id);
+    return readFile(containerPaths(this.ctx.home, s.id).log, 'utf8').catch(() => '');
   }
 
   stop(id: string, opts?: { graceMs?: number }): Promise<ContainerState> {
