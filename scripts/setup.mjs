@@ -9,6 +9,7 @@ const PACKAGES = {
   'util-linux': 'mount/umount for tests',
   coreutils: 'chroot for tests',
   'docker-registry': 'a real OCI distribution registry for the registry tests',
+  'apache2-utils': 'htpasswd (bcrypt) for the registry tests with basic auth',
   chromium: 'the browser the e2e tests drive',
 };
 

@@ -28,6 +28,8 @@ export const ERROR_CODES = [
   'REGISTRY_PROTOCOL', // the registry answered something that is not the OCI distribution API
   'REGISTRY_NOT_FOUND', // the registry lacks the repository, tag, manifest or blob
   'CONTAINER_EXISTS',
+  'HOST_UNREACHABLE', // the reg CLI cannot reach the Reg host it was pointed at
+  'HOST_REFUSED', // the Reg host refused the request (authentication, authorisation)
   'INVALID_LIMITS',
 ] as const;
 

@@ -14,3 +14,22 @@ export { BlobWriter, hashFile } from './store/put.js';
 export { verifyStore, type VerifyReport } from './store/verify.js';
 export { gcStore, type GcReport } from './store/gc.js';
 export { storeStats, type StoreStats } from './store/stats.js';
+// The container lifecycle, for the sandbox host (appended for apps/sandbox-host).
+export { Engine, type EngineOptions, type RunOptions } from './container/engine.js';
+export type { ContainerState } from './container/state.js';
+export type { GenerateOptions } from './container/generate.js';
+export type { Started } from './container/start.js';
+export { STATUSES, type ContainerStatus, type Outcome } from './container/status.js';
+export type { HostStats, ContainerStats } from './container/stats.js';
+export { childProcessSpawner, type SpawnLauncher, type SpawnedLauncher } from './launch/launcher.js';
+export type { CgroupLimits } from './cgroup/driver.js';
+// Registries: RETs as OCI artifacts, pushed and pulled through any OCI distribution registry.
+export { pushRet, type PushOptions, type PushReport, type PushedRet } from './registry/push.js';
+export { pullRet, pullMany, type PullOptions, type PullReport, type PulledRet } from './registry/pull.js';
+export { ensureRet, type EnsureOptions } from './registry/ensure.js';
+export { searchRegistry, type RemoteRet, type SearchOptions } from './registry/search.js';
+export { RegistryClient, type ClientOptions, type ClientStats, type RequestEvent, type RequestKind } from './registry/client.js';
+export { parseRegistryTarget, isLoopbackHost, repositoryOf, repoComponent, retNameOfComponent, versionToTag, tagToVersion, type RegistryTarget } from './registry/reference.js';
+export { credentialsFor, defaultRegistry, type Credentials } from './registry/config.js';
+export { retArtifact, RET_ARTIFACT_TYPE, RET_CONFIG_MEDIA_TYPE, RET_FILE_MEDIA_TYPE } from './registry/artifact.js';
+export { ProgressDisplay, type TransferEvent, type ProgressSink } from './registry/progress.js';

@@ -10,7 +10,7 @@ import { childProcessSpawner } from '../launch/launcher.js';
 import { parse, need, type Options } from './args.js';
 import { formatBytes, table } from './output.js';
 
-const CREATE_OPTIONS: Options = {
+export const CREATE_OPTIONS: Options = {
   template: { type: 'string', short: 't' },
   command: { type: 'string', short: 'c' },
   name: { type: 'string' },
@@ -22,7 +22,7 @@ const CREATE_OPTIONS: Options = {
   env: { type: 'string', short: 'e', multiple: true },
 };
 
-const USAGE = `reg run -t REF [-c CMD | -- CMD ARGS...] [--name N] [-p DIR] [-m 256m] [--pids N] [--cpus 0.5] [--net none|host] [-e K=V] [--rm] [-d] [--timeout SEC]
+export const USAGE = `reg run -t REF [-c CMD | -- CMD ARGS...] [--name N] [-p DIR] [-m 256m] [--pids N] [--cpus 0.5] [--net none|host] [-e K=V] [--rm] [-d] [--timeout SEC]
        reg generate -t REF [same options]       reg start [-a] ID
        reg stop [-t SEC] ID    reg rm [-f] ID    reg ps [-a] [--json]    reg inspect ID    reg logs ID
        reg exec ID -- CMD ARGS    reg install ID REF    reg uninstall ID REF    reg stats [--json]`;
@@ -50,7 +50,7 @@ function limitsFrom(values: Record<string, unknown>): CgroupLimits {
   return limits;
 }
 
-function createOptions(values: Record<string, any>, positionals: string[], usage: string): GenerateOptions {
+export function createOptions(values: Record<string, any>, positionals: string[], usage: string): GenerateOptions {
   const ret = need(values.template, '-t REF (the RET, e.g. python@3.11)', usage);
   const command = positionals.length ? positionals : values.command ? [values.command as string] : undefined;
   const env: Record<string, string> = {};
@@ -95,7 +95,7 @@ export function exitCodeOf(o: Outcome | undefined): number {
   return 128 + (o.signal ?? 9);
 }
 
-function psRows(states: ContainerState[]): string {
+export function psRows(states: Array<Pick<ContainerState, 'id' | 'name' | 'ret' | 'status' | 'outcome' | 'command' | 'createdAt'>>): string {
   return table([
     ['ID', 'NAME', 'RET', 'STATUS', 'COMMAND', 'CREATED'],
     ...states.map((s) => [s.id, s.name ?? '', s.ret, s.status === 'stopped' && s.outcome ? `stopped: ${describeOutcome(s.outcome)}` : s.status, s.command.join(' ').slice(0, 40), s.createdAt.replace('T', ' ').slice(0, 19)]),

@@ -9,11 +9,14 @@ import { formatBytes, renderError, table } from './output.js';
 import { retCommand } from './ret.js';
 import { storeCommand } from './store.js';
 import { containerCommand } from './container.js';
+import { parseHostTarget, RemoteHost } from './remote.js';
+import { remoteCommand } from './remote-commands.js';
+import { registryCommand } from './registry.js';
 import { Engine } from '../container/engine.js';
 
 const HELP = `reg — ultra-lightweight containers generated from runtime environment templates
 
-usage: reg [--home DIR] COMMAND
+usage: reg [--home DIR] [--host unix:PATH|URL] COMMAND
 
 templates (RETs)
   ret build --from-host PATH   build RETs from an installed runtime (e.g. /usr/bin/python3.11)
@@ -30,16 +33,25 @@ containers
   install ID REF | uninstall ID REF   insert a RET into a running container, or take it out
   stats                        memory of running containers (RSS, PSS, private, shared)
 
+registry (any OCI distribution registry; plain HTTP only on loopback)
+  push REF REGISTRY/NAMESPACE  push a RET and every RET it requires (only blobs the registry lacks)
+  pull REF... [--from REGISTRY/NAMESPACE]   pull RETs and their requires (only blobs the store lacks)
+  search REGISTRY/NAMESPACE [NAME]          the RETs and versions a registry offers (= ret ls --remote)
+
 store
   store stats | store verify | store gc
 
-State lives under REG_HOME (default /var/lib/reg); --home overrides it.`;
+State lives under REG_HOME (default /var/lib/reg); --home overrides it. With --host (or REG_HOST)
+the container commands and "ret ls" go to a running Reg host instead (REG_TOKEN for TCP).`;
 
 export async function main(argv: string[]): Promise<number> {
   let args = argv;
   let homeDir: string | undefined;
-  if (args[0] === '--home') {
-    homeDir = args[1];
+  let hostFlag = process.env.REG_HOST || undefined;
+  // Global options come before the command: --home DIR, --host unix:PATH|URL.
+  while (args[0] === '--home' || args[0] === '--host') {
+    if (args[0] === '--home') homeDir = args[1];
+    else hostFlag = args[1];
     args = args.slice(2);
   }
   const home = regHome(homeDir);
@@ -53,7 +65,14 @@ export async function main(argv: string[]): Promise<number> {
         console.log(HELP);
         return cmd === undefined ? 2 : 0;
       case 'ret':
+        if ((rest[0] === 'ls' || rest[0] === 'list') && rest.some((a) => a === '--remote' || a.startsWith('--remote='))) {
+          return await registryCommand(home, 'search', rest.slice(1));
+        }
         return await retCommand(home, rest);
+      case 'push':
+      case 'pull':
+      case 'search':
+        return await registryCommand(home, cmd, rest);
       case 'run':
       case 'generate':
       case 'start':
@@ -66,6 +85,7 @@ export async function main(argv: string[]): Promise<number> {
       case 'install':
       case 'uninstall':
       case 'stats':
+        if (hostFlag) return await remoteCommand(new RemoteHost(parseHostTarget(hostFlag)), cmd, rest);
         return await containerCommand(() => Engine.open({ home }), cmd, rest);
       case 'store':
         return await storeCommand(home, rest);
