@@ -14,15 +14,18 @@ import { addRet } from '../ret/add.js';
 import { buildFromHost } from '../ret/build-from-host.js';
 import { materialise } from '../resolve/materialise.js';
 import { tempHome } from '../test-support/temp-home.js';
-import { Engine } from './engine.js';
+import { cgroupParentFor, Engine } from './engine.js';
 import { containerPaths, listStates } from './state.js';
 import { processStartTime } from './proc.js';
+import { pushRet } from '../registry/push.js';
+import { registryUnavailable, startTestRegistry } from '../test-support/docker-registry.js';
 
 const isRoot = process.getuid?.() === 0;
 const skip = !isRoot && 'needs root: namespaces, overlay mounts and cgroups';
 const home = tempHome('reg-containers-');
 let engine: Engine;
-const cgroupRoot = '/sys/fs/cgroup/pids/reg';
+const cgroupRoot = `/sys/fs/cgroup/pids/${cgroupParentFor(home)}`;
+let cgroups: Awaited<ReturnType<typeof detectCgroupDriver>>;
 
 /** A spawner that captures the container's output. */
 function capture(): { spawn: SpawnLauncher; output: () => string } {
@@ -47,6 +50,7 @@ async function run(ret: string, command: string[], opts: Record<string, unknown>
 before(async () => {
   if (!isRoot) return;
   engine = await Engine.open({ home });
+  cgroups = await detectCgroupDriver({ parent: cgroupParentFor(home) });
   await buildFromHost(home, '/usr/bin/python3.11');
   await buildFromHost(home, '/usr/bin/node');
   // A RET holding only the probe, on top of the root skeleton; and a "tool" to insert later.
@@ -61,6 +65,8 @@ before(async () => {
 
 after(async () => {
   if (engine) for (const s of await engine.list({ all: true })) await engine.remove(s.id, { force: true }).catch(() => {});
+  await engine?.disposeCgroupParent();
+  assert.ok(!existsSync(`/sys/fs/cgroup/memory/${cgroupParentFor(home)}`), 'no cgroup left behind');
   home.cleanup();
 });
 
@@ -125,10 +131,12 @@ test('two python containers and a node container map the same libc inode', { ski
     }
     const inodes = new Set<string>();
     for (const id of ids) {
-      const cg = await (await detectCgroupDriver()).pids(id);
+      const cg = await cgroups.pids(id);
       let found: string | undefined;
       for (let i = 0; i < 100 && !found; i++) {
-        for (const pid of await (await detectCgroupDriver()).pids(id)) {
+        for (const pid of await cgroups.pids(id)) {
+          // The launcher and pid 1 are in the cgroup too (host binaries): ask the runtime itself.
+          if (!/^(python3|node)/.test(readFileSync(`/proc/${pid}/comm`, 'utf8'))) continue;
           const maps = readFileSync(`/proc/${pid}/maps`, 'utf8').split('\n').find((l) => l.endsWith('/libc.so.6'));
           if (maps) found = maps.split(/\s+/)[4];
         }
@@ -212,7 +220,7 @@ test('after a crash, reconcile turns dead containers into Stopped and removes st
   process.kill(started.launcher.pid, 'SIGKILL');
   process.kill(started.state.initPid!, 'SIGKILL');
   for (let i = 0; i < 200 && existsSync(`/proc/${started.state.initPid}/cmdline`) && readFileSync(`/proc/${started.state.initPid}/stat`, 'utf8').split(') ')[1]![0] !== 'Z'; i++) await new Promise((r) => setTimeout(r, 10));
-  const cg = await detectCgroupDriver();
+  const cg = cgroups;
   await cg.create('stray-0001', {});
   const r = await engine.reconcile();
   assert.ok(r.stopped.includes(s.id));
@@ -241,8 +249,29 @@ test('after rm, no mount, cgroup or process is left', { skip }, async () => {
   await engine.remove(s.id, { force: true });
   assert.ok(!(await processStartTime(started.state.initPid!)), 'pid 1 is gone');
   assert.ok(!existsSync(containerPaths(home, s.id).dir));
-  for (const ctrl of ['memory', 'pids', 'cpu']) assert.ok(!existsSync(`/sys/fs/cgroup/${ctrl}/reg/${s.id}`), `${ctrl} cgroup`);
+  for (const ctrl of ['memory', 'pids', 'cpu']) assert.ok(!existsSync(`/sys/fs/cgroup/${ctrl}/${cgroupParentFor(home)}/${s.id}`), `${ctrl} cgroup`);
   assert.equal(readFileSync('/proc/self/mountinfo', 'utf8').split('\n').length, mountsBefore);
   const leftovers = readdirSync('/proc').filter((p) => /^\d+$/.test(p) && (() => { try { return readFileSync(`/proc/${p}/cmdline`, 'utf8').includes(s.id); } catch { return false; } })());
   assert.deepEqual(leftovers, [], 'no process mentions the container');
+});
+
+test('reg run pulls a missing RET (and its requires) from the configured registry on demand', { skip: skip || registryUnavailable() }, async (t) => {
+  const registry = await startTestRegistry();
+  const empty = tempHome('reg-pull-on-demand-');
+  const saved = process.env.REG_REGISTRY;
+  const fresh = await Engine.open({ home: empty });
+  t.after(async () => {
+    if (saved === undefined) delete process.env.REG_REGISTRY;
+    else process.env.REG_REGISTRY = saved;
+    await registry.stop();
+    await fresh.disposeCgroupParent();
+    empty.cleanup();
+  });
+  await pushRet(home, 'probe', `${registry.host}/class`);
+  process.env.REG_REGISTRY = `${registry.host}/class`;
+  const c = capture();
+  const r = await fresh.run({ ret: 'probe', command: ['reg-probe', 'hostname'], name: 'pulled', rm: true, spawn: c.spawn });
+  assert.deepEqual(r.outcome, { outcome: 'exited', code: 0 });
+  assert.equal(c.output().trim(), 'pulled');
+  assert.ok(existsSync(join(empty.rets, 'rootfs')), 'the requirement came along');
 });

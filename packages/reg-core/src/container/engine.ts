@@ -1,8 +1,13 @@
 // The engine: one object over the lifecycle verbs, for the CLI (embedded mode) and the sandbox
 // host. Every verb reads the same: refresh → guard → act → save (in the verb's own module).
 
+import { createHash } from 'node:crypto';
 import { closeSync, openSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { readdir, readFile, rmdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { isRegError } from '../errors.js';
+import { ensureRet } from '../registry/ensure.js';
+import { resolveGraph } from '../resolve/resolve.js';
 import { detectCgroupDriver } from '../cgroup/detect.js';
 import type { CgroupDriver } from '../cgroup/driver.js';
 import { regHome, type RegHome } from '../home.js';
@@ -35,13 +40,37 @@ export interface RunOptions extends GenerateOptions {
   rm?: boolean;
 }
 
+/**
+ * The cgroup parent of a Reg home: `reg` for the default /var/lib/reg, `reg-<hash>` for any other
+ * REG_HOME, so that two Reg instances on one host (a test run beside the product) never see —
+ * or reconcile away — each other's containers.
+ */
+export function cgroupParentFor(home: RegHome): string {
+  if (home.root === '/var/lib/reg') return 'reg';
+  return `reg-${createHash('sha256').update(home.root).digest('hex').slice(0, 12)}`;
+}
+
+/**
+ * The default on-demand fetch: nothing to do when the closure resolves locally (a cheap header
+ * walk); otherwise pull it from the configured registry ($REG_REGISTRY or registries.json), or
+ * fail with RET_NOT_FOUND saying how to configure one.
+ */
+async function pullIfMissing(home: RegHome, ref: string): Promise<void> {
+  try {
+    await resolveGraph(home, ref);
+  } catch (e) {
+    if (!isRegError(e, 'RET_NOT_FOUND')) throw e;
+    await ensureRet(home, ref);
+  }
+}
+
 export class Engine {
   private constructor(readonly ctx: EngineContext) {}
 
   static async open(opts: EngineOptions = {}): Promise<Engine> {
     const home = typeof opts.home === 'object' ? opts.home : regHome(opts.home);
-    const cgroups = opts.cgroups ?? (await detectCgroupDriver());
-    return new Engine({ home, cgroups, ...(opts.ensureRet && { ensureRet: opts.ensureRet }) });
+    const cgroups = opts.cgroups ?? (await detectCgroupDriver({ parent: cgroupParentFor(home) }));
+    return new Engine({ home, cgroups, ensureRet: opts.ensureRet ?? ((ref) => pullIfMissing(home, ref)) });
   }
 
   get home(): RegHome {
@@ -109,6 +138,16 @@ export class Engine {
 
   reconcile(): ReturnType<typeof reconcile> {
     return reconcile(this.ctx);
+  }
+
+  /**
+   * Removes this home's cgroup parent (reg-<hash>) from every hierarchy if no container is left
+   * in it: for temporary homes (tests, benchmarks) that should leave no trace on the host.
+   */
+  async disposeCgroupParent(root = '/sys/fs/cgroup'): Promise<void> {
+    const parent = cgroupParentFor(this.ctx.home);
+    const dirs = [join(root, parent), ...(await readdir(root).catch(() => [] as string[])).map((h) => join(root, h, parent))];
+    for (const d of dirs) await rmdir(d).catch(() => {}); // EBUSY/ENOTEMPTY: still in use, keep it
   }
 
   /** Waits for a started container's launcher to exit and returns the finalised state. */
