@@ -28,7 +28,7 @@ import { BlobWriter, hashFile } from '../store/put.js';
 import { checkLockAgainstManifest, MAX_CONFIG_BYTES, parseRetManifest } from './artifact.js';
 import { BlobSink, storedSize, TruncatedTransfer } from './blob-sink.js';
 import { markTransient, RegistryClient, unreachable, type ClientOptions, type ClientStats } from './client.js';
-import { dependencyOrder, findCycle } from './graph.js';
+import { dependencyOrder, findCycle } from '../resolve/graph.js';
 import { createLimiter, DEFAULT_CONCURRENCY } from './limiter.js';
 import type { ProgressSink } from './progress.js';
 import { parseRegistryTarget, repositoryOf, tagToVersion, versionToTag, type RegistryTarget } from './reference.js';

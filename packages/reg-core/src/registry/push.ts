@@ -19,7 +19,7 @@ import { blobPath, isExecutableMode } from '../store/blob-path.js';
 import { OCI_EMPTY_BYTES, OCI_EMPTY_DIGEST, retArtifact, type Descriptor, type RetArtifact } from './artifact.js';
 import { storedSize } from './blob-sink.js';
 import { OCI_MANIFEST, RegistryClient, type ClientOptions, type ClientStats } from './client.js';
-import { dependencyOrder } from './graph.js';
+import { dependencyOrder } from '../resolve/graph.js';
 import { createLimiter, DEFAULT_CONCURRENCY } from './limiter.js';
 import type { ProgressSink } from './progress.js';
 import { parseRegistryTarget, repositoryOf, versionToTag, type RegistryTarget } from './reference.js';

@@ -8,6 +8,7 @@ import type { RegHome } from '../home.js';
 import { findRet, loadMeta, loadRet, type RetMeta } from '../ret/repository.js';
 import { modeToNumber, type LockedRet } from '../ret/schema.js';
 import { parseRef } from '../ret/version.js';
+import { findCycle } from './graph.js';
 
 export interface RetGraph {
   /** The RET asked for, then its requirements in breadth-first order, each once. */
@@ -34,32 +35,13 @@ export async function resolveGraph(home: RegHome, ref: string): Promise<RetGraph
     }
     edges.set(id(meta), deps);
   }
-  const cycle = findCycle(id(root), edges);
+  const cycle = findCycle([id(root)], edges);
   if (cycle) {
     throw new RegError('DEPENDENCY_CYCLE', `RET requirements form a cycle: ${cycle.join(' → ')}`, {
       hint: 'remove one of these requires; library RETs may require each other only one way',
     });
   }
   return { rets: [...byId.values()] };
-}
-
-function findCycle(start: string, edges: Map<string, string[]>): string[] | undefined {
-  const state = new Map<string, 'open' | 'done'>();
-  const stack: string[] = [];
-  const visit = (n: string): string[] | undefined => {
-    if (state.get(n) === 'done') return undefined;
-    if (state.get(n) === 'open') return [...stack.slice(stack.indexOf(n)), n];
-    state.set(n, 'open');
-    stack.push(n);
-    for (const d of edges.get(n) ?? []) {
-      const c = visit(d);
-      if (c) return c;
-    }
-    stack.pop();
-    state.set(n, 'done');
-    return undefined;
-  };
-  return visit(start);
 }
 
 export type PlanEntry =
