@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Runs every colocated *.test.ts under packages/ and apps/ with Node's own test runner (through tsx),
+// Runs every colocated *.test.ts under packages/ and apps/ (and the browser tests under e2e/) with Node's own test runner (through tsx),
 // one file per process so a test that needs a clean mount/pid view cannot disturb another.
 // Usage: node scripts/test.mjs [path-substring ...]
 import { readdirSync, statSync } from 'node:fs';
@@ -19,7 +19,7 @@ function findTests(dir, out) {
   return out;
 }
 
-const files = ['packages', 'apps']
+const files = ['packages', 'apps', 'e2e']
   .map((d) => join(root, d))
   .filter((d) => { try { return statSync(d).isDirectory(); } catch { return false; } })
   .flatMap((d) => findTests(d, []))

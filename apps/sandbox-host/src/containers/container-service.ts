@@ -1,0 +1,163 @@
+// What the API does with containers, and who may: the engine does the work, the database records
+// ownership, the session registry runs terminals. Students see and touch only their own
+// containers (others' are reported as not found, so ids leak nothing); teachers may look at every
+// container but change only their own; the administrator (unix socket) may do anything.
+
+import { listRets, type ContainerState, type Engine } from '@reg/core';
+import { createContainerSchema, type ContainerView } from '@reg/protocol';
+import type { z } from 'zod';
+import { AccessError, principalId, type Principal } from '../auth/principal.js';
+import type { TokenSigner } from '../auth/signed-token.js';
+import type { Db } from '../db/client.js';
+import type { SessionRegistry } from '../terminals/session-registry.js';
+
+const ID_RE = /^[0-9a-f]{12}$/;
+
+type OwnerRow = { id: string; ownerId: string | null; owner: { username: string } | null };
+
+export class ContainerService {
+  constructor(
+    private readonly engine: Engine,
+    private readonly db: Db,
+    private readonly sessions: SessionRegistry,
+    private readonly signer: TokenSigner,
+    private readonly attachTtlMs: number,
+  ) {}
+
+  async create(p: Principal, body: z.output<typeof createContainerSchema>): Promise<ContainerView> {
+    const state = await this.engine.generate({
+      ret: body.ret,
+      ...(body.command && { command: body.command }),
+      ...(body.name && { name: body.name }),
+      ...(body.limits && { limits: body.limits }),
+      tty: body.terminal,
+    });
+    const ownerId = principalId(p);
+    await this.db.container.create({ data: { id: state.id, ownerId, ret: state.ret, name: state.name ?? null, command: JSON.stringify(state.command), tty: state.tty, status: state.status } });
+    if (!body.terminal) return this.view(state, await this.row(state.id));
+    try {
+      return this.view(await this.sessions.open(state, ownerId), await this.row(state.id));
+    } catch (e) {
+      await this.engine.remove(state.id, { force: true }).catch(() => {});
+      await this.db.container.update({ where: { id: state.id }, data: { status: 'removed', endReason: 'exited', endedAt: new Date() } }).catch(() => {});
+      throw e;
+    }
+  }
+
+  async list(p: Principal): Promise<ContainerView[]> {
+    const states = await this.engine.list({ all: true });
+    const rows = await this.db.container.findMany({ where: { id: { in: states.map((s) => s.id) } }, include: { owner: { select: { username: true } } } });
+    const byId = new Map(rows.map((r) => [r.id, r]));
+    return states.filter((s) => this.canSee(p, byId.get(s.id))).map((s) => this.view(s, byId.get(s.id)));
+  }
+
+  async get(p: Principal, id: string): Promise<ContainerView> {
+    const { state, row } = await this.visible(p, id);
+    return this.view(state, row);
+  }
+
+  async start(p: Principal, id: string): Promise<ContainerView> {
+    const { state, row } = await this.changeable(p, id);
+    const s = state.tty ? await this.sessions.open(state, row?.ownerId ?? null) : (await this.engine.start(id)).state;
+    return this.view(s, row);
+  }
+
+  async stop(p: Principal, id: string): Promise<ContainerView> {
+    const { row } = await this.changeable(p, id);
+    // A terminal's container is removed when its session ends; others just stop.
+    if (this.sessions.get(id)) {
+      const before = await this.engine.inspect(id);
+      await this.sessions.end(id, 'ended');
+      return this.view({ ...before, status: 'removed' }, row);
+    }
+    const s = await this.engine.stop(id);
+    await this.db.container.updateMany({ where: { id }, data: { status: s.status, outcome: s.outcome?.outcome ?? null, endedAt: new Date() } });
+    return this.view(s, row);
+  }
+
+  async insert(p: Principal, id: string, ret: string): Promise<ContainerView> {
+    const { row } = await this.changeable(p, id);
+    return this.view(await this.engine.insert(id, ret), row);
+  }
+
+  async uninstall(p: Principal, id: string, ret: string): Promise<ContainerView> {
+    const { row } = await this.changeable(p, id);
+    return this.view(await this.engine.uninstall(id, ret), row);
+  }
+
+  async remove(p: Principal, id: string): Promise<ContainerView> {
+    const { state, row } = await this.changeable(p, id);
+    if (this.sessions.get(id)) {
+      await this.sessions.end(id, 'removed');
+      return this.view({ ...state, status: 'removed' }, row);
+    }
+    const s = await this.engine.remove(id, { force: true });
+    await this.db.container.updateMany({ where: { id }, data: { status: 'removed', endReason: 'removed', endedAt: new Date() } });
+    return this.view(s, row);
+  }
+
+  /** A short-lived token that lets the owner's browser attach to the container's terminal. */
+  async attachToken(p: Principal, id: string): Promise<{ token: string; expiresAt: string }> {
+    if (p.kind !== 'user') throw new AccessError('FORBIDDEN', 'terminal tokens are issued to signed-in users', 'sign in as the container\'s owner');
+    const { row } = await this.changeable(p, id);
+    if (!this.sessions.get(id)) throw new AccessError('NOT_FOUND', `container ${id} has no live terminal`, 'open a new terminal');
+    if (row?.ownerId !== p.user.id) throw new AccessError('FORBIDDEN', `container ${id} is not yours`);
+    const { token, expiresAt } = this.signer.sign({ kind: 'attach', sub: p.user.id, cid: id }, this.attachTtlMs);
+    return { token, expiresAt: expiresAt.toISOString() };
+  }
+
+  async rets() {
+    return (await listRets(this.engine.home)).map((r) => ({ name: r.name, version: r.version, ...(r.description && { description: r.description }) }));
+  }
+
+  private async row(id: string): Promise<OwnerRow | undefined> {
+    return (await this.db.container.findUnique({ where: { id }, include: { owner: { select: { username: true } } } })) ?? undefined;
+  }
+
+  private canSee(p: Principal, row: OwnerRow | undefined): boolean {
+    if (p.kind === 'admin') return true;
+    if (p.user.role === 'teacher' || p.user.role === 'admin') return true;
+    return row?.ownerId === p.user.id;
+  }
+
+  private canChange(p: Principal, row: OwnerRow | undefined): boolean {
+    if (p.kind === 'admin' || p.user.role === 'admin') return true;
+    return row?.ownerId === p.user.id;
+  }
+
+  private async visible(p: Principal, id: string): Promise<{ state: ContainerState; row: OwnerRow | undefined }> {
+    const notFound = new AccessError('NOT_FOUND', `no container ${id}`, 'list yours with GET /api/containers');
+    if (!ID_RE.test(id)) throw notFound;
+    const row = await this.row(id);
+    if (!this.canSee(p, row)) throw notFound;
+    const state = await this.engine.inspect(id).catch((e: { code?: string }) => {
+      throw e.code === 'CONTAINER_NOT_FOUND' ? notFound : e;
+    });
+    return { state, row };
+  }
+
+  private async changeable(p: Principal, id: string) {
+    const v = await this.visible(p, id);
+    if (!this.canChange(p, v.row)) throw new AccessError('FORBIDDEN', `container ${id} belongs to someone else`);
+    return v;
+  }
+
+  private view(s: ContainerState, row: OwnerRow | undefined): ContainerView {
+    return {
+      id: s.id,
+      ...(s.name !== undefined && { name: s.name }),
+      ret: s.ret,
+      rets: s.rets,
+      inserted: s.inserted.map((i) => ({ ref: i.ref, rets: i.rets })),
+      command: s.command,
+      status: s.status,
+      tty: s.tty,
+      createdAt: s.createdAt,
+      ...(s.startedAt && { startedAt: s.startedAt }),
+      ...(s.finishedAt && { finishedAt: s.finishedAt }),
+      ...(s.outcome && { outcome: s.outcome }),
+      owner: row?.owner?.username ?? null,
+      attachable: this.sessions.get(s.id) !== undefined && s.status !== 'removed',
+    };
+  }
+}

@@ -1,0 +1,42 @@
+// Demo accounts for the embedded default: student1, student2 and teacher, sharing one password
+// that is generated at first start (or REG_DEMO_PASSWORD) and kept in the data dir, so `npm start`
+// can print how to sign in without anyone editing files.
+
+import { randomBytes, randomUUID } from 'node:crypto';
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Role } from '@reg/protocol';
+import { hashPassword, verifyPassword } from '../auth/password.js';
+import type { Db } from './client.js';
+
+export const DEMO_USERS: ReadonlyArray<{ username: string; role: Role }> = [
+  { username: 'student1', role: 'student' },
+  { username: 'student2', role: 'student' },
+  { username: 'teacher', role: 'teacher' },
+];
+
+async function demoPassword(dataDir: string, fixed: string | undefined): Promise<string> {
+  if (fixed) return fixed;
+  const path = join(dataDir, 'demo-password');
+  try {
+    return (await readFile(path, 'utf8')).trim();
+  } catch {
+    const pw = randomBytes(6).toString('base64url');
+    await writeFile(path, pw, { mode: 0o600 });
+    return pw;
+  }
+}
+
+/** Creates the demo accounts that are missing (and resets their password if it changed). */
+export async function seedDemoAccounts(db: Db, dataDir: string, fixed?: string): Promise<{ password: string; users: typeof DEMO_USERS }> {
+  const password = await demoPassword(dataDir, fixed);
+  for (const u of DEMO_USERS) {
+    const existing = await db.user.findUnique({ where: { username: u.username } });
+    if (!existing) {
+      await db.user.create({ data: { id: randomUUID(), username: u.username, role: u.role, passwordHash: await hashPassword(password) } });
+    } else if (!(await verifyPassword(password, existing.passwordHash))) {
+      await db.user.update({ where: { id: existing.id }, data: { passwordHash: await hashPassword(password) } });
+    }
+  }
+  return { password, users: DEMO_USERS };
+}

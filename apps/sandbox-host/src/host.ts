@@ -1,0 +1,163 @@
+// Assembles and runs a Reg host: database (migrated, demo accounts seeded), engine (reconciled
+// with what a previous host left), the HTTP API on TCP and on the unix socket, socket.io
+// terminals on TCP, and the memory sampler. close() ends every terminal (stop + remove) and stops
+// listening: the hand-over is "nothing survives the host", which reconcile() makes true even
+// after a crash.
+
+import { chmod, mkdir, rm } from 'node:fs/promises';
+import { createServer, type Server as HttpServer } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import { getRequestListener } from '@hono/node-server';
+import { Engine } from '@reg/core';
+import { Server as SocketIoServer } from 'socket.io';
+import { deleteCookie, setCookie } from 'hono/cookie';
+import { verifyPassword } from './auth/password.js';
+import { AccessError, type Principal } from './auth/principal.js';
+import { loadOrCreateSecret } from './auth/secret.js';
+import { TokenSigner } from './auth/signed-token.js';
+import { ContainerService } from './containers/container-service.js';
+import { MemorySampler } from './containers/memory-sampler.js';
+import { reconcileOnStart } from './containers/reconcile-on-start.js';
+import { openDb, type Db } from './db/client.js';
+import { seedDemoAccounts } from './db/demo-accounts.js';
+import type { HostConfig } from './env.js';
+import { apiRoutes, type ApiDeps } from './http/api-routes.js';
+import { buildApp, SESSION_COOKIE } from './http/app.js';
+import { openApiDocument } from './http/openapi.js';
+import { createLog, type Log } from './log.js';
+import { SessionRegistry } from './terminals/session-registry.js';
+import { registerTerminalNamespace } from './terminals/terminal-namespace.js';
+
+export interface RunningHost {
+  /** The TCP port actually bound (useful with HOST_PORT=0). */
+  port: number;
+  socketPath: string;
+  demo: { password: string; users: ReadonlyArray<{ username: string; role: string }> };
+  engine: Engine;
+  db: Db;
+  sessions: SessionRegistry;
+  signer: TokenSigner;
+  /** Ends every terminal (stop + remove their containers), then stops listening. */
+  close(): Promise<void>;
+}
+
+/** socket.io's transport limit: above INPUT_CHUNK_MAX so oversize input gets a polite error. */
+const MAX_SOCKET_MESSAGE = 1024 * 1024;
+
+export async function startHost(config: HostConfig, opts: { log?: Log } = {}): Promise<RunningHost> {
+  const log = opts.log ?? createLog(config.logLevel);
+  await mkdir(config.dataDir, { recursive: true, mode: 0o700 });
+  const { db, migrated } = await openDb(config.databaseUrl);
+  if (migrated.length) log.info(`database migrated: ${migrated.join(', ')}`);
+  const demo = await seedDemoAccounts(db, config.dataDir, config.demoPassword);
+  const signer = new TokenSigner(await loadOrCreateSecret(config.dataDir));
+  const engine = await Engine.open({ home: config.regHome });
+  const swept = await reconcileOnStart(engine, db, log);
+  if (swept.length) log.info(`previous host's terminals closed: ${swept.join(', ')}`);
+
+  const sessions = new SessionRegistry(engine, db, { graceMs: config.graceMs, idleMs: config.idleMs }, log);
+  const containers = new ContainerService(engine, db, sessions, signer, config.attachTtlMs);
+
+  const userPrincipal = async (userId: string): Promise<Principal | undefined> => {
+    const u = await db.user.findUnique({ where: { id: userId } });
+    return u ? { kind: 'user', user: { id: u.id, username: u.username, role: u.role as 'student' } } : undefined;
+  };
+
+  let routes: ReturnType<typeof apiRoutes> = [];
+  const deps: ApiDeps = {
+    async signIn(c, username, password) {
+      const u = await db.user.findUnique({ where: { username } });
+      // Verify against a dummy hash when the user is unknown, so timing does not tell.
+      const ok = await verifyPassword(password, u?.passwordHash ?? 'scrypt$16384$8$1$AAAAAAAAAAAAAAAAAAAAAA$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA');
+      if (!u || !ok) throw new AccessError('UNAUTHENTICATED', 'wrong username or password');
+      const { token, expiresAt } = signer.sign({ kind: 'session', sub: u.id }, config.sessionTtlMs);
+      setCookie(c, SESSION_COOKIE, token, { httpOnly: true, sameSite: 'Lax', path: '/', expires: expiresAt });
+      return { user: { id: u.id, username: u.username, role: u.role as 'student' }, token, expiresAt: expiresAt.toISOString() };
+    },
+    async signOut(c) {
+      deleteCookie(c, SESSION_COOKIE, { path: '/' });
+    },
+    async me(p) {
+      return p.kind === 'admin' ? { admin: true as const } : p.user;
+    },
+    containers,
+    async stats() {
+      const s = await engine.stats();
+      return { ...s, total: { ...s.total }, host: { rssBytes: process.memoryUsage().rss, sessions: sessions.size } };
+    },
+    openapi: () => openApiDocument(routes),
+  };
+  routes = apiRoutes(deps);
+
+  const adminSockets = new WeakSet<Socket>();
+  const app = buildApp(routes, {
+    adminSockets,
+    authenticate: async (token) => {
+      const t = signer.verify(token);
+      return t.ok && t.payload.kind === 'session' ? userPrincipal(t.payload.sub) : undefined;
+    },
+    log: (m) => log.debug(m),
+  });
+  const listener = getRequestListener(app.fetch);
+
+  const tcp = createServer(listener);
+  const io = new SocketIoServer(tcp, {
+    maxHttpBufferSize: MAX_SOCKET_MESSAGE,
+    cors: { origin: [`http://localhost:${config.webPort}`, `http://127.0.0.1:${config.webPort}`], credentials: true },
+  });
+  registerTerminalNamespace(io, { signer, db, sessions });
+
+  const unix = createServer(listener);
+  unix.on('connection', (s) => adminSockets.add(s));
+  await rm(config.socketPath, { force: true });
+  await listen(unix, config.socketPath);
+  await chmod(config.socketPath, 0o600);
+  await listen(tcp, config.hostPort, config.bind);
+  const port = (tcp.address() as AddressInfo).port;
+
+  const sampler = new MemorySampler(engine, db, config.memorySampleMs, log);
+  sampler.start();
+
+  let closing: Promise<void> | undefined;
+  return {
+    port,
+    socketPath: config.socketPath,
+    demo,
+    engine,
+    db,
+    sessions,
+    signer,
+    close() {
+      closing ??= (async () => {
+        sampler.stop();
+        await sessions.endAll('shutdown');
+        io.close();
+        await Promise.all([closeServer(tcp), closeServer(unix)]);
+        await rm(config.socketPath, { force: true });
+        // The home's cgroup parent (reg-<hash> for a non-default REG_HOME) goes once it is empty.
+        await engine.disposeCgroupParent().catch(() => {});
+        await db.$disconnect();
+      })();
+      return closing;
+    },
+  };
+}
+
+function listen(server: HttpServer, port: number | string, host?: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    const done = () => {
+      server.off('error', reject);
+      resolve();
+    };
+    if (typeof port === 'string') server.listen(port, done);
+    else server.listen(port, host, done);
+  });
+}
+
+function closeServer(server: HttpServer): Promise<void> {
+  return new Promise((resolve) => {
+    server.close(() => resolve());
+    server.closeAllConnections();
+  });
+}

@@ -1,0 +1,58 @@
+// The Hono app: the route table, the caller's identity (unix socket → administrator, otherwise a
+// session cookie or bearer token) and the error table. Bodies are parsed with the route's zod
+// schema; anything that fails becomes a 4xx with the zod issues, never a crash.
+
+import type { Socket } from 'node:net';
+import { Hono, type Context } from 'hono';
+import { getCookie } from 'hono/cookie';
+import type { HttpBindings } from '@hono/node-server';
+import { AccessError, type Principal } from '../auth/principal.js';
+import type { ApiRoute } from './api-routes.js';
+import { errorResponse } from './error-status.js';
+
+export const SESSION_COOKIE = 'reg_session';
+
+/** Resolves a session token to a principal (undefined: not signed in). */
+export type Authenticate = (token: string) => Promise<Principal | undefined>;
+
+export function buildApp(routes: ApiRoute[], opts: { adminSockets: WeakSet<Socket>; authenticate: Authenticate; log?: (m: string) => void }): Hono<{ Bindings: HttpBindings }> {
+  const app = new Hono<{ Bindings: HttpBindings }>();
+
+  const principalOf = async (c: Context<{ Bindings: HttpBindings }>): Promise<Principal | undefined> => {
+    if (opts.adminSockets.has(c.env.incoming.socket)) return { kind: 'admin' };
+    const auth = c.req.header('authorization');
+    const token = auth?.startsWith('Bearer ') ? auth.slice(7).trim() : getCookie(c, SESSION_COOKIE);
+    return token ? opts.authenticate(token) : undefined;
+  };
+
+  for (const r of routes) {
+    app.on(r.method.toUpperCase(), r.path, async (c) => {
+      opts.log?.(`${r.method.toUpperCase()} ${c.req.path}`);
+      let principal = await principalOf(c);
+      if (!principal) {
+        if (!r.public) throw new AccessError('UNAUTHENTICATED', 'sign in first', 'POST /api/auth/sign-in, then send the reg_session cookie or Authorization: Bearer <token>');
+        principal = { kind: 'user', user: { id: '', username: '', role: 'student' } };
+      }
+      let body: unknown;
+      if (r.body) {
+        let raw: unknown;
+        try {
+          raw = await c.req.json();
+        } catch {
+          throw new AccessError('BAD_REQUEST', 'the body is not JSON', 'send Content-Type: application/json with a JSON object');
+        }
+        body = r.body.parse(raw);
+      }
+      const result = await r.handle({ principal, body: body as never, id: c.req.param('id') ?? '', c });
+      return c.json(result as object, r.status);
+    });
+  }
+
+  app.notFound((c) => c.json({ error: { code: 'NOT_FOUND', message: `no route ${c.req.method} ${c.req.path}`, hint: 'see GET /api/openapi.json' } }, 404));
+  app.onError((e, c) => {
+    const { status, body } = errorResponse(e);
+    if (status >= 500) opts.log?.(`error: ${(e as Error).stack ?? String(e)}`);
+    return c.json(body, status as 400);
+  });
+  return app;
+}

@@ -1,0 +1,4 @@
+// The public surface of @reg/protocol: what the sandbox host and the web app agree on.
+
+export * from './api-schemas.js';
+export * from './terminal-events.js';
