@@ -32,7 +32,8 @@ export const realCgroupFs: CgroupFs = {
     try {
       return await fsp.readFile(path, 'utf8');
     } catch (e) {
-      if (errnoOf(e) === 'ENOENT') return undefined;
+      // ENODEV: the cgroup was removed (by a concurrent remove) while we read it: gone as well.
+      if (errnoOf(e) === 'ENOENT' || errnoOf(e) === 'ENODEV') return undefined;
       throw e;
     }
   },

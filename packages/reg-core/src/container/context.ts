@@ -13,3 +13,19 @@ export interface EngineContext {
 
 /** The cgroup of a container is named after its id (reg/<id>). */
 export const cgroupName = (id: string) => id;
+
+const removals = new Map<string, Promise<void>>();
+
+/**
+ * Removes a container's cgroup, once: a removal already under way (the deferred one after a run,
+ * and `reg rm` right behind it) is joined instead of raced — two kill loops on one cgroup would
+ * trip over each other's rmdir.
+ */
+export function removeCgroup(ctx: EngineContext, id: string): Promise<void> {
+  const name = cgroupName(id);
+  const running = removals.get(name);
+  if (running) return running;
+  const p = ctx.cgroups.remove(name).finally(() => removals.delete(name));
+  removals.set(name, p);
+  return p;
+}

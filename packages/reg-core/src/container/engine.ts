@@ -5,19 +5,18 @@ import { createHash } from 'node:crypto';
 import { closeSync, openSync } from 'node:fs';
 import { readdir, readFile, rmdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { isRegError } from '../errors.js';
 import { ensureRet } from '../registry/ensure.js';
-import { resolveGraph } from '../resolve/resolve.js';
 import { detectCgroupDriver } from '../cgroup/detect.js';
 import type { CgroupDriver } from '../cgroup/driver.js';
 import { regHome, type RegHome } from '../home.js';
+import { EventTail } from '../launch/events.js';
 import { childProcessSpawner, type SpawnLauncher, type SpawnedLauncher } from '../launch/launcher.js';
 import type { EngineContext } from './context.js';
 import { waitForExit } from './proc.js';
 import { exec } from './exec.js';
 import { generate, type GenerateOptions } from './generate.js';
 import { insert, uninstall } from './insert.js';
-import { reconcile, refresh } from './refresh.js';
+import { finalise, reconcile, refresh } from './refresh.js';
 import { remove } from './remove.js';
 import { start, type Started } from './start.js';
 import { containerPaths, listStates, loadState, saveState, type ContainerState } from './state.js';
@@ -50,18 +49,9 @@ export function cgroupParentFor(home: RegHome): string {
   return `reg-${createHash('sha256').update(home.root).digest('hex').slice(0, 12)}`;
 }
 
-/**
- * The default on-demand fetch: nothing to do when the closure resolves locally (a cheap header
- * walk); otherwise pull it from the configured registry ($REG_REGISTRY or registries.json), or
- * fail with RET_NOT_FOUND saying how to configure one.
- */
+/** The default on-demand fetch: pull a RET missing here from the configured registry. */
 async function pullIfMissing(home: RegHome, ref: string): Promise<void> {
-  try {
-    await resolveGraph(home, ref);
-  } catch (e) {
-    if (!isRegError(e, 'RET_NOT_FOUND')) throw e;
-    await ensureRet(home, ref);
-  }
+  await ensureRet(home, ref);
 }
 
 export class Engine {
@@ -150,7 +140,12 @@ export class Engine {
     for (const d of dirs) await rmdir(d).catch(() => {}); // EBUSY/ENOTEMPTY: still in use, keep it
   }
 
-  /** Waits for a started container's launcher to exit and returns the finalised state. */
+  /**
+   * Waits until a started container's command has ended and returns the finalised state. The
+   * command's end is the launcher's exit event (the launcher itself may still be tearing down
+   * namespaces); its process exit and pid 1's disappearance are backstops (a detached,
+   * unref'd launcher, a crash).
+   */
   async wait(started: Started, timeoutMs?: number): Promise<ContainerState> {
     let timer: NodeJS.Timeout | undefined;
     let timedOut = false;
@@ -160,11 +155,20 @@ export class Engine {
         void this.stop(started.state.id, { graceMs: 0 }).catch(() => {});
       }, timeoutMs);
     }
-    // The launcher may be a detached, unref'd child: polling pid 1 also keeps us waiting for it.
+    const tail = new EventTail(containerPaths(this.ctx.home, started.state.id).events);
     const init = started.state.initPid;
-    await Promise.race([started.launcher.exited, ...(init ? [waitForExit(init, started.state.initStartTime, Number.MAX_SAFE_INTEGER, 50)] : [])]);
-    if (timer) clearTimeout(timer);
-    let s = await refresh(this.ctx, started.state.id);
+    try {
+      await Promise.race([
+        tail.next((e) => e.event === 'exit' || e.event === 'signaled', new Promise(() => {})),
+        started.launcher.exited,
+        ...(init ? [waitForExit(init, started.state.initStartTime, Number.MAX_SAFE_INTEGER, 50)] : []),
+      ]);
+    } finally {
+      tail.close();
+      if (timer) clearTimeout(timer);
+    }
+    let s = await loadState(this.ctx.home, started.state.id);
+    if (s.status === 'running' || s.status === 'inserting') s = await finalise(this.ctx, s, { cgroupGoneAfter: started.launcher.exited });
     if (timedOut) {
       s = { ...s, outcome: { outcome: 'timeout', ...(s.outcome?.signal !== undefined && { signal: s.outcome.signal }) } };
       await saveState(this.ctx.home, s);

@@ -6,11 +6,11 @@
 import { chown, mkdir, rm, stat, writeFile } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { validateLimits, type CgroupLimits } from '../cgroup/driver.js';
-import { RegError, storeIoError } from '../errors.js';
+import { isRegError, RegError, storeIoError } from '../errors.js';
 import { identityFiles } from '../launch/plan.js';
-import { materialise } from '../resolve/materialise.js';
+import { materialise, type Materialised } from '../resolve/materialise.js';
 import type { EngineContext } from './context.js';
-import { allocateUid, containerPaths, listStates, newContainerId, saveState, type ContainerState } from './state.js';
+import { claimName, claimUid, containerPaths, newContainerId, releaseMarkers, saveState, type ContainerState } from './state.js';
 
 export interface GenerateOptions {
   /** A RET reference, e.g. python@3.11. */
@@ -51,16 +51,18 @@ export async function generate(ctx: EngineContext, opts: GenerateOptions): Promi
       throw new RegError('FILE_NOT_FOUND', `project directory ${opts.projectDir} does not exist`, { file: opts.projectDir, field: 'projectDir', hint: 'create it first, or leave it out for a fresh one' });
     }
   }
-  const existing = await listStates(ctx.home);
-  if (opts.name !== undefined && existing.some((s) => s.name === opts.name)) {
-    throw new RegError('CONTAINER_EXISTS', `a container named "${opts.name}" exists`, { field: 'name', hint: 'pick another name or `reg rm` the old one' });
-  }
-
   const id = newContainerId();
   const p = containerPaths(ctx.home, id);
+  if (opts.name !== undefined) await claimName(ctx.home, opts.name, id);
   // A project directory of a (non-root) host user is worked on as that user, like running one's
   // own code; otherwise the container gets a uid of its own and owns its project directory.
-  const uid = projectOwner ? projectOwner : allocateUid(existing.map((s) => s.uid));
+  let uid: number;
+  try {
+    uid = projectOwner ? projectOwner : await claimUid(ctx.home, id);
+  } catch (e) {
+    if (opts.name !== undefined) await releaseMarkers(ctx.home, { id, uid: -1, name: opts.name });
+    throw e;
+  }
   const state: ContainerState = {
     id,
     ...(opts.name !== undefined && { name: opts.name }),
@@ -84,8 +86,7 @@ export async function generate(ctx: EngineContext, opts: GenerateOptions): Promi
   };
   await saveState(ctx.home, state);
   try {
-    await ctx.ensureRet?.(opts.ret);
-    const m = await materialise(ctx.home, opts.ret);
+    const m = await materialiseOrPull(ctx, opts.ret);
     const command = opts.command?.length ? opts.command : m.command;
     if (!command?.length) {
       throw new RegError('USAGE', `${opts.ret} names no default command`, { field: 'command', hint: 'give one: reg run -t REF -- CMD ARGS' });
@@ -112,7 +113,19 @@ export async function generate(ctx: EngineContext, opts: GenerateOptions): Promi
     return state;
   } catch (e) {
     await rm(p.dir, { recursive: true, force: true }).catch(() => {});
+    await releaseMarkers(ctx.home, state).catch(() => {});
     throw e;
+  }
+}
+
+/** The RET's layers; when it is not local, pulled first (if a registry is configured). */
+export async function materialiseOrPull(ctx: EngineContext, ref: string): Promise<Materialised> {
+  try {
+    return await materialise(ctx.home, ref);
+  } catch (e) {
+    if (!isRegError(e, 'RET_NOT_FOUND') || !ctx.ensureRet) throw e;
+    await ctx.ensureRet(ref);
+    return materialise(ctx.home, ref);
   }
 }
 

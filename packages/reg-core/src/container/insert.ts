@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { RegError } from '../errors.js';
 import { runLauncher } from '../launch/launcher.js';
 import { insertArgs } from '../launch/plan.js';
-import { materialise } from '../resolve/materialise.js';
+import { materialiseOrPull } from './generate.js';
 import type { EngineContext } from './context.js';
 import { refresh } from './refresh.js';
 import { saveState, type ContainerState } from './state.js';
@@ -44,8 +44,7 @@ async function applyInserted(ctx: EngineContext, s: ContainerState, inserted: Co
 export async function insert(ctx: EngineContext, id: string, ref: string): Promise<ContainerState> {
   const s = await refresh(ctx, id);
   assertTransition(s.id, s.status, 'insert');
-  await ctx.ensureRet?.(ref);
-  const m = await materialise(ctx.home, ref);
+  const m = await materialiseOrPull(ctx, ref);
   const present = new Set([...s.lowerdirs, ...s.inserted.flatMap((i) => i.lowerdirs)]);
   const lowerdirs = m.lowerdirs.filter((l) => !present.has(l));
   if (lowerdirs.length === 0) {

@@ -6,7 +6,7 @@
 import { readdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { EngineContext } from './context.js';
-import { cgroupName } from './context.js';
+import { cgroupName, removeCgroup } from './context.js';
 import { readEvents } from '../launch/events.js';
 import { isSameProcess } from './proc.js';
 import { containerPaths, listStates, loadState, saveState, type ContainerState } from './state.js';
@@ -26,10 +26,19 @@ async function outcomeOf(ctx: EngineContext, s: ContainerState): Promise<Outcome
   return { outcome: 'signaled', signal: last.signal ?? 9 };
 }
 
-/** Turns a container whose processes are gone into a Stopped one, cleaning its cgroup. */
-export async function finalise(ctx: EngineContext, s: ContainerState): Promise<ContainerState> {
+/**
+ * Turns a container whose command has ended into a Stopped one and removes its cgroup — at once,
+ * or (`cgroupGoneAfter`) when the launcher has finished exiting: tearing down the namespaces
+ * takes the kernel a few milliseconds that nobody needs to wait for.
+ */
+export async function finalise(ctx: EngineContext, s: ContainerState, opts: { cgroupGoneAfter?: Promise<unknown> } = {}): Promise<ContainerState> {
   s.outcome = await outcomeOf(ctx, s);
-  await ctx.cgroups.remove(cgroupName(s.id));
+  if (opts.cgroupGoneAfter) {
+    const name = cgroupName(s.id);
+    void opts.cgroupGoneAfter.then(() => removeCgroup(ctx, s.id)).catch(() => {
+      // left for reconcile(), which removes cgroups of stopped containers
+    });
+  } else await removeCgroup(ctx, s.id);
   s.status = 'stopped';
   s.finishedAt = new Date().toISOString();
   delete s.initPid;

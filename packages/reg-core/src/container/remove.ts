@@ -4,9 +4,9 @@
 
 import { rm } from 'node:fs/promises';
 import { storeIoError } from '../errors.js';
-import { cgroupName, type EngineContext } from './context.js';
+import { cgroupName, removeCgroup, type EngineContext } from './context.js';
 import { refresh } from './refresh.js';
-import { containerPaths, type ContainerState } from './state.js';
+import { containerPaths, releaseMarkers, type ContainerState } from './state.js';
 import { assertTransition } from './status.js';
 import { stop } from './stop.js';
 
@@ -14,12 +14,13 @@ export async function remove(ctx: EngineContext, id: string, opts: { force?: boo
   let s = await refresh(ctx, id);
   if (opts.force && (s.status === 'running' || s.status === 'inserting')) s = await stop(ctx, s.id, { graceMs: 0 });
   if (!(opts.force && s.status === 'generating')) assertTransition(s.id, s.status, 'remove');
-  await ctx.cgroups.remove(cgroupName(s.id)); // a no-op unless a crash left it behind
+  await removeCgroup(ctx, s.id); // a no-op unless a crash left it behind
   const p = containerPaths(ctx.home, s.id);
   try {
     await rm(p.dir, { recursive: true, force: true });
   } catch (e) {
     throw storeIoError(e, `removing container ${s.id}`, p.dir);
   }
+  await releaseMarkers(ctx.home, s);
   return { ...s, status: 'removed' };
 }

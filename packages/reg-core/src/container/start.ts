@@ -3,9 +3,10 @@
 // been exec'd. Exec failure is a result (outcome exec-failed, code 127); setup failure is Reg's
 // fault (LAUNCH_FAILED). Either way nothing is left running and the cgroup is gone.
 
-import { truncate, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import { RegError } from '../errors.js';
 import { EventTail } from '../launch/events.js';
+import { tracer } from './trace.js';
 import { launcherPath, type SpawnLauncher, type SpawnedLauncher } from '../launch/launcher.js';
 import { runArgs } from '../launch/plan.js';
 import { cgroupName, type EngineContext } from './context.js';
@@ -20,17 +21,20 @@ export interface Started {
 }
 
 export async function start(ctx: EngineContext, id: string, spawn: SpawnLauncher, opts: { command?: string[] } = {}): Promise<Started> {
+  const trace = tracer('start');
   const s = await refresh(ctx, id);
   assertTransition(s.id, s.status, 'start');
+  trace('refresh');
   const p = containerPaths(ctx.home, s.id);
   const file = launcherPath();
   const { procsFiles } = await ctx.cgroups.create(cgroupName(s.id), s.limits);
-  await writeFile(p.events, '');
-  await truncate(p.events, 0);
+  trace('cgroup');
+  await writeFile(p.events, ''); // this run's events only
   const tail = new EventTail(p.events);
   let launcher: SpawnedLauncher;
   try {
     launcher = spawn(file, runArgs(s, p, procsFiles, opts.command ?? s.command));
+    trace('spawn');
   } catch (e) {
     tail.close();
     await ctx.cgroups.remove(cgroupName(s.id));
@@ -39,6 +43,7 @@ export async function start(ctx: EngineContext, id: string, spawn: SpawnLauncher
   try {
     const first = await tail.next((e) => ['started', 'exec-failed', 'setup-failed'].includes(e.event), launcher.exited);
     const pid = tail.events.find((e) => e.event === 'pid')?.pid;
+    trace(first?.event ?? 'no event');
     if (first?.event === 'started' && pid) {
       s.status = 'running';
       s.initPid = pid;
@@ -49,6 +54,7 @@ export async function start(ctx: EngineContext, id: string, spawn: SpawnLauncher
       delete s.outcome;
       delete s.finishedAt;
       await saveState(ctx.home, s);
+      trace('saved');
       return { state: s, launcher };
     }
     // The command never ran: wait for the launcher, then record why and clean up.

@@ -4,7 +4,7 @@
 // events.jsonl (the launcher's status events).
 
 import { randomBytes } from 'node:crypto';
-import { mkdir, readdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, readlink, rename, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { RegError, storeIoError } from '../errors.js';
 import type { RegHome } from '../home.js';
@@ -120,8 +120,56 @@ export async function listStates(home: RegHome): Promise<ContainerState[]> {
 export const UID_BASE = 200_000;
 export const UID_COUNT = 65_536;
 
-export function allocateUid(taken: Iterable<number>): number {
-  const used = new Set(taken);
-  for (let uid = UID_BASE; uid < UID_BASE + UID_COUNT; uid++) if (!used.has(uid)) return uid;
+/**
+ * Claims markers atomically (mkdir/symlink fail with EEXIST), so uid allocation and name
+ * uniqueness cost O(1) per container instead of reading every container's state, and stay
+ * correct with several processes generating at once: containers/.uids/<uid>, containers/.names/<name>.
+ */
+const uidMarker = (home: RegHome, uid: number) => join(home.containers, '.uids', String(uid));
+const nameMarker = (home: RegHome, name: string) => join(home.containers, '.names', name);
+
+export async function claimUid(home: RegHome, id: string): Promise<number> {
+  await mkdir(join(home.containers, '.uids'), { recursive: true });
+  const start = Math.floor(Math.random() * UID_COUNT);
+  for (let i = 0; i < UID_COUNT; i++) {
+    const uid = UID_BASE + ((start + i) % UID_COUNT);
+    try {
+      await symlink(id, uidMarker(home, uid));
+      return uid;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw storeIoError(e, 'allocating a container uid', home.containers);
+      // A marker whose container is gone (a crash mid-generate) is free again.
+      const owner = await readlink(uidMarker(home, uid)).catch(() => '');
+      if (owner && !(await exists(containerDir(home, owner)))) {
+        await rm(uidMarker(home, uid), { force: true });
+        i--;
+      }
+    }
+  }
   throw new RegError('USAGE', 'no free container uid: 65536 containers exist', { hint: 'remove stopped containers with `reg rm`' });
+}
+
+export async function claimName(home: RegHome, name: string, id: string): Promise<void> {
+  await mkdir(join(home.containers, '.names'), { recursive: true });
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      await symlink(id, nameMarker(home, name));
+      return;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw storeIoError(e, 'naming a container', home.containers);
+      const owner = await readlink(nameMarker(home, name)).catch(() => '');
+      if (owner && (await exists(containerDir(home, owner)))) break;
+      await rm(nameMarker(home, name), { force: true }); // stale: its container is gone
+    }
+  }
+  throw new RegError('CONTAINER_EXISTS', `a container named "${name}" exists`, { field: 'name', hint: 'pick another name or `reg rm` the old one' });
+}
+
+export async function releaseMarkers(home: RegHome, s: Pick<ContainerState, 'id' | 'uid' | 'name'>): Promise<void> {
+  if ((await readlink(uidMarker(home, s.uid)).catch(() => '')) === s.id) await rm(uidMarker(home, s.uid), { force: true });
+  if (s.name && (await readlink(nameMarker(home, s.name)).catch(() => '')) === s.id) await rm(nameMarker(home, s.name), { force: true });
+}
+
+async function exists(p: string): Promise<boolean> {
+  return stat(p).then(() => true, () => false);
 }

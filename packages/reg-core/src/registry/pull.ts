@@ -15,12 +15,12 @@
 // as before — unless `keepPartial` asks to keep the verified blobs, making a retry fetch only the
 // rest (`reg store gc` removes them if the pull is abandoned).
 
-import { readFile, rm, rmdir, stat, writeFile } from 'node:fs/promises';
+import { readFile, rm, rmdir, stat, writeFile, utimes } from 'node:fs/promises';
 import { join } from 'node:path';
 import { RegError, isRegError } from '../errors.js';
 import type { RegHome } from '../home.js';
 import { parseRet } from '../ret/parse.js';
-import { listVersions, loadMeta, loadRet, saveRet } from '../ret/repository.js';
+import { listVersions, loadMeta, loadRet, saveRet, bumpRetGeneration } from '../ret/repository.js';
 import { isLocked, modeToNumber, type LockedRet } from '../ret/schema.js';
 import { formatRef, maxSatisfying, parseRef } from '../ret/version.js';
 import { blobPath, isExecutableMode } from '../store/blob-path.js';
@@ -339,6 +339,18 @@ export async function pullMany(home: RegHome, refs: readonly string[], opts: Pul
     const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (failed) throw failed.reason;
 
+    // Blobs this pull created carry the mtime their lock records (python's .pyc check needs it).
+    const created = new Set([...sink.created, ...writer.created]);
+    if (created.size) {
+      for (const node of order) {
+        for (const e of node.ret?.lock.files ?? []) {
+          if (e.digest === undefined || e.mtime === undefined) continue;
+          const p = blobPath(home.blobs, e.digest, isExecutableMode(modeToNumber(e.mode, 0o644)));
+          if (created.delete(p)) await utimes(p, e.mtime, e.mtime).catch(() => {});
+        }
+      }
+    }
+
     // ---- 3. save the RETs, requirements first ---------------------------------------------
     for (const node of order) {
       if (!node.ret) continue;
@@ -360,6 +372,7 @@ export async function pullMany(home: RegHome, refs: readonly string[], opts: Pul
         await rmdir(dir).catch(() => {});
       }
     }
+    if (saved.length) await bumpRetGeneration(home);
     if (!opts.keepPartial) {
       await sink.rollback();
       await writer.rollback();

@@ -10,7 +10,7 @@ import { chmod, link, mkdir, readFile, rename, rm, stat, symlink, writeFile } fr
 import { join } from 'node:path';
 import { RegError, storeIoError } from '../errors.js';
 import type { RegHome } from '../home.js';
-import { loadRet, type RetMeta } from '../ret/repository.js';
+import { generationFile, loadRet, type RetMeta } from '../ret/repository.js';
 import { blobPath } from '../store/blob-path.js';
 import { lockId } from '../ret/parse.js';
 import type { LockedRet } from '../ret/schema.js';
@@ -110,6 +110,22 @@ function closureKey(rets: RetMeta[]): string {
  * calls read one cached JSON file and stat the layers.
  */
 export async function materialise(home: RegHome, ref: string): Promise<Materialised> {
+  // Hot path of every container start: one stat of the RET generation marker answers from memory.
+  const gen = await stat(generationFile(home)).then((st) => `${st.ino}:${st.mtimeMs}`, () => undefined);
+  const key = `${home.root}\0${ref}`;
+  const hit = gen !== undefined ? memo.get(key) : undefined;
+  if (hit && hit.gen === gen) return hit.result;
+  const result = await materialiseUncached(home, ref);
+  if (gen !== undefined) {
+    if (memo.size > 256) memo.clear();
+    memo.set(key, { gen, result });
+  }
+  return result;
+}
+
+const memo = new Map<string, { gen: string; result: Materialised }>();
+
+async function materialiseUncached(home: RegHome, ref: string): Promise<Materialised> {
   const { rets } = await resolveGraph(home, ref);
   const lowerdirs = rets.map((m) => join(home.layers, layerName(m)));
   const cache = join(home.closures, `${closureKey(rets)}.json`);

@@ -82,6 +82,10 @@ test('a python tree runs the stdlib under a plain chroot', { skip: !isRoot && 'n
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const out = execFileSync('chroot', [dir, '/usr/bin/python3', '-c', 'import ssl, sqlite3, ctypes, json, zlib, decimal, zoneinfo; print(ssl.create_default_context().cert_store_stats()["x509_ca"] > 0, zoneinfo.ZoneInfo("Asia/Tokyo").key)'], { encoding: 'utf8' });
   assert.equal(out.trim(), 'True Asia/Tokyo');
+  // The stdlib keeps its sources' mtimes, so python trusts its .pyc files instead of recompiling.
+  for (const f of ['os.py', 'encodings/__init__.py']) {
+    assert.equal(Math.floor(statSync(join(dir, 'usr/lib/python3.11', f)).mtimeMs / 1000), Math.floor(statSync(join('/usr/lib/python3.11', f)).mtimeMs / 1000), f);
+  }
 });
 
 test('node runs from its layers stacked as a real OverlayFS lower', { skip: !isRoot && 'needs root to mount overlayfs' }, async (t) => {

@@ -21,7 +21,7 @@ import { isElfFile, readElf, type ElfObject } from './elf.js';
 import { dpkgOwner, dpkgVersion } from './host-packages.js';
 import { readLoaderConfig, resolveDependencies, type ResolvedLibrary } from './loader-search.js';
 import { lockId } from './parse.js';
-import { loadRet, metaOf, saveRet, type RetMeta } from './repository.js';
+import { bumpRetGeneration, loadRet, metaOf, saveRet, type RetMeta } from './repository.js';
 import { modeToString, RetSchema, type LockEntry, type LockedRet } from './schema.js';
 import { isValidVersion } from './version.js';
 
@@ -346,8 +346,13 @@ export async function commitDrafts(
         else if (e.kind === 'link') lock.push({ path, link: e.target });
         else {
           const executable = (e.mode & 0o111) !== 0;
-          const put = e.kind === 'file' ? await writer.putFile(e.hostPath, executable) : await writer.putBuffer(e.content, executable);
-          lock.push({ path, digest: put.digest, size: put.size, mode: modeToString(e.mode) });
+          if (e.kind === 'file') {
+            const put = await writer.putFile(e.hostPath, executable, e.mtime);
+            lock.push({ path, digest: put.digest, size: put.size, mode: modeToString(e.mode), mtime: e.mtime });
+          } else {
+            const put = await writer.putBuffer(e.content, executable);
+            lock.push({ path, digest: put.digest, size: put.size, mode: modeToString(e.mode) });
+          }
         }
       }
       // Validate through the same schema a hand-written RET meets: a host that yields a path
@@ -387,6 +392,7 @@ export async function commitDrafts(
         await rmdir(join(home.rets, r.name)).catch(() => {});
       }
     }
+    if (restore.length) await bumpRetGeneration(home);
     await writer.rollback();
     for (const d of ownDirs) if (!dirsBefore.has(d)) await rmdir(d).catch(() => {});
     throw e;

@@ -9,7 +9,7 @@ import { dirname, join, relative, isAbsolute } from 'node:path';
 import { RegError } from '../errors.js';
 
 export type Collected =
-  | { kind: 'file'; hostPath: string; mode: number; size: number }
+  | { kind: 'file'; hostPath: string; mode: number; size: number; mtime: number }
   | { kind: 'link'; target: string }
   | { kind: 'dir'; mode: number };
 
@@ -69,7 +69,7 @@ export class HostCollector {
       this.entries.set(path, { kind: 'dir', mode: st.mode & 0o7777 });
       for (const name of (await readdir(hostPath)).sort()) await this.add(join(hostPath, name), false);
     } else if (st.isFile()) {
-      this.entries.set(path, { kind: 'file', hostPath: join(this.root, path), mode: st.mode & 0o7777, size: st.size });
+      this.entries.set(path, { kind: 'file', hostPath: join(this.root, path), mode: st.mode & 0o7777, size: st.size, mtime: Math.floor(st.mtimeMs / 1000) });
     }
     // sockets, fifos and devices are not part of a runtime
   }

@@ -106,7 +106,7 @@ export function sortLock(entries: readonly LockEntry[]): LockEntry[] {
 export function lockId(ret: LockedRet): string {
   const h = createHash('sha256');
   for (const e of sortLock(ret.lock.files)) {
-    h.update(`${e.path}\0${e.digest ?? ''}\0${e.mode ?? ''}\0${e.link ?? ''}\0${e.dir ? 'd' : ''}\n`);
+    h.update(`${e.path}\0${e.digest ?? ''}\0${e.mode ?? ''}\0${e.link ?? ''}\0${e.dir ? 'd' : ''}\0${e.mtime ?? ''}\n`);
   }
   return h.digest('hex').slice(0, 16);
 }

@@ -60,6 +60,19 @@ async function writeAtomic(path: string, content: string): Promise<void> {
   }
 }
 
+/**
+ * The RET generation: a marker rewritten (new inode) whenever any RET is saved or removed, so a
+ * process can cache resolved closures and revalidate them with one stat.
+ */
+export function generationFile(home: RegHome): string {
+  return join(home.rets, '.generation');
+}
+
+export async function bumpRetGeneration(home: RegHome): Promise<void> {
+  await mkdir(home.rets, { recursive: true }).catch(() => {});
+  await writeAtomic(generationFile(home), `${Date.now()} ${process.pid} ${randomBytes(4).toString('hex')}\n`).catch(() => {});
+}
+
 /** Saves a locked RET (replacing the same name@version). Every blob it names must already be stored. */
 export async function saveRet(home: RegHome, ret: LockedRet): Promise<RetMeta> {
   const dir = join(home.rets, ret.name);
@@ -72,6 +85,7 @@ export async function saveRet(home: RegHome, ret: LockedRet): Promise<RetMeta> {
   // YAML first, meta second: a crash in between leaves a YAML whose meta is rebuilt on read.
   await writeAtomic(retFile(home, ret.name, ret.version), stringifyRet(ret));
   await writeAtomic(join(dir, `${ret.version}.meta.json`), JSON.stringify(meta));
+  await bumpRetGeneration(home);
   return meta;
 }
 
@@ -156,4 +170,5 @@ export async function removeRet(home: RegHome, name: string, version: string): P
   await loadMeta(home, name, version); // RET_NOT_FOUND when absent
   await rm(join(home.rets, name, `${version}.meta.json`), { force: true });
   await rm(retFile(home, name, version), { force: true });
+  await bumpRetGeneration(home);
 }

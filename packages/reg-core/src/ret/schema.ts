@@ -83,6 +83,11 @@ export const LockEntrySchema = z
     digest: z.string().regex(DIGEST_RE, 'digest must be "sha256:" followed by 64 lowercase hex digits').optional(),
     size: z.number().int().nonnegative().optional(),
     mode: Mode.optional(),
+    /**
+     * Modification time (unix seconds) the blob carries. It matters: python trusts a .pyc only
+     * if its source's mtime matches the one recorded inside it.
+     */
+    mtime: z.number().int().nonnegative().optional(),
     /** Symbolic link: its target, as stored (relative or absolute inside the container). */
     link: z.string().optional(),
     /** Directory that must exist even when empty. */
@@ -95,6 +100,7 @@ export const LockEntrySchema = z
       return;
     }
     if (e.digest !== undefined && e.size === undefined) ctx.addIssue({ code: 'custom', path: ['size'], message: 'a file entry needs its size' });
+    if (e.mtime !== undefined && e.digest === undefined) ctx.addIssue({ code: 'custom', path: ['mtime'], message: 'only a file entry has an mtime' });
     if (e.link !== undefined) {
       const problem = linkTargetProblem(e.path, e.link);
       if (problem) ctx.addIssue({ code: 'custom', path: ['link'], message: problem, params: { reg: 'PATH_ESCAPES' } });

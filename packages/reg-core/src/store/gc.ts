@@ -6,7 +6,7 @@
 import { lstat, readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { RegHome } from '../home.js';
-import { listRets } from '../ret/repository.js';
+import { bumpRetGeneration, listRets } from '../ret/repository.js';
 import { layerName } from '../resolve/materialise.js';
 import { listBlobs, referencedBlobs } from './inventory.js';
 
@@ -63,7 +63,7 @@ export async function gcStore(home: RegHome, opts: { graceMs?: number; now?: num
   const refs = await referencedBlobs(home);
   for (const b of await listBlobs(home)) {
     if (refs.has(b.path)) continue;
-    if (now - b.mtimeMs < grace) {
+    if (now - b.ctimeMs < grace) {
       report.keptYoung++;
       continue;
     }
@@ -85,5 +85,6 @@ export async function gcStore(home: RegHome, opts: { graceMs?: number; now?: num
       if (dir === home.closures || now - (await lstat(p)).mtimeMs >= grace) await rm(p, { force: true });
     }
   }
+  if (report.removedLayers) await bumpRetGeneration(home); // cached closures may name removed layers
   return report;
 }

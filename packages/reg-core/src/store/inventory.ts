@@ -12,7 +12,8 @@ export interface StoredBlob {
   digest: string;
   executable: boolean;
   size: number;
-  mtimeMs: number;
+  /** When the blob entered the store (ctime: set by the rename, unlike mtime, which is the source's). */
+  ctimeMs: number;
   nlink: number;
 }
 
@@ -36,7 +37,7 @@ export async function listBlobs(home: RegHome): Promise<StoredBlob[]> {
       if (!parsed) continue;
       const path = join(home.blobs, prefix, name);
       const st = await lstat(path);
-      out.push({ path, ...parsed, size: st.size, mtimeMs: st.mtimeMs, nlink: st.nlink });
+      out.push({ path, ...parsed, size: st.size, ctimeMs: st.ctimeMs, nlink: st.nlink });
     }
   }
   return out;

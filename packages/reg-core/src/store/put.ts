@@ -7,7 +7,7 @@
 
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { chmod, lstat, mkdir, open, rename, rm, rmdir, unlink } from 'node:fs/promises';
+import { chmod, lstat, mkdir, open, rename, rm, rmdir, unlink, utimes } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { RegError, storeIoError } from '../errors.js';
 import type { RegHome } from '../home.js';
@@ -54,8 +54,11 @@ export class BlobWriter {
     return this.createdPaths;
   }
 
-  /** Stores a host file's content. `source` names the file in errors. */
-  async putFile(src: string, executable: boolean): Promise<PutResult> {
+  /**
+   * Stores a host file's content. A new blob gets `mtime` (unix seconds), so that what was
+   * compiled against the source (python's .pyc) still trusts it; an existing blob keeps its own.
+   */
+  async putFile(src: string, executable: boolean, mtime?: number): Promise<PutResult> {
     let first: { digest: string; size: number };
     try {
       first = await hashFile(src);
@@ -74,7 +77,7 @@ export class BlobWriter {
         await fh.write(chunk as Buffer);
       }
       return { digest: `sha256:${h.digest('hex')}`, size };
-    }, executable);
+    }, executable, mtime);
   }
 
   /** Stores generated content (e.g. a RET's /etc/passwd). */
@@ -92,6 +95,7 @@ export class BlobWriter {
   private async writeNew(
     fill: (fh: import('node:fs/promises').FileHandle) => Promise<{ digest: string; size: number }>,
     executable: boolean,
+    mtime?: number,
   ): Promise<PutResult> {
     const tmp = join(this.home.tmp, `${process.pid}-${randomBytes(6).toString('hex')}`);
     let fh: import('node:fs/promises').FileHandle | undefined;
@@ -103,6 +107,7 @@ export class BlobWriter {
       await fh.close();
       fh = undefined;
       await chmod(tmp, blobMode(executable));
+      if (mtime !== undefined) await utimes(tmp, mtime, mtime);
       const path = blobPath(this.home.blobs, digest, executable);
       const already = (await existingSize(path)) === size;
       if (already) {
