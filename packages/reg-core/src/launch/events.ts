@@ -41,10 +41,18 @@ export class EventTail {
   private wake: (() => void) | undefined;
   private timer: NodeJS.Timeout | undefined;
 
+  /** Set by every notification, cleared before each read: a change that lands while we are
+   * reading is never lost (waiting only when nothing happened since the last read). */
+  private dirty = true;
+
   constructor(private readonly file: string) {
-    this.watcher = watch(file, () => this.wake?.());
+    const poke = () => {
+      this.dirty = true;
+      this.wake?.();
+    };
+    this.watcher = watch(file, poke);
     this.watcher.on('error', () => {});
-    this.timer = setInterval(() => this.wake?.(), 25);
+    this.timer = setInterval(poke, 25); // a backstop: inotify is the fast path
     this.timer.unref();
   }
 
@@ -71,17 +79,14 @@ export class EventTail {
   /** Resolves with the first event (seen so far or later) that matches, or undefined when `until` settles first. */
   async next(match: (e: LaunchEvent) => boolean, until: Promise<unknown>): Promise<LaunchEvent | undefined> {
     let done = false;
-    until.then(
-      () => {
-        done = true;
-        this.wake?.();
-      },
-      () => {
-        done = true;
-        this.wake?.();
-      },
-    );
+    const finish = () => {
+      done = true;
+      this.dirty = true;
+      this.wake?.();
+    };
+    until.then(finish, finish);
     for (;;) {
+      this.dirty = false;
       await this.readMore();
       const hit = this.seen.find(match);
       if (hit) return hit;
@@ -89,7 +94,7 @@ export class EventTail {
         await this.readMore();
         return this.seen.find(match);
       }
-      await new Promise<void>((resolve) => (this.wake = resolve));
+      if (!this.dirty) await new Promise<void>((resolve) => (this.wake = resolve));
       this.wake = undefined;
     }
   }
