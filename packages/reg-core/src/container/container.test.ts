@@ -275,3 +275,13 @@ test('reg run pulls a missing RET (and its requires) from the configured registr
   assert.equal(c.output().trim(), 'pulled');
   assert.ok(existsSync(join(empty.rets, 'rootfs')), 'the requirement came along');
 });
+
+test('a container restarted right after its run ends is not killed by the previous run\'s cleanup', { skip }, async () => {
+  const s = await engine.generate({ ret: 'probe', command: ['reg-probe', 'sleep', '0.05'] });
+  for (let i = 0; i < 5; i++) {
+    const done = await engine.wait(await engine.start(s.id, capture().spawn));
+    assert.deepEqual(done.outcome, { outcome: 'exited', code: 0 }, `run ${i}`);
+  }
+  await engine.remove(s.id);
+  assert.ok(!(await cgroups.exists(s.id)));
+});

@@ -19,13 +19,21 @@ const removals = new Map<string, Promise<void>>();
 /**
  * Removes a container's cgroup, once: a removal already under way (the deferred one after a run,
  * and `reg rm` right behind it) is joined instead of raced — two kill loops on one cgroup would
- * trip over each other's rmdir.
+ * trip over each other's rmdir. `after`: start only once that settles (the launcher's exit).
  */
-export function removeCgroup(ctx: EngineContext, id: string): Promise<void> {
+export function removeCgroup(ctx: EngineContext, id: string, after?: Promise<unknown>): Promise<void> {
   const name = cgroupName(id);
   const running = removals.get(name);
   if (running) return running;
-  const p = ctx.cgroups.remove(name).finally(() => removals.delete(name));
+  const p = (after ?? Promise.resolve())
+    .catch(() => {})
+    .then(() => ctx.cgroups.remove(name))
+    .finally(() => removals.delete(name));
   removals.set(name, p);
   return p;
+}
+
+/** A start must not create the cgroup that a deferred removal is about to delete. */
+export async function cgroupRemovalSettled(id: string): Promise<void> {
+  await removals.get(cgroupName(id))?.catch(() => {});
 }

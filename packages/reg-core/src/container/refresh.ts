@@ -34,10 +34,8 @@ async function outcomeOf(ctx: EngineContext, s: ContainerState): Promise<Outcome
 export async function finalise(ctx: EngineContext, s: ContainerState, opts: { cgroupGoneAfter?: Promise<unknown> } = {}): Promise<ContainerState> {
   s.outcome = await outcomeOf(ctx, s);
   if (opts.cgroupGoneAfter) {
-    const name = cgroupName(s.id);
-    void opts.cgroupGoneAfter.then(() => removeCgroup(ctx, s.id)).catch(() => {
-      // left for reconcile(), which removes cgroups of stopped containers
-    });
+    // On failure the cgroup is left for reconcile(), which removes cgroups of stopped containers.
+    void removeCgroup(ctx, s.id, opts.cgroupGoneAfter).catch(() => {});
   } else await removeCgroup(ctx, s.id);
   s.status = 'stopped';
   s.finishedAt = new Date().toISOString();

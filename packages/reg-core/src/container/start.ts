@@ -9,7 +9,7 @@ import { EventTail } from '../launch/events.js';
 import { tracer } from './trace.js';
 import { launcherPath, type SpawnLauncher, type SpawnedLauncher } from '../launch/launcher.js';
 import { runArgs } from '../launch/plan.js';
-import { cgroupName, type EngineContext } from './context.js';
+import { cgroupName, cgroupRemovalSettled, type EngineContext } from './context.js';
 import { processStartTime } from './proc.js';
 import { finalise, refresh } from './refresh.js';
 import { containerPaths, saveState, type ContainerState } from './state.js';
@@ -27,6 +27,7 @@ export async function start(ctx: EngineContext, id: string, spawn: SpawnLauncher
   trace('refresh');
   const p = containerPaths(ctx.home, s.id);
   const file = launcherPath();
+  await cgroupRemovalSettled(s.id); // the previous run's cgroup, still being torn down
   const { procsFiles } = await ctx.cgroups.create(cgroupName(s.id), s.limits);
   trace('cgroup');
   await writeFile(p.events, ''); // this run's events only
