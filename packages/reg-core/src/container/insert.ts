@@ -56,17 +56,7 @@ export async function insert(ctx: EngineContext, id: string, ref: string): Promi
   if (reserved.length) {
     throw new RegError('USAGE', `${ref} puts files under /${reserved[0]}, which a running container cannot take`, { field: 'ret', hint: 'only RETs that install under /usr, /etc, /opt, ... can be inserted' });
   }
-  s.status = 'inserting';
-  await saveState(ctx.home, s);
-  const inserted = [...s.inserted, { ref, rets: m.rets.map((r) => `${r.name}@${r.version}`), lowerdirs }];
-  try {
-    await applyInserted(ctx, s, inserted, dirs);
-    s.inserted = inserted;
-  } finally {
-    s.status = 'running';
-    await saveState(ctx.home, s);
-  }
-  return refresh(ctx, s.id);
+  return transition(ctx, s, [...s.inserted, { ref, rets: m.rets.map((r) => `${r.name}@${r.version}`), lowerdirs }], dirs);
 }
 
 export async function uninstall(ctx: EngineContext, id: string, ref: string): Promise<ContainerState> {
@@ -78,12 +68,16 @@ export async function uninstall(ctx: EngineContext, id: string, ref: string): Pr
   }
   const dirs = new Set<string>();
   for (const l of gone.lowerdirs) for (const d of await topLevelDirs(l)) dirs.add(d);
-  const remaining = s.inserted.filter((i) => i !== gone);
+  return transition(ctx, s, s.inserted.filter((i) => i !== gone), dirs);
+}
+
+/** Running → Inserting → Running around re-overlaying `dirs` with the `inserted` set. */
+async function transition(ctx: EngineContext, s: ContainerState, inserted: ContainerState['inserted'], dirs: Set<string>): Promise<ContainerState> {
   s.status = 'inserting';
   await saveState(ctx.home, s);
   try {
-    await applyInserted(ctx, s, remaining, dirs);
-    s.inserted = remaining;
+    await applyInserted(ctx, s, inserted, dirs);
+    s.inserted = inserted;
   } finally {
     s.status = 'running';
     await saveState(ctx.home, s);

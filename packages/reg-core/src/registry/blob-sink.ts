@@ -6,25 +6,17 @@
 // so a failed pull can take it all back.
 
 import { createHash, randomBytes } from 'node:crypto';
-import { chmod, lstat, mkdir, open, rename, rm, rmdir, type FileHandle } from 'node:fs/promises';
+import { chmod, mkdir, open, rename, rm, rmdir, type FileHandle } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { RegError, storeIoError } from '../errors.js';
 import type { RegHome } from '../home.js';
 import { blobMode, blobPath } from '../store/blob-path.js';
+import { storedSize } from '../store/put.js';
 
 /** A body that ended before its declared size: the connection dropped. Retried by the caller. */
 export class TruncatedTransfer extends Error {
   constructor(readonly received: number, readonly expected: number) {
     super(`transfer ended after ${received} of ${expected} bytes`);
-  }
-}
-
-export async function storedSize(path: string): Promise<number | undefined> {
-  try {
-    const st = await lstat(path);
-    return st.isFile() ? st.size : undefined;
-  } catch {
-    return undefined;
   }
 }
 

@@ -17,7 +17,7 @@ import { modeToNumber, type LockedRet } from '../ret/schema.js';
 import { parseRef } from '../ret/version.js';
 import { blobPath, isExecutableMode } from '../store/blob-path.js';
 import { OCI_EMPTY_BYTES, OCI_EMPTY_DIGEST, retArtifact, type Descriptor, type RetArtifact } from './artifact.js';
-import { storedSize } from './blob-sink.js';
+import { storedSize } from '../store/put.js';
 import { OCI_MANIFEST, RegistryClient, type ClientOptions, type ClientStats } from './client.js';
 import { dependencyOrder } from '../resolve/graph.js';
 import { createLimiter, DEFAULT_CONCURRENCY } from './limiter.js';

@@ -36,7 +36,8 @@ export function hashBuffer(buf: Buffer | string): string {
   return `sha256:${createHash('sha256').update(buf).digest('hex')}`;
 }
 
-async function existingSize(path: string): Promise<number | undefined> {
+/** The size of a stored blob, or undefined when there is none (or it is not a regular file). */
+export async function storedSize(path: string): Promise<number | undefined> {
   try {
     const st = await lstat(path);
     return st.isFile() ? st.size : undefined;
@@ -66,7 +67,7 @@ export class BlobWriter {
       throw new RegError('FILE_NOT_FOUND', `cannot read ${src}: ${(e as Error).message}`, { file: src, cause: e });
     }
     const path = blobPath(this.home.blobs, first.digest, executable);
-    if ((await existingSize(path)) === first.size) return { ...first, executable, path, created: false };
+    if ((await storedSize(path)) === first.size) return { ...first, executable, path, created: false };
     // Copy while hashing again: what we store is what we name, even if the source changed meanwhile.
     return this.writeNew(async (fh) => {
       const h = createHash('sha256');
@@ -85,7 +86,7 @@ export class BlobWriter {
     const buf = typeof content === 'string' ? Buffer.from(content) : content;
     const digest = hashBuffer(buf);
     const path = blobPath(this.home.blobs, digest, executable);
-    if ((await existingSize(path)) === buf.length) return { digest, size: buf.length, executable, path, created: false };
+    if ((await storedSize(path)) === buf.length) return { digest, size: buf.length, executable, path, created: false };
     return this.writeNew(async (fh) => {
       await fh.write(buf);
       return { digest, size: buf.length };
@@ -109,7 +110,7 @@ export class BlobWriter {
       await chmod(tmp, blobMode(executable));
       if (mtime !== undefined) await utimes(tmp, mtime, mtime);
       const path = blobPath(this.home.blobs, digest, executable);
-      const already = (await existingSize(path)) === size;
+      const already = (await storedSize(path)) === size;
       if (already) {
         await unlink(tmp);
         return { digest, size, executable, path, created: false };
