@@ -42,3 +42,19 @@ void die_with(const char *step, int err, const char *fmt, ...)
     va_start(ap, fmt);
     die_common(step, err, fmt, ap);
 }
+
+void die_fs(const char *step, int fs, const char *fmt, ...)
+{
+    int err = errno;
+    char what[256];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(what, sizeof what, fmt, ap);
+    va_end(ap);
+    char log[256] = "";
+    ssize_t n = read(fs, log, sizeof log - 1);
+    log[n > 0 ? n : 0] = '\0';
+    if (n > 0 && log[n - 1] == '\n')
+        log[n - 1] = '\0';
+    die_with(step, err, "%s%s%s", what, n > 0 ? " -- " : "", log);
+}

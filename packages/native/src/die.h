@@ -18,6 +18,12 @@ _Noreturn void die_errno(const char *step, const char *fmt, ...)
 _Noreturn void die_with(const char *step, int err, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/* Fails step with the current errno, appending the error log of the new-mount-API
+ * filesystem context fs (e.g. "overlay: workdir and upperdir must be separate
+ * subtrees"), which says far more than the errno alone. */
+_Noreturn void die_fs(const char *step, int fs, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
 /* A child that fails setup also tells its parent through this fd (see
  * report.h), so the parent knows the child's exit is a setup failure and not the
  * command's. -1 when there is no such parent. */

@@ -95,23 +95,10 @@ static int open_base(const char *dir, int *tree_out)
     return fd;
 }
 
-/* Appends the overlay context's error log (e.g. "overlay: maximum fs stacking
- * depth exceeded") to the message. */
-static _Noreturn void die_overlay(int fs, const char *what, const char *dir)
-{
-    int err = errno;
-    char log[256] = "";
-    ssize_t n = read(fs, log, sizeof log - 1);
-    log[n > 0 ? n : 0] = '\0';
-    if (n > 0 && log[n - 1] == '\n')
-        log[n - 1] = '\0';
-    die_with(STEP, err, "%s %s%s%s", what, dir, n > 0 ? " -- " : "", log);
-}
-
 static void fs_set_fd(int fs, int fd, const char *what)
 {
     if (fsconfig(fs, FSCONFIG_SET_FD, "lowerdir+", NULL, fd) < 0)
-        die_overlay(fs, "overlay lowerdir+", what);
+        die_fs(STEP, fs, "overlay lowerdir+ %s", what);
 }
 
 static void insert_dir(const struct options *o, const char *dir, const int *trees)
@@ -128,7 +115,7 @@ static void insert_dir(const struct options *o, const char *dir, const int *tree
             fs_set_fd(fs, trees[l], o->layers.items[l]);
     fs_set_fd(fs, base, dir);
     if (fsconfig(fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
-        die_overlay(fs, "create overlay on", dir);
+        die_fs(STEP, fs, "create overlay on %s", dir);
     int mnt = fsmount(fs, FSMOUNT_CLOEXEC, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV);
     if (mnt < 0)
         die_errno(STEP, "fsmount overlay for %s", dir);

@@ -31,26 +31,11 @@ void mounts_make_private(void)
         die_errno("mount-private", "make / rprivate");
 }
 
-/* Appends the filesystem context's own error log (e.g. "overlay: workdir and
- * upperdir must be separate subtrees") to help whoever reads setup-failed. */
-static _Noreturn void die_fs(const char *step, int fs, const char *what)
-{
-    int err = errno;
-    char log[256] = "";
-    ssize_t n = read(fs, log, sizeof log - 1);
-    log[n > 0 ? n : 0] = '\0';
-    if (n > 0 && log[n - 1] == '\n')
-        log[n - 1] = '\0';
-    die_with(step, err, "%s%s%s", what, n > 0 ? " -- " : "", log);
-}
-
 static void fs_set(const char *step, int fs, const char *key, const char *value)
 {
     int cmd = value == NULL ? FSCONFIG_SET_FLAG : FSCONFIG_SET_STRING;
     if (fsconfig(fs, (unsigned int)cmd, key, value, 0) < 0) {
-        char what[256];
-        snprintf(what, sizeof what, "fsconfig %s=%s", key, value ? value : "");
-        die_fs(step, fs, what);
+        die_fs(step, fs, "fsconfig %s=%s", key, value ? value : "");
     }
 }
 
