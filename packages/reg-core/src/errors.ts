@@ -31,6 +31,8 @@ export const ERROR_CODES = [
   'HOST_UNREACHABLE', // the reg CLI cannot reach the Reg host it was pointed at
   'HOST_REFUSED', // the Reg host refused the request (authentication, authorisation)
   'INVALID_LIMITS',
+  'LIMIT_EXCEEDED', // a limit above its ceiling (or not positive), or a per-user cap reached
+  'QUOTA_FAILED', // the disk quota machinery (loop image, project quota) could not be set up
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];

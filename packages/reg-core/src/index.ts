@@ -33,3 +33,5 @@ export { parseRegistryTarget, isLoopbackHost, repositoryOf, repoComponent, retNa
 export { credentialsFor, defaultRegistry, type Credentials } from './registry/config.js';
 export { retArtifact, RET_ARTIFACT_TYPE, RET_CONFIG_MEDIA_TYPE, RET_FILE_MEDIA_TYPE } from './registry/artifact.js';
 export { ProgressDisplay, type TransferEvent, type ProgressSink } from './registry/progress.js';
+// Limits: one policy (admin defaults and ceilings, class and student layers) for host and CLI.
+export { effectiveLimits, hostCeilings, defaultPolicy, validatePolicy, cgroupLimitsOf, assertContainerCap, formatLimit, limitsLayerSchema, limitPolicySchema, LIMIT_FIELDS, DEFAULT_LIMITS as DEFAULT_POLICY_LIMITS, DEFAULT_MAX_CONTAINERS_PER_USER, type Limits, type LimitPolicy } from './limits/policy.js';

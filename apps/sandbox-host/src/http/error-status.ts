@@ -14,6 +14,8 @@ export const STATUS_BY_CODE: Record<ErrorCode | AccessCode, number> = {
   USAGE: 400,
   RET_INVALID: 400,
   INVALID_LIMITS: 400,
+  LIMIT_EXCEEDED: 429,
+  QUOTA_FAILED: 500,
   PATH_ESCAPES: 400,
   NOT_ELF: 400,
   ELF_INVALID: 400,
