@@ -9,6 +9,7 @@ import { createServer, type Server as HttpServer } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { getRequestListener } from '@hono/node-server';
 import { Engine } from '@reg/core';
+import type { ClassRole, Role } from '@reg/protocol';
 import { Server as SocketIoServer } from 'socket.io';
 import { deleteCookie, setCookie } from 'hono/cookie';
 import { verifyPassword } from './auth/password.js';
@@ -60,7 +61,7 @@ export async function startHost(config: HostConfig, opts: { log?: Log } = {}): P
 
   const userPrincipal = async (userId: string): Promise<Principal | undefined> => {
     const u = await db.user.findUnique({ where: { id: userId } });
-    return u ? { kind: 'user', user: { id: u.id, username: u.username, role: u.role as 'student' } } : undefined;
+    return u ? { kind: 'user', user: { id: u.id, username: u.username, role: u.role as Role } } : undefined;
   };
 
   let routes: ReturnType<typeof apiRoutes> = [];
@@ -72,7 +73,7 @@ export async function startHost(config: HostConfig, opts: { log?: Log } = {}): P
       if (!u || !ok) throw new AccessError('UNAUTHENTICATED', 'wrong username or password');
       const { token, expiresAt } = signer.sign({ kind: 'session', sub: u.id }, config.sessionTtlMs);
       setCookie(c, SESSION_COOKIE, token, { httpOnly: true, sameSite: 'Lax', path: '/', expires: expiresAt });
-      return { user: { id: u.id, username: u.username, role: u.role as 'student' }, token, expiresAt: expiresAt.toISOString() };
+      return { user: { id: u.id, username: u.username, role: u.role as Role }, token, expiresAt: expiresAt.toISOString() };
     },
     async signOut(c) {
       deleteCookie(c, SESSION_COOKIE, { path: '/' });
@@ -95,6 +96,12 @@ export async function startHost(config: HostConfig, opts: { log?: Log } = {}): P
     authenticate: async (token) => {
       const t = signer.verify(token);
       return t.ok && t.payload.kind === 'session' ? userPrincipal(t.payload.sub) : undefined;
+    },
+    membership: async (userId, classId) => {
+      const c = await db.class.findUnique({ where: { id: classId }, select: { ownerId: true, enrolments: { where: { userId }, select: { role: true } } } });
+      if (!c) return undefined;
+      if (c.ownerId === userId) return 'instructor';
+      return c.enrolments[0]?.role as ClassRole | undefined;
     },
     log: (m) => log.debug(m),
   });

@@ -4,8 +4,12 @@
 
 import { z } from 'zod';
 
-export const ROLES = ['student', 'teacher', 'admin'] as const;
+/** Global roles. Teaching assistants are a class role (CLASS_ROLES), scoped to the classes they assist. */
+export const ROLES = ['student', 'instructor', 'admin'] as const;
 export type Role = (typeof ROLES)[number];
+/** A member's role in one class; a class's owner is its instructor. */
+export const CLASS_ROLES = ['student', 'ta', 'instructor'] as const;
+export type ClassRole = (typeof CLASS_ROLES)[number];
 
 export const CONTAINER_STATUSES = ['generating', 'generated', 'running', 'inserting', 'stopped', 'removed'] as const;
 

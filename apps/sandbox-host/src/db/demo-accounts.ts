@@ -1,4 +1,5 @@
-// Demo accounts for the embedded default: student1, student2 and teacher, sharing one password
+// Demo accounts for the embedded default, one for every role (student1, student2, ta1 — a student
+// who assists the demo class —, teacher — an instructor — and admin), sharing one password
 // that is generated at first start (or REG_DEMO_PASSWORD) and kept in the data dir, so `npm start`
 // can print how to sign in without anyone editing files.
 
@@ -12,7 +13,9 @@ import type { Db } from './client.js';
 export const DEMO_USERS: ReadonlyArray<{ username: string; role: Role }> = [
   { username: 'student1', role: 'student' },
   { username: 'student2', role: 'student' },
-  { username: 'teacher', role: 'teacher' },
+  { username: 'ta1', role: 'student' },
+  { username: 'teacher', role: 'instructor' },
+  { username: 'admin', role: 'admin' },
 ];
 
 async function demoPassword(dataDir: string, fixed: string | undefined): Promise<string> {

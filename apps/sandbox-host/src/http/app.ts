@@ -7,6 +7,7 @@ import { Hono, type Context } from 'hono';
 import { getCookie } from 'hono/cookie';
 import type { HttpBindings } from '@hono/node-server';
 import { AccessError, type Principal } from '../auth/principal.js';
+import { authorize, type ClassMembership } from '../auth/scopes.js';
 import type { ApiRoute } from './api-routes.js';
 import { errorResponse } from './error-status.js';
 
@@ -15,7 +16,7 @@ export const SESSION_COOKIE = 'reg_session';
 /** Resolves a session token to a principal (undefined: not signed in). */
 export type Authenticate = (token: string) => Promise<Principal | undefined>;
 
-export function buildApp(routes: ApiRoute[], opts: { adminSockets: WeakSet<Socket>; authenticate: Authenticate; log?: (m: string) => void }): Hono<{ Bindings: HttpBindings }> {
+export function buildApp(routes: ApiRoute[], opts: { adminSockets: WeakSet<Socket>; authenticate: Authenticate; membership: ClassMembership; log?: (m: string) => void }): Hono<{ Bindings: HttpBindings }> {
   const app = new Hono<{ Bindings: HttpBindings }>();
 
   const principalOf = async (c: Context<{ Bindings: HttpBindings }>): Promise<Principal | undefined> => {
@@ -28,11 +29,8 @@ export function buildApp(routes: ApiRoute[], opts: { adminSockets: WeakSet<Socke
   for (const r of routes) {
     app.on(r.method.toUpperCase(), r.path, async (c) => {
       opts.log?.(`${r.method.toUpperCase()} ${c.req.path}`);
-      let principal = await principalOf(c);
-      if (!principal) {
-        if (!r.public) throw new AccessError('UNAUTHENTICATED', 'sign in first', 'POST /api/auth/sign-in, then send the reg_session cookie or Authorization: Bearer <token>');
-        principal = { kind: 'user', user: { id: '', username: '', role: 'student' } };
-      }
+      // Who may is data on the route: checked here, once, before the body is even read.
+      const access = await authorize(await principalOf(c), r.scope, { classId: c.req.param(r.classParam ?? 'classId'), membership: opts.membership });
       let body: unknown;
       if (r.body) {
         let raw: unknown;
@@ -43,7 +41,7 @@ export function buildApp(routes: ApiRoute[], opts: { adminSockets: WeakSet<Socke
         }
         body = r.body.parse(raw);
       }
-      const result = await r.handle({ principal, body: body as never, id: c.req.param('id') ?? '', c });
+      const result = await r.handle({ principal: access.principal, access, body: body as never, id: c.req.param('id') ?? '', c });
       return c.json(result as object, r.status);
     });
   }

@@ -19,13 +19,13 @@ export function openApiDocument(routes: ApiRoute[]): Record<string, unknown> {
     const op: Record<string, unknown> = {
       operationId: r.operationId,
       summary: r.summary,
-      ...(r.public ? { security: [] } : {}),
+      ...(r.scope === 'public' ? { security: [] } : {}),
       ...(r.path.includes(':id') && { parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string', pattern: '^[0-9a-f]{12}$' } }] }),
       ...(r.body && { requestBody: { required: true, content: { 'application/json': { schema: schemaOf(r.body, 'input') } } } }),
       responses: {
         [String(r.status)]: { description: 'success', content: { 'application/json': { schema: schemaOf(r.response, 'output') } } },
         ...(r.body && { 400: error }),
-        ...(!r.public && { 401: error, 403: error, 404: error }),
+        ...(r.scope !== 'public' && { 401: error, 403: error, 404: error }),
         ...(r.path.startsWith('/api/containers') && { 409: error }),
         500: error,
       },
