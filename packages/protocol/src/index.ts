@@ -2,3 +2,4 @@
 
 export * from './api-schemas.js';
 export * from './terminal-events.js';
+export * from './class-schemas.js';
