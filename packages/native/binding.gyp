@@ -13,14 +13,16 @@
       "sources": [
         "src/main.c", "src/options.c", "src/die.c", "src/status.c", "src/report.c",
         "src/run.c", "src/join.c", "src/insert.c", "src/ns.c", "src/mounts.c",
-        "src/cgroup.c", "src/caps.c", "src/seccomp.c", "src/command.c", "src/supervise.c"
+        "src/cgroup.c", "src/caps.c", "src/seccomp.c", "src/command.c", "src/supervise.c",
+        "src/fds.c"
       ]
     },
     {
       # Statically linked so it runs in a lower layer that has no libc.
       "target_name": "reg-probe",
       "type": "executable",
-      "sources": ["test/probe.c"],
+      "sources": ["test/probe.c", "test/escapes.c"],
+      "libraries": ["-lpthread"],
       "ldflags": ["-static"]
     }
   ]

@@ -113,7 +113,13 @@ void command_exec(const struct options *o, int report_fd, int host_proc_fd)
     env_apply(o);
     nnp_set();
     /* Last: from here on, even our own error reporting is filtered. */
-    seccomp_install(o->deny_syscalls, o->n_deny_syscalls, o->deny_ioctls, o->n_deny_ioctls);
+    struct seccomp_policy policy = {
+        .syscalls = o->deny_syscalls, .n_syscalls = o->n_deny_syscalls,
+        .enosys = o->enosys_syscalls, .n_enosys = o->n_enosys_syscalls,
+        .clone_flags = o->deny_clone_flags,
+        .ioctls = o->deny_ioctls, .n_ioctls = o->n_deny_ioctls,
+    };
+    seccomp_install(&policy);
     execvp(o->command[0], o->command);
     report_send(report_fd, REPORT_EXEC_FAILED, errno);
     _exit(EXIT_EXEC_FAILED);

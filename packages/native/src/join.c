@@ -3,6 +3,7 @@
  * the child takes the same privilege-dropping path as pid 2 of "run". The
  * launcher itself stays outside the container's pid ns and waits. */
 #define _GNU_SOURCE
+#include <errno.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <unistd.h>
@@ -18,13 +19,20 @@
 
 void join_container(const struct options *o)
 {
+    /* The child below is visible inside the container from its fork on, and
+     * it shares our memory image: wipe the argv it would show first. */
+    options_hide_argv();
     struct ns_fds fds;
     /* Open every namespace before joining any: /proc/PID is a host path. */
     ns_open(o->target_pid, &fds);
     cgroup_join_all(&o->cgroup_procs);
     ns_join(&fds);
-    if (o->die_with_parent && prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
-        die_errno("die-with-parent", "PR_SET_PDEATHSIG");
+    if (o->die_with_parent) {
+        if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
+            die_errno("die-with-parent", "PR_SET_PDEATHSIG");
+        if (getppid() != o->parent_at_start)
+            die_with("die-with-parent", ESRCH, "the parent exited before the launcher started");
+    }
     supervise_block_signals();
     int report[2];
     report_pipe(report);

@@ -7,6 +7,10 @@
  * the documented ones. It is an executable, not a Node addon, so it is not
  * tied to Node's ABI and a crash here cannot take the host process down.
  *
+ * Every mode first closes every inherited fd but 0-2 and the status fd
+ * (fds.h), and parses a private copy of argv so that the processes visible
+ * inside the container can wipe theirs (options_hide_argv).
+ *
  * reg-launch run [options] -- CMD [ARGS...]
  *   outer launcher (host pid ns)
  *     (0) writes itself into each --cgroup-procs file, so every descendant
@@ -44,6 +48,7 @@
 #define _GNU_SOURCE
 #include <stdlib.h>
 
+#include "fds.h"
 #include "insert.h"
 #include "join.h"
 #include "options.h"
@@ -53,6 +58,8 @@ int main(int argc, char **argv)
 {
     static struct options o;
     options_parse(&o, argc, argv);
+    /* Before any other step: nothing inherited but 0-2 and the status fd. */
+    fds_close_inherited(o.status_fd);
     switch (o.mode) {
     case MODE_RUN:
         run_container(&o);

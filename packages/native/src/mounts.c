@@ -3,7 +3,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/openat2.h>
+#include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
@@ -67,6 +69,84 @@ static void attach(const char *step, int mnt, int target, const char *where)
     close(mnt);
 }
 
+/* A detached clone of the mount at path: its own mount tree, so the kernel
+ * names paths inside it relative to path ("/"), not by their host location. */
+static int clone_tree(const char *step, int dirfd, const char *path)
+{
+    int fd = open_tree(dirfd, path, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+    if (fd < 0)
+        die_errno(step, "open_tree %s", path);
+    return fd;
+}
+
+/* Detached trees dissolve when their last fd closes, and overlayfs takes
+ * private clones of its layers only at "create": the fds stay open until then. */
+struct held_fds {
+    int *fds;
+    size_t len;
+};
+
+static int hold(struct held_fds *held, int fd)
+{
+    int *p = realloc(held->fds, (held->len + 1) * sizeof *p);
+    if (p == NULL)
+        die_errno("overlay", "realloc");
+    held->fds = p;
+    held->fds[held->len++] = fd;
+    return fd;
+}
+
+static void release(struct held_fds *held)
+{
+    for (size_t i = 0; i < held->len; i++)
+        close(held->fds[i]);
+    free(held->fds);
+    held->fds = NULL;
+    held->len = 0;
+}
+
+/* Gives the layers to overlayfs as fds of detached clones (Linux >= 6.13), so
+ * that /proc/self/mountinfo inside the container reads "lowerdir+=/,...,
+ * upperdir=/upper,workdir=/work" instead of naming REG_HOME's layout. Upper
+ * and work must sit under one mount (overlayfs checks), so both are opened in
+ * one clone of the upper's parent. Returns false, having set nothing, on a
+ * kernel that takes layers only as paths (EINVAL on the first fsconfig). */
+static bool overlay_layers_by_fd(int fs, const struct options *o, struct held_fds *held)
+{
+    const char *step = "overlay";
+    for (size_t i = 0; i < o->lowers.len; i++) {
+        int layer = hold(held, clone_tree(step, AT_FDCWD, o->lowers.items[i]));
+        if (fsconfig(fs, FSCONFIG_SET_FD, "lowerdir+", NULL, layer) < 0) {
+            if (i == 0 && errno == EINVAL) {
+                release(held);
+                return false;
+            }
+            die_fs(step, fs, "fsconfig lowerdir+ (fd of %s)", o->lowers.items[i]);
+        }
+    }
+    if (o->upper == NULL)
+        return true;
+    char parent[4096];
+    size_t len = strlen(o->upper);
+    const char *slash = strrchr(o->upper, '/');
+    if (len >= sizeof parent || slash == o->upper || strncmp(o->work, o->upper, (size_t)(slash - o->upper + 1)) != 0)
+        die_with(step, EINVAL, "--upper and --work must be in the same (non-root) directory: %s, %s", o->upper, o->work);
+    memcpy(parent, o->upper, (size_t)(slash - o->upper));
+    parent[slash - o->upper] = '\0';
+    int tree = hold(held, clone_tree(step, AT_FDCWD, parent));
+    int upper = openat(tree, slash + 1, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (upper < 0)
+        die_errno(step, "open %s", o->upper);
+    int work = openat(tree, o->work + (slash - o->upper) + 1, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (work < 0)
+        die_errno(step, "open %s", o->work);
+    if (fsconfig(fs, FSCONFIG_SET_FD, "upperdir", NULL, hold(held, upper)) < 0)
+        die_fs(step, fs, "fsconfig upperdir (fd of %s)", o->upper);
+    if (fsconfig(fs, FSCONFIG_SET_FD, "workdir", NULL, hold(held, work)) < 0)
+        die_fs(step, fs, "fsconfig workdir (fd of %s)", o->work);
+    return true;
+}
+
 void mounts_overlay_root(const struct options *o)
 {
     const char *step = "overlay";
@@ -85,11 +165,14 @@ void mounts_overlay_root(const struct options *o)
         fs_set(step, fs, "source", "reg");
         /* lowerdir+ takes one layer per call: no page-size limit on the
          * option string, no escaping of ':' and ','. Topmost first. */
-        for (size_t i = 0; i < o->lowers.len; i++)
-            fs_set(step, fs, "lowerdir+", o->lowers.items[i]);
-        if (o->upper != NULL) {
-            fs_set(step, fs, "upperdir", o->upper);
-            fs_set(step, fs, "workdir", o->work);
+        struct held_fds held = {0};
+        if (!overlay_layers_by_fd(fs, o, &held)) {
+            for (size_t i = 0; i < o->lowers.len; i++)
+                fs_set(step, fs, "lowerdir+", o->lowers.items[i]);
+            if (o->upper != NULL) {
+                fs_set(step, fs, "upperdir", o->upper);
+                fs_set(step, fs, "workdir", o->work);
+            }
         }
         /* nosuid/nodev: no setuid binary or device node inside a layer or the
          * upper dir has any power; /dev is provided by --dev. */
@@ -97,6 +180,7 @@ void mounts_overlay_root(const struct options *o)
         if (o->upper == NULL)
             attrs |= MOUNT_ATTR_RDONLY;
         mnt = fs_create(step, fs, attrs);
+        release(&held);
     }
     if (move_mount(mnt, "", AT_FDCWD, o->rootfs_mount, MOVE_MOUNT_F_EMPTY_PATH) < 0)
         die_errno(step, "move_mount onto %s", o->rootfs_mount);
@@ -186,7 +270,7 @@ static void dev_symlink(int devfd, const char *target, const char *name)
         die_errno("dev", "symlink /dev/%s -> %s", name, target);
 }
 
-static void dev_pts(int devfd)
+static void dev_pts(int devfd, unsigned int max)
 {
     if (mkdirat(devfd, "pts", 0755) < 0)
         die_errno("dev", "mkdir /dev/pts");
@@ -196,6 +280,13 @@ static void dev_pts(int devfd)
     fs_set("dev", fs, "newinstance", NULL);
     fs_set("dev", fs, "ptmxmode", "0666");
     fs_set("dev", fs, "mode", "0620");
+    /* A private instance with its own cap: one container cannot take the
+     * ptys every other container needs (the kernel-wide pool is shared). */
+    if (max > 0) {
+        char value[16];
+        snprintf(value, sizeof value, "%u", max);
+        fs_set("dev", fs, "max", value);
+    }
     int mnt = fs_create("dev", fs, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC);
     int target = openat(devfd, "pts", O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     if (target < 0)
@@ -205,7 +296,7 @@ static void dev_pts(int devfd)
     dev_symlink(devfd, "pts/ptmx", "ptmx");
 }
 
-void mounts_dev(int rootfd)
+void mounts_dev(int rootfd, unsigned int devpts_max)
 {
     int target = ensure_target("dev", rootfd, "/dev", 1);
     int fs = fs_open("dev", "tmpfs");
@@ -219,7 +310,7 @@ void mounts_dev(int rootfd)
         die_errno("dev", "open /dev");
     for (size_t i = 0; i < sizeof dev_nodes / sizeof dev_nodes[0]; i++)
         bind_host_node(devfd, dev_nodes[i]);
-    dev_pts(devfd);
+    dev_pts(devfd, devpts_max);
     if (mkdirat(devfd, "shm", 01777) < 0 || fchmodat(devfd, "shm", 01777, 0) < 0)
         die_errno("dev", "mkdir /dev/shm");
     dev_symlink(devfd, "/proc/self/fd", "fd");
@@ -260,10 +351,52 @@ static void mount_bind(int rootfd, const struct mount_op *op)
     close(target);
 }
 
+/* A read-only copy of a small host file (/etc/passwd): written into a
+ * private tmpfs and bound from there, so mountinfo names "/passwd" on a tmpfs
+ * where a bind of the host file would name its path on the host. */
+static void mount_ro_copy(int rootfd, const struct mount_op *op)
+{
+    const char *step = "ro-copy";
+    int src = open(op->src, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (src < 0)
+        die_errno(step, "open %s", op->src);
+    char data[65536];
+    ssize_t n = read(src, data, sizeof data);
+    if (n < 0)
+        die_errno(step, "read %s", op->src);
+    char more;
+    if (n == (ssize_t)sizeof data && read(src, &more, 1) != 0)
+        die_with(step, EFBIG, "%s: larger than %zu bytes", op->src, sizeof data);
+    close(src);
+    int fs = fs_open(step, "tmpfs");
+    fs_set(step, fs, "mode", "0755");
+    fs_set(step, fs, "size", "65536");
+    fs_set(step, fs, "nr_inodes", "4");
+    int tmp = fs_create(step, fs, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC);
+    const char *base = strrchr(op->dst, '/') + 1;
+    if (*base == '\0')
+        die_with(step, EINVAL, "%s: not a file name", op->dst);
+    int file = openat(tmp, base, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0644);
+    if (file < 0 || write(file, data, (size_t)n) != n || close(file) < 0)
+        die_errno(step, "write the copy of %s", op->src);
+    int tree = open_tree(tmp, base, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+    if (tree < 0)
+        die_errno(step, "open_tree copy of %s", op->src);
+    close(tmp);
+    struct mount_attr attr = {.attr_set = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC};
+    if (mount_setattr(tree, "", AT_EMPTY_PATH, &attr, sizeof attr) < 0)
+        die_errno(step, "mount_setattr %s", op->dst);
+    int target = ensure_target(step, rootfd, op->dst, 0);
+    attach(step, tree, target, op->dst);
+    close(target);
+}
+
 void mounts_apply(int rootfd, const struct mount_op *op)
 {
     if (op->kind == MOUNT_TMPFS)
         mount_tmpfs(rootfd, op);
+    else if (op->kind == MOUNT_RO_COPY)
+        mount_ro_copy(rootfd, op);
     else
         mount_bind(rootfd, op);
 }

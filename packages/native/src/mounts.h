@@ -20,7 +20,8 @@ void mounts_overlay_root(const struct options *o);
 int mounts_open_root(const char *rootfs_mount);
 
 void mounts_proc(int rootfd);
-void mounts_dev(int rootfd);
+/* A minimal /dev; devpts_max caps its private devpts instance (0: no cap). */
+void mounts_dev(int rootfd, unsigned int devpts_max);
 void mounts_apply(int rootfd, const struct mount_op *op);
 
 /* pivot_root into rootfs_mount, detach the old root, chdir("/"). */

@@ -6,6 +6,7 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "die.h"
 #include "options.h"
@@ -126,6 +127,18 @@ static void add_deny_syscalls(struct options *o, const char *arg)
     free(copy);
 }
 
+static void add_enosys_syscalls(struct options *o, const char *arg)
+{
+    char *copy = strdup(arg), *save = NULL;
+    if (copy == NULL)
+        die_errno(STEP, "strdup");
+    for (char *tok = strtok_r(copy, ",", &save); tok != NULL; tok = strtok_r(NULL, ",", &save)) {
+        o->enosys_syscalls = grow(o->enosys_syscalls, o->n_enosys_syscalls, sizeof *o->enosys_syscalls);
+        o->enosys_syscalls[o->n_enosys_syscalls++] = (int)parse_ull("--enosys-syscalls", tok, 4095);
+    }
+    free(copy);
+}
+
 static void add_deny_ioctls(struct options *o, const char *arg)
 {
     char *copy = strdup(arg), *save = NULL;
@@ -144,7 +157,8 @@ enum {
     OPT_UPPER, OPT_WORK, OPT_ROOTFS_MOUNT, OPT_BIND, OPT_RO_BIND, OPT_TMPFS, OPT_PROC,
     OPT_DEV, OPT_UID, OPT_GID, OPT_ALLOW_ROOT, OPT_CWD, OPT_CLEARENV, OPT_SETENV,
     OPT_RLIMIT, OPT_DENY_SYSCALLS, OPT_DENY_IOCTL, OPT_DIE_WITH_PARENT, OPT_TARGET_PID,
-    OPT_LAYER, OPT_DIR, OPT_STATUS_FILE,
+    OPT_LAYER, OPT_DIR, OPT_STATUS_FILE, OPT_ENOSYS_SYSCALLS, OPT_DENY_CLONE_FLAGS,
+    OPT_DEVPTS_MAX, OPT_RO_COPY,
 };
 
 static const struct option long_options[] = {
@@ -160,6 +174,7 @@ static const struct option long_options[] = {
     {"bind", required_argument, NULL, OPT_BIND},
     {"ro-bind", required_argument, NULL, OPT_RO_BIND},
     {"tmpfs", required_argument, NULL, OPT_TMPFS},
+    {"ro-copy", required_argument, NULL, OPT_RO_COPY},
     {"proc", no_argument, NULL, OPT_PROC},
     {"dev", no_argument, NULL, OPT_DEV},
     {"uid", required_argument, NULL, OPT_UID},
@@ -171,6 +186,9 @@ static const struct option long_options[] = {
     {"rlimit", required_argument, NULL, OPT_RLIMIT},
     {"deny-syscalls", required_argument, NULL, OPT_DENY_SYSCALLS},
     {"deny-ioctl", required_argument, NULL, OPT_DENY_IOCTL},
+    {"enosys-syscalls", required_argument, NULL, OPT_ENOSYS_SYSCALLS},
+    {"deny-clone-flags", required_argument, NULL, OPT_DENY_CLONE_FLAGS},
+    {"devpts-max", required_argument, NULL, OPT_DEVPTS_MAX},
     {"die-with-parent", no_argument, NULL, OPT_DIE_WITH_PARENT},
     {"target-pid", required_argument, NULL, OPT_TARGET_PID},
     {"layer", required_argument, NULL, OPT_LAYER},
@@ -208,6 +226,7 @@ static void apply_option(struct options *o, int c, const char *arg, const char *
     case OPT_BIND: add_mount(o, MOUNT_BIND, "--bind", arg); break;
     case OPT_RO_BIND: add_mount(o, MOUNT_RO_BIND, "--ro-bind", arg); break;
     case OPT_TMPFS: add_mount(o, MOUNT_TMPFS, "--tmpfs", arg); break;
+    case OPT_RO_COPY: add_mount(o, MOUNT_RO_COPY, "--ro-copy", arg); break;
     case OPT_PROC: o->proc = true; break;
     case OPT_DEV: o->dev = true; break;
     case OPT_UID: o->uid = (uid_t)parse_ull("--uid", arg, UINT_MAX - 1); o->has_uid = true; break;
@@ -223,6 +242,15 @@ static void apply_option(struct options *o, int c, const char *arg, const char *
     case OPT_RLIMIT: add_rlimit(o, arg); break;
     case OPT_DENY_SYSCALLS: add_deny_syscalls(o, arg); break;
     case OPT_DENY_IOCTL: add_deny_ioctls(o, arg); break;
+    case OPT_ENOSYS_SYSCALLS: add_enosys_syscalls(o, arg); break;
+    case OPT_DENY_CLONE_FLAGS:
+        o->deny_clone_flags = (unsigned int)parse_ull("--deny-clone-flags", arg, UINT_MAX);
+        break;
+    case OPT_DEVPTS_MAX:
+        o->devpts_max = (unsigned int)parse_ull("--devpts-max", arg, 1U << 20);
+        if (o->devpts_max == 0)
+            die_with(STEP, EINVAL, "--devpts-max: must be at least 1");
+        break;
     case OPT_DIE_WITH_PARENT: o->die_with_parent = true; break;
     case OPT_TARGET_PID: o->target_pid = (pid_t)parse_ull("--target-pid", arg, INT_MAX); break;
     case OPT_LAYER: require_absolute("--layer", arg); str_list_add(&o->layers, arg); break;
@@ -254,9 +282,64 @@ static void validate(const struct options *o)
         die_with(STEP, EINVAL, "--layer and --dir are required");
 }
 
+/* Where the kernel put the argument and environment strings (one block). */
+static char *strings_start, *strings_end;
+
+static char *copy_string(const char *s)
+{
+    char *c = strdup(s);
+    if (c == NULL)
+        die_errno(STEP, "strdup");
+    return c;
+}
+
+/* Parses a private copy of argv and moves the environment to the heap, so
+ * that options_hide_argv can zero the originals without dangling pointers. */
+static char **argv_copy(int argc, char **argv)
+{
+    extern char **environ;
+    strings_start = argv[0];
+    strings_end = argv[0];
+    char **copy = calloc((size_t)argc + 1, sizeof *copy);
+    if (copy == NULL)
+        die_errno(STEP, "calloc");
+    for (int i = 0; i < argc; i++) {
+        if (argv[i] == strings_end)
+            strings_end = argv[i] + strlen(argv[i]) + 1;
+        copy[i] = copy_string(argv[i]);
+    }
+    size_t n = 0;
+    while (environ != NULL && environ[n] != NULL)
+        n++;
+    char **env = calloc(n + 1, sizeof *env);
+    if (env == NULL)
+        die_errno(STEP, "calloc");
+    for (size_t i = 0; i < n; i++) {
+        if (environ[i] == strings_end)
+            strings_end = environ[i] + strlen(environ[i]) + 1;
+        env[i] = copy_string(environ[i]);
+    }
+    environ = env;
+    return copy;
+}
+
+void options_hide_argv(void)
+{
+    static const char name[] = "reg-init";
+    if (strings_start == NULL || strings_end <= strings_start)
+        return;
+    /* The kernel shows arg_start..arg_end; a NUL at the end of that range
+     * keeps it from reading on into the (also zeroed) environment. */
+    memset(strings_start, 0, (size_t)(strings_end - strings_start));
+    if ((size_t)(strings_end - strings_start) > sizeof name)
+        memcpy(strings_start, name, sizeof name);
+}
+
 void options_parse(struct options *o, int argc, char **argv)
 {
     memset(o, 0, sizeof *o);
+    o->parent_at_start = getppid();
+    argv = argv_copy(argc, argv);
     o->status_fd = -1;
     /* Find --status-fd first so that even an unknown mode is reported on it. */
     for (int i = 1; i + 1 < argc && strcmp(argv[i], "--") != 0; i++)

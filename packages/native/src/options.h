@@ -13,12 +13,12 @@
 
 enum launch_mode { MODE_RUN, MODE_EXEC, MODE_INSERT };
 
-enum mount_kind { MOUNT_BIND, MOUNT_RO_BIND, MOUNT_TMPFS };
+enum mount_kind { MOUNT_BIND, MOUNT_RO_BIND, MOUNT_TMPFS, MOUNT_RO_COPY };
 
-/* One --bind, --ro-bind or --tmpfs, kept in command-line order. */
+/* One --bind, --ro-bind, --tmpfs or --ro-copy, kept in command-line order. */
 struct mount_op {
     enum mount_kind kind;
-    const char *src; /* host path (binds) */
+    const char *src; /* host path (binds, copies) */
     const char *dst; /* path inside the container */
     unsigned long long size; /* tmpfs bytes */
 };
@@ -54,16 +54,28 @@ struct options {
     size_t n_rlimits;
     int *deny_syscalls;
     size_t n_deny_syscalls;
+    int *enosys_syscalls; /* fail with ENOSYS, so libc falls back (clone3) */
+    size_t n_enosys_syscalls;
+    unsigned int deny_clone_flags; /* clone(2) with any of these flags: EPERM */
+    unsigned int devpts_max; /* 0: the kernel's default */
     unsigned int *deny_ioctls;
     size_t n_deny_ioctls;
     bool die_with_parent;
+    pid_t parent_at_start; /* getppid() before anything else ran */
     pid_t target_pid;
     struct str_list layers; /* insert: topmost first */
     struct str_list dirs;   /* insert */
     char **command;         /* argv after "--" */
 };
 
-/* Parses argv; on any error emits setup-failed (step "args") and exits 125. */
+/* Parses argv; on any error emits setup-failed (step "args") and exits 125.
+ * Every string kept in o is a private copy, so argv can be wiped afterwards
+ * (options_hide_argv). */
 void options_parse(struct options *o, int argc, char **argv);
+
+/* Overwrites the original argv and environment strings with zeros and names
+ * the process "reg-init": /proc/PID/cmdline of a process visible inside the
+ * container must not show host paths, the uid or the seccomp policy. */
+void options_hide_argv(void);
 
 #endif

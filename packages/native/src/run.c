@@ -21,10 +21,18 @@
 #include "status.h"
 #include "supervise.h"
 
-static void pdeathsig_if(const struct options *o)
+/* --die-with-parent for the outer launcher: SIGKILL when whoever spawned us
+ * (the CLI, the host's terminal) dies. A parent that died before the prctl
+ * would never send it, so compare with the parent seen at start (as
+ * bubblewrap does); the window before main() is left to the spawner. */
+static void launcher_die_with_parent(const struct options *o)
 {
-    if (o->die_with_parent && prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
+    if (!o->die_with_parent)
+        return;
+    if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
         die_errno("die-with-parent", "PR_SET_PDEATHSIG");
+    if (getppid() != o->parent_at_start)
+        die_with("die-with-parent", ESRCH, "the parent exited before the launcher started");
 }
 
 /* Step (3): the container's filesystem, hostname and loopback, built by pid 1
@@ -37,7 +45,7 @@ static void init_build_root(const struct options *o)
     if (o->proc)
         mounts_proc(rootfd);
     if (o->dev)
-        mounts_dev(rootfd);
+        mounts_dev(rootfd, o->devpts_max);
     for (size_t i = 0; i < o->n_mounts; i++)
         mounts_apply(rootfd, &o->mounts[i]);
     close(rootfd);
@@ -78,12 +86,22 @@ static _Noreturn void init_run_command(const struct options *o, int host_proc_fd
 
 static _Noreturn void init_main(const struct options *o, int go_fd)
 {
-    pdeathsig_if(o); /* our parent is the outer launcher */
+    /* First, before anything in this pid namespace can read /proc/1/cmdline:
+     * our copy of the launcher's argv names host paths and the policy. */
+    options_hide_argv();
+    /* Our parent is the outer launcher. getppid() is 0 here (the parent is in
+     * another pid namespace), so the race with its death is closed by the go
+     * pipe instead: EOF without the byte means the launcher is gone. */
+    if (o->die_with_parent && prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
+        die_errno("die-with-parent", "PR_SET_PDEATHSIG");
     /* Wait until the outer launcher has emitted "pid", so events stay in
      * order even when setup fails at once. */
     char byte;
-    while (read(go_fd, &byte, 1) < 0 && errno == EINTR) {
+    ssize_t n;
+    while ((n = read(go_fd, &byte, 1)) < 0 && errno == EINTR) {
     }
+    if (n != 1 && o->die_with_parent)
+        _exit(EXIT_SETUP_FAILED); /* the launcher died: nobody to report to */
     close(go_fd);
     init_build_root(o);
     /* The host's procfs, still reachable until pivot_root: pid 2 reads its
@@ -98,8 +116,8 @@ static _Noreturn void init_main(const struct options *o, int go_fd)
 void run_container(const struct options *o)
 {
     /* (0) cgroups first: every process forked from here on is counted. */
+    launcher_die_with_parent(o);
     cgroup_join_all(&o->cgroup_procs);
-    pdeathsig_if(o);
     /* (1) new namespaces; the pid ns applies to our next child. */
     ns_unshare(!o->share_net);
     /* (2) fork pid 1; we stay outside to report its host pid and status. */
@@ -115,6 +133,8 @@ void run_container(const struct options *o)
     }
     close(go[0]);
     status_pid(init);
+    while (write(go[1], "g", 1) < 0 && errno == EINTR) {
+    }
     close(go[1]);
     int st = supervise(init, false);
     /* pid 1 reports the command's own exit; only a killed pid 1 (SIGKILL from

@@ -5,7 +5,11 @@
  *
  *   ld arch;  jeq AUDIT_ARCH_<build>, skip ; ret KILL_PROCESS
  *   ld nr;    [x86_64: jge X32 bit, ... ; ret ERRNO(EPERM)]
+ *   for each ENOSYS nr:     jeq nr, ... ; ret ERRNO(ENOSYS)
  *   for each denied nr:     jeq nr, ... ; ret ERRNO(EPERM)
+ *   [clone flags: jne __NR_clone -> past ; ld args[0] (low 32 bits: the
+ *    kernel takes clone's flags as lower_32_bits) ; jset mask ->
+ *    ret ERRNO(EPERM) ; ret ALLOW]
  *   jne __NR_ioctl -> allow
  *   ld args[1] (low 32 bits: the kernel's ioctl cmd is an unsigned int)
  *   for each denied request: jeq req, ... ; ret ERRNO(EPERM)
@@ -34,10 +38,11 @@
 #endif
 
 #if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-#define ARG1_LOW offsetof(struct seccomp_data, args[1])
+#define ARG_LOW(n) offsetof(struct seccomp_data, args[n])
 #else
-#define ARG1_LOW (offsetof(struct seccomp_data, args[1]) + 4)
+#define ARG_LOW(n) (offsetof(struct seccomp_data, args[n]) + 4)
 #endif
+#define RET_ERRNO(e) (SECCOMP_RET_ERRNO | ((e) & SECCOMP_RET_DATA))
 
 #define MAX_INSNS 4096 /* BPF_MAXINSNS */
 
@@ -54,15 +59,27 @@ static void emit(struct program *p, unsigned short code, unsigned char jt, unsig
     p->insns[p->len++] = (struct sock_filter){code, jt, jf, k};
 }
 
-static void emit_deny_if_eq(struct program *p, unsigned int value)
+static void emit_errno_if_eq(struct program *p, unsigned int value, int err)
 {
     emit(p, BPF_JMP | BPF_JEQ | BPF_K, 0, 1, value);
-    emit(p, BPF_RET | BPF_K, 0, 0, SECCOMP_RET_ERRNO | (EPERM & SECCOMP_RET_DATA));
+    emit(p, BPF_RET | BPF_K, 0, 0, RET_ERRNO(err));
 }
 
-void seccomp_install(const int *syscalls, size_t n_syscalls, const unsigned int *ioctls,
-                     size_t n_ioctls)
+/* clone(2) itself stays allowed (fork, threads); only its namespace flags are
+ * refused. The arguments of clone3 live in memory a filter cannot read, so it
+ * is on the ENOSYS list instead and libc falls back to clone. */
+static void emit_clone_flags(struct program *p, unsigned int mask)
 {
+    emit(p, BPF_JMP | BPF_JEQ | BPF_K, 0, 4, __NR_clone);
+    emit(p, BPF_LD | BPF_W | BPF_ABS, 0, 0, ARG_LOW(0));
+    emit(p, BPF_JMP | BPF_JSET | BPF_K, 0, 1, mask);
+    emit(p, BPF_RET | BPF_K, 0, 0, RET_ERRNO(EPERM));
+    emit(p, BPF_RET | BPF_K, 0, 0, SECCOMP_RET_ALLOW);
+}
+
+void seccomp_install(const struct seccomp_policy *policy)
+{
+    size_t n_ioctls = policy->n_ioctls;
     if (n_ioctls > 127)
         die_with("seccomp", E2BIG, "more than 127 denied ioctl requests");
     struct program *p = calloc(1, sizeof *p);
@@ -77,15 +94,19 @@ void seccomp_install(const int *syscalls, size_t n_syscalls, const unsigned int 
     /* x32 numbers alias the x86_64 ones with a high bit set: without this,
      * every denied syscall would be reachable through its x32 twin. */
     emit(p, BPF_JMP | BPF_JGE | BPF_K, 0, 1, REG_X32_SYSCALL_BIT);
-    emit(p, BPF_RET | BPF_K, 0, 0, SECCOMP_RET_ERRNO | (EPERM & SECCOMP_RET_DATA));
+    emit(p, BPF_RET | BPF_K, 0, 0, RET_ERRNO(EPERM));
 #endif
-    for (size_t i = 0; i < n_syscalls; i++)
-        emit_deny_if_eq(p, (unsigned int)syscalls[i]);
+    for (size_t i = 0; i < policy->n_enosys; i++)
+        emit_errno_if_eq(p, (unsigned int)policy->enosys[i], ENOSYS);
+    for (size_t i = 0; i < policy->n_syscalls; i++)
+        emit_errno_if_eq(p, (unsigned int)policy->syscalls[i], EPERM);
+    if (policy->clone_flags != 0)
+        emit_clone_flags(p, policy->clone_flags);
     if (n_ioctls > 0) {
         emit(p, BPF_JMP | BPF_JEQ | BPF_K, 0, (unsigned char)(1 + 2 * n_ioctls), __NR_ioctl);
-        emit(p, BPF_LD | BPF_W | BPF_ABS, 0, 0, ARG1_LOW);
+        emit(p, BPF_LD | BPF_W | BPF_ABS, 0, 0, ARG_LOW(1));
         for (size_t i = 0; i < n_ioctls; i++)
-            emit_deny_if_eq(p, ioctls[i]);
+            emit_errno_if_eq(p, policy->ioctls[i], EPERM);
     }
     emit(p, BPF_RET | BPF_K, 0, 0, SECCOMP_RET_ALLOW);
 

@@ -4,10 +4,19 @@
 
 #include <stddef.h>
 
-/* Installs a filter that kills the process on a foreign syscall ABI, returns
- * EPERM for each listed syscall number and for ioctl(fd, req) with each
- * listed req, and allows everything else. Needs no_new_privs (or root). */
-void seccomp_install(const int *syscalls, size_t n_syscalls, const unsigned int *ioctls,
-                     size_t n_ioctls);
+/* What TypeScript decided (launch/seccomp.ts); the launcher only encodes it. */
+struct seccomp_policy {
+    const int *syscalls; /* EPERM */
+    size_t n_syscalls;
+    const int *enosys;   /* ENOSYS: "not implemented", so libc falls back */
+    size_t n_enosys;
+    unsigned int clone_flags; /* clone(2) with any of these flag bits: EPERM */
+    const unsigned int *ioctls; /* ioctl(fd, req) with each req: EPERM */
+    size_t n_ioctls;
+};
+
+/* Installs a filter that kills the process on a foreign syscall ABI, applies
+ * the policy and allows everything else. Needs no_new_privs (or root). */
+void seccomp_install(const struct seccomp_policy *policy);
 
 #endif

@@ -68,8 +68,11 @@ int supervise(pid_t child, bool reap_orphans)
         }
         /* Terminal-generated signals (^C, window resize) already reached the
          * whole foreground process group, the child included: forwarding
-         * them too would deliver them twice. */
-        if (info.si_code == SI_KERNEL)
+         * them too would deliver them twice. A hangup is different: when the
+         * pty's master side closes (the host died or closed the terminal) the
+         * kernel sends SIGHUP to the session leader only, which is the outer
+         * launcher, so it must be passed on or the container never learns. */
+        if (info.si_code == SI_KERNEL && sig != SIGHUP)
             continue;
         (void)kill(child, sig); /* ESRCH: it is exiting, SIGCHLD follows */
     }

@@ -1,7 +1,11 @@
 /* reg-probe: answers one question from inside a container, one line on stdout.
  * Statically linked so a lower layer needs nothing else to run it.
  * Errors are printed as errno names (EPERM, EROFS, ...) so tests can compare
- * them; the exit code is 0 unless the question itself was malformed (2). */
+ * them; the exit code is 0 unless the question itself was malformed (2).
+ *
+ * "reg-probe escapes [--secret S]... [--port N] [--abstract NAME]
+ *  [--store-file F] [--other-pid N]" tries every escape the escape-probes
+ * suite knows (escapes.c) and prints one JSON line per probe. */
 #define _GNU_SOURCE
 #include <dirent.h>
 #include <net/if.h>
@@ -20,15 +24,18 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "probe.h"
+
 static int usage(void)
 {
     fprintf(stderr, "usage: reg-probe uid|pid|ppid|hostname|caps|nnp|seccomp|ls DIR|cat FILE|"
                     "write FILE [TEXT]|mount|net|lo|tiocsti|stat FILE|cwd|env NAME|exit N|"
-                    "raise SIG|fork-bomb|hog MB|sleep SECONDS|ignore-term\n");
+                    "raise SIG|fork-bomb|hog MB|sleep SECONDS|ignore-term|threads|"
+                    "fill DIR|pty-hog|escapes [...]\n");
     return 2;
 }
 
-static const char *errname(int err)
+const char *errname(int err)
 {
     const char *name = strerrorname_np(err);
     return name != NULL ? name : "E?";
@@ -282,6 +289,12 @@ int main(int argc, char **argv)
         return fork_bomb();
     if (strcmp(q, "ignore-term") == 0)
         ignore_term();
+    if (strcmp(q, "threads") == 0)
+        return probe_threads();
+    if (strcmp(q, "pty-hog") == 0)
+        return probe_pty_hog();
+    if (strcmp(q, "escapes") == 0)
+        return probe_escapes(argc - 2, argv + 2);
     if (strcmp(q, "cwd") == 0) {
         char cwd[4096];
         return puts(getcwd(cwd, sizeof cwd) ? cwd : errname(errno)) < 0;
@@ -309,6 +322,8 @@ int main(int argc, char **argv)
     }
     if (strcmp(q, "hog") == 0)
         return hog(arg);
+    if (strcmp(q, "fill") == 0)
+        return probe_fill(arg);
     if (strcmp(q, "sleep") == 0)
         return sleep_for(arg);
     return usage();

@@ -77,7 +77,7 @@ export class Engine {
     const s = await loadState(this.ctx.home, id);
     const fd = openSync(containerPaths(this.ctx.home, s.id).log, 'a', 0o600);
     try {
-      return await start(this.ctx, s.id, childProcessSpawner({ detached: true, stdio: ['ignore', fd, fd] }));
+      return await start(this.ctx, s.id, childProcessSpawner({ detached: true, stdio: ['ignore', fd, fd] }), { detached: true });
     } finally {
       closeSync(fd); // the launcher holds its own copies
     }

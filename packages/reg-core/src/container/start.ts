@@ -20,7 +20,7 @@ export interface Started {
   launcher: SpawnedLauncher;
 }
 
-export async function start(ctx: EngineContext, id: string, spawn: SpawnLauncher, opts: { command?: string[] } = {}): Promise<Started> {
+export async function start(ctx: EngineContext, id: string, spawn: SpawnLauncher, opts: { command?: string[]; detached?: boolean } = {}): Promise<Started> {
   const trace = tracer('start');
   const s = await refresh(ctx, id);
   assertTransition(s.id, s.status, 'start');
@@ -34,7 +34,8 @@ export async function start(ctx: EngineContext, id: string, spawn: SpawnLauncher
   const tail = new EventTail(p.events);
   let launcher: SpawnedLauncher;
   try {
-    launcher = spawn(file, runArgs(s, p, procsFiles, opts.command ?? s.command));
+    // Attached (a terminal, a foreground run) unless detached: the launcher then dies with its spawner.
+    launcher = spawn(file, runArgs(s, p, procsFiles, opts.command ?? s.command, { attached: !opts.detached }));
     trace('spawn');
   } catch (e) {
     tail.close();

@@ -30,12 +30,36 @@ test('run: lowers topmost first, upper/work, project at /work, unprivileged uid,
   assert.ok(runArgs({ ...state, network: 'host' }, paths, []).includes('--share-net'));
 });
 
-test('the seccomp list denies mount, ptrace, bpf, keyctl, kexec but not clone3', () => {
-  const denied = after(runArgs(state, paths, []), '--deny-syscalls')[0]!.split(',').map(Number);
-  for (const nr of [165, 101, 321, 250, 246]) assert.ok(denied.includes(nr), `syscall ${nr} denied`);
-  assert.ok(!denied.includes(435), 'clone3 stays: glibc needs it for threads');
+test('the seccomp list denies mount, ptrace, bpf, keyctl, kexec, io_uring; clone3 is ENOSYS; clone loses namespace flags', () => {
+  const args = runArgs(state, paths, []);
+  const denied = after(args, '--deny-syscalls')[0]!.split(',').map(Number);
+  for (const nr of [165, 101, 321, 250, 246, 425, 426, 427]) assert.ok(denied.includes(nr), `syscall ${nr} denied`);
+  assert.ok(!denied.includes(435) && !denied.includes(56), 'clone and clone3 are not denied outright: threads need them');
+  assert.deepEqual(after(args, '--enosys-syscalls'), ['435'], 'clone3 says ENOSYS so glibc falls back to clone');
+  const cloneMask = Number(after(args, '--deny-clone-flags')[0]);
+  for (const [name, flag] of Object.entries({ NEWNS: 0x20000, NEWCGROUP: 0x2000000, NEWUTS: 0x4000000, NEWIPC: 0x8000000, NEWUSER: 0x10000000, NEWPID: 0x20000000, NEWNET: 0x40000000 })) {
+    assert.ok(cloneMask & flag, `clone with CLONE_${name} is refused`);
+  }
+  for (const [name, flag] of Object.entries({ VM: 0x100, FS: 0x200, FILES: 0x400, SIGHAND: 0x800, THREAD: 0x10000, SETTLS: 0x80000 })) {
+    assert.equal(cloneMask & flag, 0, `pthread_create's CLONE_${name} stays allowed`);
+  }
   assert.deepEqual(denied, deniedSyscallNumbers('x64'));
-  assert.ok(after(runArgs(state, paths, []), '--deny-ioctl')[0]!.includes('0x5412'), 'TIOCSTI');
+  assert.ok(after(args, '--deny-ioctl')[0]!.includes('0x5412'), 'TIOCSTI');
+});
+
+test('supervision: attached runs and terminals die with their parent, detached runs do not; exec always does', () => {
+  assert.ok(runArgs(state, paths, []).includes('--die-with-parent'), 'attached by default');
+  assert.ok(!runArgs(state, paths, [], state.command, { attached: false }).includes('--die-with-parent'), 'detached');
+  assert.ok(runArgs({ ...state, tty: true }, paths, [], state.command, { attached: false }).includes('--die-with-parent'), 'a terminal');
+  assert.ok(execArgs({ ...state, initPid: 9 }, [], ['sh']).includes('--die-with-parent'));
+});
+
+test('/tmp, /var/tmp and /dev/shm are tmpfs made inside; devpts has a cap; identity files are copies, not binds', () => {
+  const args = runArgs(state, paths, []);
+  assert.deepEqual(after(args, '--tmpfs').map((t) => t.split(':')[0]), ['/tmp', '/var/tmp', '/dev/shm']);
+  assert.deepEqual(after(args, '--devpts-max'), ['64']);
+  assert.deepEqual(after(args, '--ro-copy'), ['/c/etc/passwd:/etc/passwd', '/c/etc/group:/etc/group']);
+  assert.deepEqual(after(args, '--ro-bind'), []);
 });
 
 test('exec joins pid 1; insert lists layers and dirs', () => {

@@ -3,7 +3,7 @@
 // these steps in its fixed order (packages/native/src/main.c).
 
 import type { ContainerState } from '../container/state.js';
-import { DENIED_IOCTLS, deniedSyscallNumbers } from './seccomp.js';
+import { DENIED_CLONE_FLAGS, DENIED_IOCTLS, deniedSyscallNumbers, enosysSyscallNumbers } from './seccomp.js';
 
 export interface LaunchPaths {
   upper: string;
@@ -17,6 +17,27 @@ export interface LaunchPaths {
 export const TMP_BYTES = 256 * 1024 * 1024;
 export const SHM_BYTES = 64 * 1024 * 1024;
 export const RLIMITS = ['NOFILE=1024:4096', 'CORE=0:0'];
+/** Ptys one container may hold (its private devpts instance's `max=`); the kernel-wide pool is shared. */
+export const DEVPTS_MAX = 64;
+
+/**
+ * The scratch filesystems made inside every container (tmpfs, mode 1777, charged to its memory cgroup).
+ * Being made here, the layer trees on the host need no world-writable directory.
+ */
+export const TMPFS_MOUNTS: ReadonlyArray<{ path: string; bytes: number }> = [
+  { path: '/tmp', bytes: TMP_BYTES },
+  { path: '/var/tmp', bytes: TMP_BYTES },
+  { path: '/dev/shm', bytes: SHM_BYTES },
+];
+
+/** How the launcher is supervised: whether it dies with the process that spawned it. */
+export interface Supervision {
+  /**
+   * An attached run (a terminal, `reg run` in the foreground) ends when its owner dies: the launcher
+   * gets --die-with-parent. A detached container outlives its starter and is reconciled by the host.
+   */
+  attached: boolean;
+}
 
 /** Arguments shared by `run` and `exec`: who the process is, what it may call, its environment. */
 function processArgs(s: ContainerState, cwd: string): string[] {
@@ -25,21 +46,24 @@ function processArgs(s: ContainerState, cwd: string): string[] {
   for (const [k, v] of Object.entries(env)) args.push('--setenv', `${k}=${v}`);
   for (const r of RLIMITS) args.push('--rlimit', r);
   args.push('--deny-syscalls', deniedSyscallNumbers().join(','), '--deny-ioctl', DENIED_IOCTLS.map((n) => `0x${n.toString(16)}`).join(','));
+  args.push('--enosys-syscalls', enosysSyscallNumbers().join(','), '--deny-clone-flags', `0x${DENIED_CLONE_FLAGS.toString(16)}`);
   return args;
 }
 
 /** `reg-launch run …` for starting a container. */
-export function runArgs(s: ContainerState, p: LaunchPaths, procsFiles: string[], command = s.command): string[] {
+export function runArgs(s: ContainerState, p: LaunchPaths, procsFiles: string[], command = s.command, supervision: Supervision = { attached: true }): string[] {
   const args = ['run', '--status-file', p.events];
+  if (s.tty || supervision.attached) args.push('--die-with-parent');
   for (const f of procsFiles) args.push('--cgroup-procs', f);
   if (s.network === 'host') args.push('--share-net');
   args.push('--hostname', s.hostname);
   for (const l of s.lowerdirs) args.push('--lower', l);
   args.push('--upper', p.upper, '--work', p.work, '--rootfs-mount', p.rootfs);
-  args.push('--proc', '--dev');
-  args.push('--tmpfs', `/tmp:${TMP_BYTES}`, '--tmpfs', `/dev/shm:${SHM_BYTES}`);
+  args.push('--proc', '--dev', '--devpts-max', String(DEVPTS_MAX));
+  for (const t of TMPFS_MOUNTS) args.push('--tmpfs', `${t.path}:${t.bytes}`);
   args.push('--bind', `${s.projectDir}:/work`);
-  args.push('--ro-bind', `${p.etc}/passwd:/etc/passwd`, '--ro-bind', `${p.etc}/group:/etc/group`);
+  // Copies on a private tmpfs, not binds: a bind would name the host path in /proc/self/mountinfo.
+  args.push('--ro-copy', `${p.etc}/passwd:/etc/passwd`, '--ro-copy', `${p.etc}/group:/etc/group`);
   args.push(...processArgs(s, s.workdir));
   args.push('--', ...command);
   return args;
@@ -47,7 +71,8 @@ export function runArgs(s: ContainerState, p: LaunchPaths, procsFiles: string[],
 
 /** `reg-launch exec …`: another process in a running container (a second terminal, `reg exec`). */
 export function execArgs(s: ContainerState, procsFiles: string[], command: string[], statusFile?: string): string[] {
-  const args = ['exec', '--target-pid', String(s.initPid)];
+  // An exec is always attached (`reg exec`, a second terminal): it ends with its owner.
+  const args = ['exec', '--target-pid', String(s.initPid), '--die-with-parent'];
   if (statusFile) args.push('--status-file', statusFile);
   for (const f of procsFiles) args.push('--cgroup-procs', f);
   args.push(...processArgs(s, s.workdir), '--', ...command);

@@ -1,6 +1,8 @@
 // The seccomp policy: syscalls that reach past the container's namespaces, or into the kernel's
 // least-audited corners, fail with EPERM. The launcher only executes the list; the choice is here.
-// Thread creation (clone, clone3) stays allowed: glibc falls back from clone3 only on ENOSYS.
+// Threads and fork stay: clone(2) is allowed unless its flags ask for a new namespace, and clone3
+// (whose flags live in memory a filter cannot read) fails with ENOSYS, on which glibc falls back to
+// clone. Differences from Docker's default profile, and why: README "Security" (SECURITY_TABLE).
 
 import { RegError } from '../errors.js';
 
@@ -14,6 +16,7 @@ const DENIED = [
   'swapon', 'swapoff', 'acct', 'quotactl', 'syslog', 'vhangup',
   'settimeofday', 'clock_settime', 'clock_adjtime', 'adjtimex',
   'sethostname', 'setdomainname', 'iopl', 'ioperm', 'uselib',
+  'io_uring_setup', 'io_uring_enter', 'io_uring_register', 'pidfd_getfd',
 ] as const;
 
 // x86_64 numbers (arch/x86/entry/syscalls/syscall_64.tbl).
@@ -27,6 +30,7 @@ const X86_64: Record<(typeof DENIED)[number], number> = {
   swapon: 167, swapoff: 168, acct: 163, quotactl: 179, syslog: 103, vhangup: 153,
   settimeofday: 164, clock_settime: 227, clock_adjtime: 305, adjtimex: 159,
   sethostname: 170, setdomainname: 171, iopl: 172, ioperm: 173, uselib: 134,
+  io_uring_setup: 425, io_uring_enter: 426, io_uring_register: 427, pidfd_getfd: 438,
 };
 
 // arm64 (asm-generic unistd.h); syscalls the architecture lacks are absent.
@@ -40,7 +44,25 @@ const ARM64: Partial<Record<(typeof DENIED)[number], number>> = {
   swapon: 224, swapoff: 225, acct: 89, quotactl: 60, syslog: 116, vhangup: 58,
   settimeofday: 170, clock_settime: 112, clock_adjtime: 266, adjtimex: 171,
   sethostname: 161, setdomainname: 162,
+  io_uring_setup: 425, io_uring_enter: 426, io_uring_register: 427, pidfd_getfd: 438,
 };
+
+/** Syscalls that fail with ENOSYS ("not implemented") so libc falls back: clone3 → clone. Same number on x86_64 and arm64. */
+const ENOSYS: Record<string, number> = { clone3: 435 };
+
+/**
+ * clone(2) flags that create namespaces: CLONE_NEWNS | NEWCGROUP | NEWUTS | NEWIPC | NEWUSER | NEWPID |
+ * NEWNET (0x7e020000, Docker's mask too). CLONE_NEWTIME (0x80) cannot be passed to clone(2): that bit is
+ * part of its exit-signal byte, and the time namespace is reachable only through unshare and clone3,
+ * which are denied and ENOSYS.
+ */
+export const DENIED_CLONE_FLAGS = 0x00020000 | 0x02000000 | 0x04000000 | 0x08000000 | 0x10000000 | 0x20000000 | 0x40000000;
+
+export function enosysSyscallNumbers(): number[] {
+  return Object.values(ENOSYS);
+}
+
+export const ENOSYS_SYSCALL_NAMES: readonly string[] = Object.keys(ENOSYS);
 
 /** ioctls a student must not issue: faking terminal input (TIOCSTI) and console tricks (TIOCLINUX). */
 export const DENIED_IOCTLS = [0x5412, 0x541c];
