@@ -11,6 +11,7 @@ const PACKAGES = {
   'docker-registry': 'a real OCI distribution registry for the registry tests',
   'apache2-utils': 'htpasswd (bcrypt) for the registry tests with basic auth',
   chromium: 'the browser the e2e tests drive',
+  e2fsprogs: 'mkfs.ext4/resize2fs for the disk-quota volumes of containers and workspaces',
 };
 
 function installed(pkg) {

@@ -35,3 +35,6 @@ export { retArtifact, RET_ARTIFACT_TYPE, RET_CONFIG_MEDIA_TYPE, RET_FILE_MEDIA_T
 export { ProgressDisplay, type TransferEvent, type ProgressSink } from './registry/progress.js';
 // Limits: one policy (admin defaults and ceilings, class and student layers) for host and CLI.
 export { effectiveLimits, hostCeilings, defaultPolicy, validatePolicy, cgroupLimitsOf, assertContainerCap, formatLimit, limitsLayerSchema, limitPolicySchema, LIMIT_FIELDS, DEFAULT_LIMITS as DEFAULT_POLICY_LIMITS, DEFAULT_MAX_CONTAINERS_PER_USER, type Limits, type LimitPolicy } from './limits/policy.js';
+// Disk quotas (size-limited volumes) and persistent per-student workspaces.
+export { Workspaces, WORKSPACE_UID_BASE, type WorkspaceKey, type WorkspaceUsage } from './workspace/workspaces.js';
+export { volumeUsage, type DiskQuota, type VolumeUsage } from './quota/volume.js';

@@ -8,9 +8,10 @@ import { basename } from 'node:path';
 import { validateLimits, type CgroupLimits } from '../cgroup/driver.js';
 import { isRegError, RegError, storeIoError } from '../errors.js';
 import { identityFiles } from '../launch/plan.js';
+import { checkQuota, createVolume, destroyVolume, mountVolume, type DiskQuota } from '../quota/volume.js';
 import { materialise, type Materialised } from '../resolve/materialise.js';
 import type { EngineContext } from './context.js';
-import { claimName, claimUid, containerPaths, newContainerId, releaseMarkers, saveState, type ContainerState } from './state.js';
+import { claimName, claimUid, containerPaths, newContainerId, releaseMarkers, saveState, writablePaths, type ContainerState } from './state.js';
 
 export interface GenerateOptions {
   /** A RET reference, e.g. python@3.11. */
@@ -21,6 +22,14 @@ export interface GenerateOptions {
   /** A host directory to bind at /work (default: a fresh one inside the container space). */
   projectDir?: string;
   limits?: CgroupLimits;
+  /** A disk quota for the writable layer (and the default /work): bytes and files (inodes). */
+  disk?: DiskQuota;
+  /**
+   * A persistent home directory (a student's workspace) bound read-write at `target`
+   * (default /home/student), which becomes HOME and the working directory. The container runs as
+   * the directory's owner, so files keep one owner across containers; it must not be root-owned.
+   */
+  home?: { dir: string; target?: string };
   network?: 'none' | 'host';
   tty?: boolean;
   env?: Record<string, string>;
@@ -43,16 +52,35 @@ export async function generate(ctx: EngineContext, opts: GenerateOptions): Promi
   if (opts.network !== undefined && opts.network !== 'none' && opts.network !== 'host') {
     throw new RegError('USAGE', `network must be "none" or "host", not "${String(opts.network)}"`, { field: 'network' });
   }
+  if (opts.disk !== undefined) checkQuota(opts.disk, 'disk');
+  if (opts.home !== undefined && opts.projectDir !== undefined) {
+    throw new RegError('USAGE', 'a container has either a home directory (workspace) or a project directory, not both', { field: 'home' });
+  }
+  const bindTarget = opts.home ? (opts.home.target ?? '/home/student') : '/work';
+  if (!/^\/[A-Za-z0-9._/-]*$/.test(bindTarget) || bindTarget.split('/').some((c) => c === '..' || c === '.') || /^\/(proc|dev|sys|tmp|run|etc)?(\/|$)/.test(bindTarget)) {
+    throw new RegError('USAGE', `home.target ${JSON.stringify(bindTarget)} is not allowed`, { field: 'home.target', hint: 'an absolute path such as /home/student, not under /proc, /dev, /sys, /tmp, /run or /etc' });
+  }
+  // A directory Reg did not create is never chowned: the container runs as its owner, and a
+  // root-owned one is refused (running as root, or taking the directory over, are both wrong).
+  const given = opts.home?.dir ?? opts.projectDir;
+  const field = opts.home ? 'home.dir' : 'projectDir';
   let projectOwner: number | undefined;
-  if (opts.projectDir !== undefined) {
-    const st = await stat(opts.projectDir).catch(() => undefined);
-    projectOwner = st?.uid;
+  if (given !== undefined) {
+    const st = await stat(given).catch(() => undefined);
     if (!st?.isDirectory()) {
-      throw new RegError('FILE_NOT_FOUND', `project directory ${opts.projectDir} does not exist`, { file: opts.projectDir, field: 'projectDir', hint: 'create it first, or leave it out for a fresh one' });
+      throw new RegError('FILE_NOT_FOUND', `${opts.home ? 'home' : 'project'} directory ${given} does not exist`, { file: given, field, hint: 'create it first, or leave it out for a fresh one' });
     }
+    if (st.uid === 0) {
+      throw new RegError('PERMISSION_DENIED', `${opts.home ? 'home' : 'project'} directory ${given} is owned by root: the container would have to run as root or take it over`, {
+        file: given,
+        field,
+        hint: `chown it to the user whose files these are (e.g. chown -R 1000:1000 ${given}), or leave -p out for a fresh directory`,
+      });
+    }
+    projectOwner = st.uid;
   }
   const id = newContainerId();
-  const p = containerPaths(ctx.home, id);
+  const p = writablePaths(ctx.home, { id, ...(opts.disk && { disk: opts.disk }) });
   if (opts.name !== undefined) await claimName(ctx.home, opts.name, id);
   // A project directory of a (non-root) host user is worked on as that user, like running one's
   // own code; otherwise the container gets a uid of its own and owns its project directory.
@@ -72,9 +100,11 @@ export async function generate(ctx: EngineContext, opts: GenerateOptions): Promi
     lowerdirs: [],
     command: [],
     env: {},
-    workdir: '/work',
-    projectDir: opts.projectDir ?? p.project,
-    ownsProject: opts.projectDir === undefined,
+    workdir: bindTarget,
+    projectDir: given ?? p.project,
+    ownsProject: given === undefined,
+    ...(bindTarget !== '/work' && { projectTarget: bindTarget }),
+    ...(opts.disk && { disk: { bytes: opts.disk.bytes, inodes: opts.disk.inodes } }),
     uid,
     gid: uid,
     network: opts.network ?? 'none',
@@ -95,16 +125,21 @@ export async function generate(ctx: EngineContext, opts: GenerateOptions): Promi
     state.lowerdirs = m.lowerdirs;
     state.command = command;
     state.env = { ...m.env, ...opts.env };
-    if (m.workdir) state.workdir = m.workdir;
+    if (m.workdir && !opts.home) state.workdir = m.workdir;
+    if (opts.disk) {
+      // The writable layer and /work live in a volume of the quota's size.
+      await createVolume(p.layerImage, opts.disk, { journal: false });
+      await mountVolume(p.layerImage, p.layer);
+    }
     try {
       // The upper dir's own mode becomes the mode of the container's / : it must be 0755.
       for (const d of [p.upper, p.rootfs, p.etc]) await mkdir(d, { recursive: true, mode: 0o755 });
       await mkdir(p.work, { mode: 0o700 });
-      const ids = identityFiles(uid, uid);
+      const ids = identityFiles(uid, uid, bindTarget);
       await writeFile(`${p.etc}/passwd`, ids.passwd, { mode: 0o644 });
       await writeFile(`${p.etc}/group`, ids.group, { mode: 0o644 });
       if (state.ownsProject) await mkdir(p.project, { mode: 0o755 });
-      if (state.ownsProject || projectOwner === 0) await chown(state.projectDir, uid, uid);
+      if (state.ownsProject) await chown(state.projectDir, uid, uid);
     } catch (e) {
       throw storeIoError(e, `creating the space of container ${id}`, p.dir);
     }
@@ -112,6 +147,7 @@ export async function generate(ctx: EngineContext, opts: GenerateOptions): Promi
     await saveState(ctx.home, state);
     return state;
   } catch (e) {
+    if (opts.disk) await destroyVolume(p.layerImage, p.layer).catch(() => {});
     await rm(p.dir, { recursive: true, force: true }).catch(() => {});
     await releaseMarkers(ctx.home, state).catch(() => {});
     throw e;

@@ -3,7 +3,8 @@
 // is theirs and stays.
 
 import { rm } from 'node:fs/promises';
-import { storeIoError } from '../errors.js';
+import { isRegError, storeIoError } from '../errors.js';
+import { destroyVolume } from '../quota/volume.js';
 import { cgroupName, removeCgroup, type EngineContext } from './context.js';
 import { refresh } from './refresh.js';
 import { containerPaths, releaseMarkers, type ContainerState } from './state.js';
@@ -17,8 +18,11 @@ export async function remove(ctx: EngineContext, id: string, opts: { force?: boo
   await removeCgroup(ctx, s.id); // a no-op unless a crash left it behind
   const p = containerPaths(ctx.home, s.id);
   try {
+    // The quota volume first: rm -r into a mounted filesystem would empty it and then fail.
+    await destroyVolume(p.layerImage, p.layer);
     await rm(p.dir, { recursive: true, force: true });
   } catch (e) {
+    if (isRegError(e)) throw e;
     throw storeIoError(e, `removing container ${s.id}`, p.dir);
   }
   await releaseMarkers(ctx.home, s);

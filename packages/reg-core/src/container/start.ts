@@ -12,7 +12,8 @@ import { runArgs } from '../launch/plan.js';
 import { cgroupName, cgroupRemovalSettled, type EngineContext } from './context.js';
 import { processStartTime } from './proc.js';
 import { finalise, refresh } from './refresh.js';
-import { containerPaths, saveState, type ContainerState } from './state.js';
+import { saveState, writablePaths, type ContainerState } from './state.js';
+import { mountVolume } from '../quota/volume.js';
 import { assertTransition } from './status.js';
 
 export interface Started {
@@ -25,7 +26,9 @@ export async function start(ctx: EngineContext, id: string, spawn: SpawnLauncher
   const s = await refresh(ctx, id);
   assertTransition(s.id, s.status, 'start');
   trace('refresh');
-  const p = containerPaths(ctx.home, s.id);
+  const p = writablePaths(ctx.home, s);
+  // After a reboot (or an unmount) the quota volume of the writable layer is mounted again.
+  if (s.disk) await mountVolume(p.layerImage, p.layer);
   const file = launcherPath();
   await cgroupRemovalSettled(s.id); // the previous run's cgroup, still being torn down
   const { procsFiles } = await ctx.cgroups.create(cgroupName(s.id), s.limits);

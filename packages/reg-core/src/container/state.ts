@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { RegError, storeIoError } from '../errors.js';
 import type { RegHome } from '../home.js';
 import type { CgroupLimits } from '../cgroup/driver.js';
+import type { DiskQuota } from '../quota/volume.js';
 import type { ContainerStatus, Outcome } from './status.js';
 
 export interface ContainerState {
@@ -31,6 +32,10 @@ export interface ContainerState {
   network: 'none' | 'host';
   hostname: string;
   limits: CgroupLimits;
+  /** Disk quota of the writable layer (and the default /work): its own size-limited volume. */
+  disk?: DiskQuota;
+  /** Where projectDir is bound inside the container (default /work; a workspace: /home/student). */
+  projectTarget?: string;
   tty: boolean;
   status: ContainerStatus;
   createdAt: string;
@@ -60,7 +65,17 @@ export function containerPaths(home: RegHome, id: string) {
     events: join(dir, 'events.jsonl'),
     etc: join(dir, 'etc'),
     log: join(dir, 'output.log'),
+    /** The quota volume (sparse ext4 image) and its mount point, for containers with a disk quota. */
+    layerImage: join(dir, 'layer.img'),
+    layer: join(dir, 'layer'),
   };
+}
+
+/** The writable layer and default project dir: inside the quota volume when the container has one. */
+export function writablePaths(home: RegHome, s: Pick<ContainerState, 'id' | 'disk'>) {
+  const p = containerPaths(home, s.id);
+  if (!s.disk) return p;
+  return { ...p, upper: join(p.layer, 'upper'), work: join(p.layer, 'work'), project: join(p.layer, 'project') };
 }
 
 export function newContainerId(): string {

@@ -42,7 +42,7 @@ export interface Supervision {
 /** Arguments shared by `run` and `exec`: who the process is, what it may call, its environment. */
 function processArgs(s: ContainerState, cwd: string): string[] {
   const args = ['--uid', String(s.uid), '--gid', String(s.gid), '--cwd', cwd, '--clearenv'];
-  const env = { HOME: '/work', USER: 'student', HOSTNAME: s.hostname, TERM: s.tty ? 'xterm-256color' : 'dumb', ...s.env };
+  const env = { HOME: s.projectTarget ?? '/work', USER: 'student', HOSTNAME: s.hostname, TERM: s.tty ? 'xterm-256color' : 'dumb', ...s.env };
   for (const [k, v] of Object.entries(env)) args.push('--setenv', `${k}=${v}`);
   for (const r of RLIMITS) args.push('--rlimit', r);
   args.push('--deny-syscalls', deniedSyscallNumbers().join(','), '--deny-ioctl', DENIED_IOCTLS.map((n) => `0x${n.toString(16)}`).join(','));
@@ -61,7 +61,7 @@ export function runArgs(s: ContainerState, p: LaunchPaths, procsFiles: string[],
   args.push('--upper', p.upper, '--work', p.work, '--rootfs-mount', p.rootfs);
   args.push('--proc', '--dev', '--devpts-max', String(DEVPTS_MAX));
   for (const t of TMPFS_MOUNTS) args.push('--tmpfs', `${t.path}:${t.bytes}`);
-  args.push('--bind', `${s.projectDir}:/work`);
+  args.push('--bind', `${s.projectDir}:${s.projectTarget ?? '/work'}`);
   // Copies on a private tmpfs, not binds: a bind would name the host path in /proc/self/mountinfo.
   args.push('--ro-copy', `${p.etc}/passwd:/etc/passwd`, '--ro-copy', `${p.etc}/group:/etc/group`);
   args.push(...processArgs(s, s.workdir));
@@ -91,9 +91,9 @@ export function insertArgs(s: ContainerState, layersTopmostFirst: string[], dirs
 }
 
 /** /etc/passwd and /etc/group naming the container's own uid "student". */
-export function identityFiles(uid: number, gid: number): { passwd: string; group: string } {
+export function identityFiles(uid: number, gid: number, home = '/work'): { passwd: string; group: string } {
   return {
-    passwd: `root:x:0:0:root:/root:/bin/sh\nstudent:x:${uid}:${gid}:student:/work:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n`,
+    passwd: `root:x:0:0:root:/root:/bin/sh\nstudent:x:${uid}:${gid}:student:${home}:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n`,
     group: `root:x:0:\nstudent:x:${gid}:\nnogroup:x:65534:\n`,
   };
 }

@@ -1,14 +1,29 @@
 // Test support: a throwaway REG_HOME, and a snapshot of every file under it (to prove that a
 // failed operation left the store exactly as it was).
 
-import { mkdtempSync, readdirSync, lstatSync, rmSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, lstatSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { regHome, type RegHome } from '../home.js';
 
 export function tempHome(prefix = 'reg-test-'): RegHome & { cleanup: () => void } {
   const root = mkdtempSync(join(tmpdir(), prefix));
-  return { ...regHome(root), cleanup: () => rmSync(root, { recursive: true, force: true }) };
+  return { ...regHome(root), cleanup: () => {
+    unmountUnder(root);
+    rmSync(root, { recursive: true, force: true });
+  } };
+}
+
+/** Unmounts every mount below root (quota volumes), deepest first, so rm -r never empties one. */
+export function unmountUnder(root: string): string[] {
+  const mounts = readFileSync('/proc/self/mountinfo', 'utf8')
+    .split('\n')
+    .map((l) => l.split(' ')[4]?.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8))))
+    .filter((m): m is string => !!m && m.startsWith(`${root}/`))
+    .sort((a, b) => b.length - a.length);
+  for (const m of mounts) if (spawnSync('umount', [m]).status !== 0) spawnSync('umount', ['-l', m]);
+  return mounts;
 }
 
 /** path → "type size mode" for every entry below root (directories included). */

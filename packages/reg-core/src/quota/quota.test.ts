@@ -1,0 +1,193 @@
+// Disk quotas for real: loop-mounted ext4 volumes written until ENOSPC, from the host and from
+// inside containers (writable layer, /work, a student's workspace). Needs root (loop mounts).
+import assert from 'node:assert/strict';
+import { execFileSync, spawn } from 'node:child_process';
+import { existsSync, statSync, writeFileSync, mkdirSync, openSync, writeSync, closeSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { Engine } from '../container/engine.js';
+import { containerPaths } from '../container/state.js';
+import { isRegError } from '../errors.js';
+import type { SpawnLauncher } from '../launch/launcher.js';
+import { buildFromHost } from '../ret/build-from-host.js';
+import { tempHome } from '../test-support/temp-home.js';
+import { Workspaces } from '../workspace/workspaces.js';
+import { createVolume, destroyVolume, isMounted, mountVolume, unmountVolume, volumeUsage } from './volume.js';
+
+const isRoot = process.getuid?.() === 0;
+const skip = !isRoot && 'needs root: loop mounts, namespaces and cgroups';
+const home = tempHome('reg-quota-');
+const MiB = 1024 * 1024;
+let engine: Engine;
+
+const loopsOf = (image: string) => execFileSync('losetup', ['-j', image], { encoding: 'utf8' }).trim();
+
+function capture(): { spawn: SpawnLauncher; output: () => string } {
+  let out = '';
+  return {
+    output: () => out,
+    spawn: (file, args) => {
+      const c = spawn(file, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+      c.stdout.on('data', (d: Buffer) => (out += d.toString()));
+      c.stderr.on('data', (d: Buffer) => (out += d.toString()));
+      return { pid: c.pid!, exited: new Promise((r) => c.on('close', (code, signal) => r({ code, signal }))) };
+    },
+  };
+}
+
+/** Python that writes 1 MiB chunks (or creates files) until the kernel refuses, and says why. */
+const FILL_BYTES = `
+import os, errno
+n = 0
+try:
+    with open('big', 'wb') as f:
+        while True:
+            f.write(b'x' * 1048576); f.flush(); os.fsync(f.fileno()); n += 1048576
+except OSError as e:
+    print('bytes', n, errno.errorcode[e.errno])
+`;
+const FILL_FILES = `
+import os, errno
+n = 0
+try:
+    os.mkdir('many')
+    while True:
+        open(f'many/{n}', 'w').close(); n += 1
+except OSError as e:
+    print('files', n, errno.errorcode[e.errno])
+`;
+
+async function py(code: string, opts: Record<string, unknown>) {
+  const c = capture();
+  const r = await engine.run({ ret: 'python@3.11', command: ['/usr/bin/python3.11', '-c', code], spawn: c.spawn, ...opts });
+  return { ...r, output: c.output().trim() };
+}
+
+before(async () => {
+  if (!isRoot) return;
+  engine = await Engine.open({ home });
+  await buildFromHost(home, '/usr/bin/python3.11');
+});
+
+after(async () => {
+  if (engine) for (const s of await engine.list({ all: true })) await engine.remove(s.id, { force: true }).catch(() => {});
+  await engine?.disposeCgroupParent();
+  home.cleanup();
+});
+
+test('a volume holds at least its quota and refuses more with ENOSPC; destroy leaves no mount or loop device', { skip }, async () => {
+  const image = join(home.root, 'v.img');
+  const mnt = join(home.root, 'v');
+  await createVolume(image, { bytes: 8 * MiB, inodes: 200 }, { journal: true });
+  assert.ok(statSync(image).blocks * 512 < 8 * MiB, 'the image is sparse');
+  await mountVolume(image, mnt);
+  await mountVolume(image, mnt); // idempotent
+  assert.equal(execFileSync('findmnt', ['-n', '-o', 'TARGET', mnt], { encoding: 'utf8' }).trim().split('\n').length, 1, 'mounted once');
+  let written = 0;
+  const fd = openSync(join(mnt, 'f'), 'w');
+  const chunk = Buffer.alloc(MiB, 1);
+  assert.throws(() => {
+    for (;;) written += writeSync(fd, chunk);
+  }, /ENOSPC/);
+  closeSync(fd);
+  assert.ok(written >= 8 * MiB, `at least the quota fits (${written})`);
+  assert.ok(written < 12 * MiB, `not much more than the quota (${written})`);
+  let files = 0;
+  mkdirSync(join(mnt, 'd'));
+  assert.throws(() => {
+    for (;;) writeFileSync(join(mnt, 'd', String(files++)), '');
+  }, /ENOSPC/);
+  assert.ok(files >= 200 && files < 400, `the inode quota holds (${files})`);
+  const u = await volumeUsage(mnt);
+  assert.ok(u.bytes >= 8 * MiB && u.inodes >= 200);
+  await destroyVolume(image, mnt);
+  await unmountVolume(mnt); // idempotent
+  assert.equal(await isMounted(mnt), false);
+  assert.ok(!existsSync(image));
+  assert.equal(loopsOf(image), '', 'no loop device left');
+});
+
+test("a container's /work and writable layer stop at the disk quota with ENOSPC; the next container runs", { skip }, async () => {
+  const bytes = await py(FILL_BYTES, { disk: { bytes: 24 * MiB, inodes: 1000 }, rm: true });
+  assert.equal(bytes.outcome.outcome, 'exited', bytes.output);
+  const [, n, err] = bytes.output.split(' ');
+  assert.match(err!, /ENOSPC|EDQUOT/);
+  assert.ok(Number(n) >= 24 * MiB && Number(n) < 32 * MiB, bytes.output);
+  const files = await py(FILL_FILES, { disk: { bytes: 64 * MiB, inodes: 500 }, rm: true });
+  const [, count, ferr] = files.output.split(' ');
+  assert.match(ferr!, /ENOSPC|EDQUOT/);
+  assert.ok(Number(count) >= 490 && Number(count) < 1000, files.output);
+  // The container's own image is gone with it (rm), and nothing is left mounted.
+  const s = bytes.state;
+  assert.ok(!existsSync(containerPaths(home, s.id).layerImage));
+  assert.equal(await isMounted(containerPaths(home, s.id).layer), false);
+  const ok = await py('print("fine")', { disk: { bytes: 8 * MiB, inodes: 100 }, rm: true });
+  assert.equal(ok.output, 'fine');
+});
+
+test('rm of a container with a quota unmounts its volume and frees the loop device', { skip }, async () => {
+  const s = await engine.generate({ ret: 'python@3.11', command: ['/usr/bin/python3.11', '-c', 'pass'], disk: { bytes: 8 * MiB, inodes: 100 } });
+  const p = containerPaths(home, s.id);
+  assert.ok(await isMounted(p.layer));
+  assert.notEqual(loopsOf(p.layerImage), '');
+  await engine.remove(s.id);
+  assert.equal(await isMounted(p.layer), false);
+  assert.equal(loopsOf(p.layerImage), '');
+  assert.ok(!existsSync(p.dir));
+});
+
+test('a workspace is the home directory of every container a student opens, keeps files and one owner, and stops at its quota', { skip }, async () => {
+  const ws = await Workspaces.open(home);
+  const key = { classId: 'cs101', userId: 'student-1' };
+  const a = await ws.ensure(key, { bytes: 16 * MiB, inodes: 300 });
+  assert.equal(a.created, true);
+  const st = statSync(a.path);
+  assert.equal(st.uid, a.uid);
+  assert.equal(st.mode & 0o777, 0o700);
+  assert.ok(a.uid >= 300_000);
+  const w = await py("import os; open('hello.py','w').write('print(42)\\n'); print(os.getcwd(), os.environ['HOME'], os.getuid())", { home: { dir: a.path }, rm: true });
+  assert.equal(w.output, `/home/student /home/student ${a.uid}`);
+  // Session over, container gone: the file is still there, and a second container sees it.
+  const again = await ws.ensure(key, { bytes: 16 * MiB, inodes: 300 });
+  assert.equal(again.created, false);
+  assert.equal(again.uid, a.uid);
+  assert.equal(statSync(join(a.path, 'hello.py')).uid, a.uid);
+  const r = await py("exec(open('hello.py').read())", { home: { dir: a.path }, disk: { bytes: 8 * MiB, inodes: 100 }, rm: true });
+  assert.equal(r.output, '42');
+  const fill = await py(FILL_BYTES, { home: { dir: a.path }, rm: true });
+  assert.match(fill.output, /^bytes \d+ (ENOSPC|EDQUOT)$/);
+  const u = await ws.usage(key);
+  assert.equal(u.quotaBytes, 16 * MiB);
+  assert.ok(u.bytes >= 16 * MiB, JSON.stringify(u));
+  // A larger quota applies at once where the kernel resizes ext4 online, else at the next mount.
+  const { applied } = await ws.setQuota(key, { bytes: 40 * MiB, inodes: 300 });
+  if (!applied) {
+    assert.equal((await ws.usage(key)).quotaBytes, 16 * MiB, 'not applied yet');
+    await ws.unmount(key);
+    await ws.ensure(key, { bytes: 40 * MiB, inodes: 300 });
+  }
+  assert.equal((await ws.usage(key)).quotaBytes, 40 * MiB);
+  const more = await py("import os\nwith open('more','wb') as f: f.write(b'y'*(16*1048576))\nprint('ok')", { home: { dir: a.path }, rm: true });
+  assert.equal(more.output, 'ok');
+  // Another student gets another uid; ids cannot climb out.
+  const b = await ws.ensure({ classId: 'cs101', userId: 'student-2' }, { bytes: 8 * MiB, inodes: 100 });
+  assert.notEqual(b.uid, a.uid);
+  assert.deepEqual(await ws.list('cs101'), ['student-1', 'student-2']);
+  for (const bad of [{ classId: '../x', userId: 'a' }, { classId: 'c', userId: '..' }, { classId: 'c', userId: 'a/b' }, { classId: '', userId: 'a' }]) {
+    await assert.rejects(ws.ensure(bad, { bytes: 8 * MiB, inodes: 100 }), (e) => isRegError(e, 'USAGE'));
+  }
+  await ws.remove(key);
+  await ws.remove({ classId: 'cs101', userId: 'student-2' });
+  assert.deepEqual(await ws.list('cs101'), []);
+  assert.equal(await ws.uidOf('student-1'), a.uid, 'the uid stays the student\'s');
+  assert.equal(execFileSync('losetup', ['-a'], { encoding: 'utf8' }).includes(home.root), false, 'no loop device left');
+});
+
+test('a root-owned project or home directory is refused, never chowned', { skip }, async () => {
+  const dir = join(home.root, 'rootdir');
+  mkdirSync(dir);
+  for (const opts of [{ projectDir: dir }, { home: { dir } }]) {
+    await assert.rejects(engine.generate({ ret: 'python@3.11', ...opts }), (e) => isRegError(e, 'PERMISSION_DENIED') && /owned by root/.test(e.message));
+    assert.equal(statSync(dir).uid, 0);
+  }
+});
