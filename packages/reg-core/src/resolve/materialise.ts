@@ -145,9 +145,16 @@ async function materialiseUncached(home: RegHome, ref: string): Promise<Material
     for (const ret of locked) await ensureLayer(home, ret);
     try {
       await mkdir(home.closures, { recursive: true });
-      const tmp = `${cache}.${process.pid}.tmp`;
-      await writeFile(tmp, JSON.stringify({ ref, lowerdirs }));
-      await rename(tmp, cache);
+      // A unique temp name per writer: concurrent first starts of one RET (a class's rush) each
+      // write their own file and the renames race harmlessly (the contents are equal).
+      const tmp = `${cache}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`;
+      try {
+        await writeFile(tmp, JSON.stringify({ ref, lowerdirs }));
+        await rename(tmp, cache);
+      } catch (e) {
+        await rm(tmp, { force: true }).catch(() => {});
+        throw e;
+      }
     } catch (e) {
       throw storeIoError(e, 'caching a resolved closure', cache);
     }
