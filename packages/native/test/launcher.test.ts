@@ -6,7 +6,7 @@ import { after, afterEach, before, describe, test, type TestContext } from 'node
 import assert from 'node:assert/strict';
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import {
-  chmodSync, chownSync, copyFileSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync,
+  chmodSync, chownSync, closeSync, copyFileSync, existsSync, openSync, lstatSync, mkdirSync, mkdtempSync, readFileSync,
   readdirSync, readlinkSync, rmdirSync, rmSync, statSync, symlinkSync, writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -20,6 +20,9 @@ const GID = 1000;
 const TIOCSTI = 0x5412;
 const NR_MOUNT = 165; // x86_64
 const PIDS_CGROUP_V1 = '/sys/fs/cgroup/pids';
+const NR_IO_URING = [425, 426, 427]; // x86_64 and arm64
+const NR_CLONE3 = 435;
+const CLONE_NAMESPACE_FLAGS = 0x7e020000;
 
 type LaunchEvent = { event: string; [key: string]: unknown };
 
@@ -85,7 +88,8 @@ function runArgs(opts: { shell?: boolean; extra?: string[] } = {}): string[] {
     '--upper', c.upper, '--work', c.work, '--rootfs-mount', c.rootfs,
     '--proc', '--dev', '--tmpfs', '/tmp:1048576', '--hostname', 'reg-box',
     '--uid', String(UID), '--gid', String(GID),
-    '--deny-syscalls', String(NR_MOUNT), '--deny-ioctl', String(TIOCSTI),
+    '--deny-syscalls', [NR_MOUNT, ...NR_IO_URING].join(','), '--deny-ioctl', String(TIOCSTI),
+    '--enosys-syscalls', String(NR_CLONE3), '--deny-clone-flags', String(CLONE_NAMESPACE_FLAGS),
     ...(opts.extra ?? []),
   ];
 }
@@ -509,4 +513,110 @@ describe('reg-launch', { concurrency: 1 }, () => {
     await box.done;
     await until(() => !alive(pid1) && !alive(cmd), 'pid 1 and the command to die with the launcher');
   });
+  test('seccomp: clone with namespace flags and io_uring are refused, clone3 says ENOSYS; threads and fork work', async (t) => {
+    if (skipUnlessRoot(t)) return;
+    const lines = (await probe(['escapes'])).split('\n').map((l) => JSON.parse(l) as { probe: string; escaped: boolean; detail: string });
+    const by = new Map(lines.map((l) => [l.probe, l]));
+    assert.match(by.get('clone-namespace-flags')!.detail, /^clone\(CLONE_x\): NEWUSER=EPERM NEWNS=EPERM NEWPID=EPERM NEWNET=EPERM NEWUTS=EPERM NEWIPC=EPERM NEWCGROUP=EPERM$/);
+    assert.match(by.get('clone3-newuser')!.detail, /ENOSYS$/);
+    assert.match(by.get('io_uring')!.detail, /EPERM$/);
+    assert.deepEqual(JSON.parse(await probe(['threads'])), { pthread: 'ok', value: 42, fork: 7, clone3: 'ENOSYS' });
+    // Without the clone rule the same flags get past seccomp (and fail only for want of capabilities).
+    const c = newContainer();
+    const open = await launch(['run', '--status-fd', '3', '--lower', probeLower, '--upper', c.upper, '--work', c.work,
+      '--rootfs-mount', c.rootfs, '--uid', String(UID), '--gid', String(GID), '--', '/bin/reg-probe', 'escapes']).done;
+    const io = open.stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l) as { probe: string; detail: string }).find((l) => l.probe === 'clone3-plain')!;
+    assert.match(io.detail, /^clone3\(\): ok/, 'without the filter clone3 works: the ENOSYS above is the filter');
+  });
+
+  test('every inherited fd but 0-2 and the status fd is closed before the container starts', async (t) => {
+    if (skipUnlessRoot(t)) return;
+    // What a host that leaks a pty master to the next launcher looks like: an extra open fd.
+    const leaked = openSync('/dev/ptmx', 'r+');
+    t.after(() => closeSync(leaked));
+    const args = [...runArgs(), '--', '/bin/reg-probe', 'sleep', '30'];
+    const child = spawn(launcherPath, args, { stdio: ['ignore', 'pipe', 'pipe', 'pipe', leaked, leaked] });
+    let status = '';
+    (child.stdio[3] as NodeJS.ReadableStream).on('data', (d: Buffer) => (status += d.toString()));
+    await until(() => status.includes('"started"'), 'the container to start');
+    const pid1 = Number(/"event":"pid","pid":(\d+)/.exec(status)![1]);
+    recordPid(pid1);
+    seenPids.push(child.pid!); // not recordPid: the launcher's pid ns is the host's
+    const fds = (pid: number) => readdirSync(`/proc/${pid}/fd`).map(Number).sort((a, b) => a - b);
+    assert.deepEqual(fds(child.pid!), [0, 1, 2, 3], 'the launcher');
+    assert.deepEqual(fds(pid1), [0, 1, 2, 3], 'pid 1');
+    const cmd = Number(/"event":"started","pid":(\d+)/.exec(status)![1]);
+    assert.deepEqual(fds(cmd), [0, 1, 2], 'the command (the status fd is close-on-exec)');
+    child.kill('SIGTERM');
+    await new Promise((r) => child.on('close', r));
+  });
+
+  test('argv and host paths are hidden: /proc/1/cmdline and mountinfo name no host path, uid or policy', async (t) => {
+    if (skipUnlessRoot(t)) return;
+    const passwd = join(tmp, 'passwd-copy');
+    writeFileSync(passwd, 'student:x:1000:1000::/work:/bin/sh\n');
+    const extra = ['--ro-copy', `${passwd}:/etc/passwd`, '--tmpfs', '/var/tmp:65536'];
+    const cmdline = await probe(['cat', '/proc/1/cmdline'], { extra });
+    assert.equal(cmdline.replace(/\0+$/, ''), 'reg-init');
+    const mountinfo = await probe(['cat', '/proc/self/mountinfo'], { extra });
+    assert.ok(!mountinfo.includes(tmp), `mountinfo names the host: ${mountinfo}`);
+    assert.match(mountinfo, / \/ rw,[^ ]* - overlay reg rw,lowerdir\+=\/,upperdir=\/upper,workdir=\/work/);
+    assert.match(mountinfo, /^\S+ \S+ \S+ \/passwd \/etc\/passwd ro,/m);
+    assert.equal(await probe(['cat', '/etc/passwd'], { extra }), 'student:x:1000:1000::/work:/bin/sh');
+    assert.equal(await probe(['write', '/etc/passwd'], { extra }), 'EROFS');
+    assert.equal(await probe(['write', '/var/tmp/f'], { extra }), 'ok');
+  });
+
+  test('--devpts-max caps the ptys of one container', async (t) => {
+    if (skipUnlessRoot(t)) return;
+    assert.equal(await probe(['pty-hog'], { extra: ['--devpts-max', '8'] }), 'ENOSPC after 8');
+    assert.match(await probe(['ls', '/dev/pts']), /ptmx/);
+  });
+
+  test('a pty hangup reaches the command: the launcher forwards the kernel\'s SIGHUP', async (t) => {
+    if (skipUnlessRoot(t)) return;
+    // python's pty.spawn gives the launcher a pty and a session (like the host's node-pty); killing
+    // python closes the master, and the kernel sends SIGHUP to the session leader only.
+    const args = [...runArgs(), '--', '/bin/reg-probe', 'sleep', '30'];
+    const holder = spawn('python3', ['-c', 'import pty, sys; pty.spawn(sys.argv[1:])', launcherPath, ...args], { stdio: ['ignore', 'ignore', 'pipe', 'pipe'] });
+    let status = '';
+    (holder.stdio[3] as NodeJS.ReadableStream).on('data', (d: Buffer) => (status += d.toString()));
+    await until(() => status.includes('"started"'), 'the container to start');
+    const pid1 = Number(/"event":"pid","pid":(\d+)/.exec(status)![1]);
+    const cmd = Number(/"event":"started","pid":(\d+)/.exec(status)![1]);
+    recordPid(pid1);
+    holder.kill('SIGKILL'); // no --die-with-parent: only the hangup can end it
+    await until(() => !alive(pid1) && !alive(cmd), 'the hangup to end the container');
+    assert.match(status, /"event":"signaled","signal":1/);
+  });
+
+  test('--die-with-parent: SIGKILL of the spawner ends the launcher, pid 1 and the command; without it they live', async (t) => {
+    if (skipUnlessRoot(t)) return;
+    const viaShell = (extra: string[]) => {
+      // sh is the launcher's parent (it waits instead of exec-ing), as the CLI or the host would be.
+      const sh = spawn('/bin/sh', ['-c', '"$@" & wait', 'sh', launcherPath, ...runArgs({ extra }), '--', '/bin/reg-probe', 'sleep', '30'],
+        { stdio: ['ignore', 'ignore', 'pipe', 'pipe'] });
+      let status = '';
+      (sh.stdio[3] as NodeJS.ReadableStream).on('data', (d: Buffer) => (status += d.toString()));
+      return { sh, status: () => status };
+    };
+    for (const dieWithParent of [true, false]) {
+      const { sh, status } = viaShell(dieWithParent ? ['--die-with-parent'] : []);
+      await until(() => status().includes('"started"'), 'the container to start');
+      const pid1 = Number(/"event":"pid","pid":(\d+)/.exec(status())![1]);
+      const cmd = Number(/"event":"started","pid":(\d+)/.exec(status())![1]);
+      const launcher = Number(readFileSync(`/proc/${pid1}/stat`, 'utf8').split(') ')[1]!.split(' ')[1]);
+      recordPid(pid1);
+      sh.kill('SIGKILL');
+      if (dieWithParent) {
+        await until(() => !alive(launcher) && !alive(pid1) && !alive(cmd), 'everything to die with the spawner');
+      } else {
+        await new Promise((r) => setTimeout(r, 300));
+        assert.ok(alive(launcher) && alive(pid1) && alive(cmd), 'a detached launcher outlives its spawner');
+        process.kill(pid1, 'SIGKILL');
+        await until(() => !alive(launcher) && !alive(cmd), 'the container to end');
+      }
+    }
+  });
+
 });
