@@ -31,8 +31,9 @@ export default function StartPage() {
     setBusy(kind);
     setError(null);
     try {
-      const { ret, command } = TERMINAL_KINDS[kind];
-      const c = await api.create({ ret, command: [...command] });
+      // The command comes from the environment (the RET's own), never from the browser.
+      const { ret } = TERMINAL_KINDS[kind];
+      const c = await api.create({ ret });
       router.push(`/terminal/${c.id}`);
     } catch (e) {
       setError(e instanceof ApiFailure ? `${e.message}${e.hint ? ` (${e.hint})` : ''}` : String(e));

@@ -38,3 +38,4 @@ export { effectiveLimits, hostCeilings, defaultPolicy, validatePolicy, cgroupLim
 // Disk quotas (size-limited volumes) and persistent per-student workspaces.
 export { Workspaces, WORKSPACE_UID_BASE, type WorkspaceKey, type WorkspaceUsage } from './workspace/workspaces.js';
 export { volumeUsage, type DiskQuota, type VolumeUsage } from './quota/volume.js';
+export { loadLimitPolicy, saveLimitPolicy, policyFrom, policyFilePath, diskQuotaOf, policyFileSchema, type PolicyFile } from './limits/policy-file.js';

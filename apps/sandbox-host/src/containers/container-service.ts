@@ -3,7 +3,7 @@
 // containers (others' are reported as not found, so ids leak nothing); teachers may look at every
 // container but change only their own; the administrator (unix socket) may do anything.
 
-import { listRets, type ContainerState, type Engine } from '@reg/core';
+import { assertContainerCap, cgroupLimitsOf, diskQuotaOf, effectiveLimits, listRets, loadLimitPolicy, RegError, type ContainerState, type Engine, type Limits } from '@reg/core';
 import { createContainerSchema, type ContainerView } from '@reg/protocol';
 import type { z } from 'zod';
 import { AccessError, principalId, type Principal } from '../auth/principal.js';
@@ -24,15 +24,48 @@ export class ContainerService {
     private readonly attachTtlMs: number,
   ) {}
 
-  async create(p: Principal, body: z.output<typeof createContainerSchema>): Promise<ContainerView> {
-    const state = await this.engine.generate({
-      ret: body.ret,
-      ...(body.command && { command: body.command }),
-      ...(body.name && { name: body.name }),
-      ...(body.limits && { limits: body.limits }),
-      tty: body.terminal,
-    });
+  /** Containers being created per user right now (counted against the cap before they exist). */
+  private readonly creating = new Map<string, number>();
+
+  /**
+   * Limits come from the server: the policy ($REG_HOME/limits.json within the host's ceilings),
+   * then the class layer (H4), never the request — except the administrator's, who may pass
+   * `limits` and `command`. A user over their concurrent-container cap gets LIMIT_EXCEEDED (429).
+   */
+  async create(
+    p: Principal,
+    body: z.output<typeof createContainerSchema>,
+    /** What the server decides (a class environment): limit layers over the policy, the command, the workspace. */
+    server: { limits?: Array<Partial<Limits> | undefined>; command?: string[]; home?: { dir: string; target?: string } } = {},
+  ): Promise<ContainerView> {
+    const isAdmin = p.kind === 'admin' || p.user.role === 'admin';
+    for (const field of ['limits', 'command'] as const) {
+      if (!isAdmin && body[field] !== undefined) {
+        throw new RegError('USAGE', `"${field}" may not be set in a request: ${field === 'limits' ? 'limits come from the class or the administrator' : 'the command comes from the environment'}`, { field, hint: `leave "${field}" out` });
+      }
+    }
+    const policy = await loadLimitPolicy(this.engine.home);
+    const requested = body.limits && { ...(body.limits.memoryBytes !== undefined && { memoryBytes: body.limits.memoryBytes }), ...(body.limits.pids !== undefined && { pids: body.limits.pids }), ...(body.limits.cpuMillicores !== undefined && { cpus: body.limits.cpuMillicores / 1000 }) };
+    const limits = effectiveLimits(policy, ...(server.limits ?? []), requested);
     const ownerId = principalId(p);
+    if (ownerId) {
+      assertContainerCap(policy, (await this.activeCount(ownerId)) + (this.creating.get(ownerId) ?? 0));
+      this.creating.set(ownerId, (this.creating.get(ownerId) ?? 0) + 1);
+    }
+    let state: ContainerState;
+    try {
+      state = await this.engine.generate({
+        ret: body.ret,
+        ...((body.command ?? server.command) && { command: body.command ?? server.command }),
+        ...(server.home && { home: server.home }),
+        ...(body.name && { name: body.name }),
+        limits: cgroupLimitsOf(limits),
+        disk: diskQuotaOf(limits),
+        tty: body.terminal,
+      });
+    } finally {
+      if (ownerId) this.creating.set(ownerId, (this.creating.get(ownerId) ?? 1) - 1);
+    }
     await this.db.container.create({ data: { id: state.id, ownerId, ret: state.ret, name: state.name ?? null, command: JSON.stringify(state.command), tty: state.tty, status: state.status } });
     if (!body.terminal) return this.view(state, await this.row(state.id));
     try {
@@ -42,6 +75,17 @@ export class ContainerService {
       await this.db.container.update({ where: { id: state.id }, data: { status: 'removed', endReason: 'exited', endedAt: new Date() } }).catch(() => {});
       throw e;
     }
+  }
+
+  /** A user's containers that hold resources: not yet stopped or removed. */
+  private async activeCount(ownerId: string): Promise<number> {
+    const rows = await this.db.container.findMany({ where: { ownerId, status: { not: 'removed' } }, select: { id: true } });
+    let n = 0;
+    for (const r of rows) {
+      const s = await this.engine.inspect(r.id).catch(() => undefined);
+      if (s && s.status !== 'stopped' && s.status !== 'removed') n++;
+    }
+    return n;
   }
 
   async list(p: Principal): Promise<ContainerView[]> {

@@ -1,7 +1,8 @@
 // Test support: a real host in-process on a temp REG_HOME (with the python RET built from this
 // machine), signed-in API clients, and a socket.io terminal client that acks like a browser.
 
-import { existsSync, readdirSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,7 +17,15 @@ export const isRoot = process.getuid?.() === 0;
 
 export async function tempRegHome(): Promise<{ dir: string; cleanup: () => Promise<void> }> {
   const dir = await mkdtemp(join(tmpdir(), 'reg-host-test-'));
-  return { dir, cleanup: () => rm(dir, { recursive: true, force: true }) };
+  return {
+    dir,
+    cleanup: async () => {
+      // Quota volumes of containers still present (stopped ones keep theirs) first: rm -r must not descend into a mount.
+      const mounts = readFileSync('/proc/self/mountinfo', 'utf8').split('\n').map((l) => l.split(' ')[4] ?? '').filter((m) => m.startsWith(`${dir}/`)).sort((a, b) => b.length - a.length);
+      for (const m of mounts) if (spawnSync('umount', [m]).status !== 0) spawnSync('umount', ['-l', m]);
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
 }
 
 export async function ensurePythonRet(home: string): Promise<void> {
@@ -50,7 +59,7 @@ export class ApiClient {
   }
 
   async openPython(): Promise<string> {
-    const r = await this.call('POST', '/api/containers', { ret: 'python@3.11', command: ['python3'] });
+    const r = await this.call('POST', '/api/containers', { ret: 'python@3.11' });
     if (r.status !== 201) throw new Error(`create: ${r.status} ${JSON.stringify(r.json)}`);
     return r.json.id as string;
   }

@@ -9,6 +9,8 @@ import type { Outcome } from '../container/status.js';
 import { childProcessSpawner } from '../launch/launcher.js';
 import { parse, need, type Options } from './args.js';
 import { formatBytes, table } from './output.js';
+import { cgroupLimitsOf, effectiveLimits, type Limits } from '../limits/policy.js';
+import { diskQuotaOf, loadLimitPolicy } from '../limits/policy-file.js';
 
 export const CREATE_OPTIONS: Options = {
   template: { type: 'string', short: 't' },
@@ -18,11 +20,13 @@ export const CREATE_OPTIONS: Options = {
   memory: { type: 'string', short: 'm' },
   pids: { type: 'string' },
   cpus: { type: 'string' },
+  disk: { type: 'string' },
+  'disk-inodes': { type: 'string' },
   net: { type: 'string' },
   env: { type: 'string', short: 'e', multiple: true },
 };
 
-export const USAGE = `reg run -t REF [-c CMD | -- CMD ARGS...] [--name N] [-p DIR] [-m 256m] [--pids N] [--cpus 0.5] [--net none|host] [-e K=V] [--rm] [-d] [--timeout SEC]
+export const USAGE = `reg run -t REF [-c CMD | -- CMD ARGS...] [--name N] [-p DIR] [-m 256m] [--pids N] [--cpus 0.5] [--disk 1g] [--disk-inodes N] [--net none|host] [-e K=V] [--rm] [-d] [--timeout SEC]
        reg generate -t REF [same options]       reg start [-a] ID
        reg stop [-t SEC] ID    reg rm [-f] ID    reg ps [-a] [--json]    reg inspect ID    reg logs ID
        reg exec ID -- CMD ARGS    reg install ID REF    reg uninstall ID REF    reg stats [--json]`;
@@ -32,6 +36,31 @@ export function parseSize(v: string, field: string): number {
   if (!m) throw new RegError('USAGE', `${field} "${v}" is not a size`, { field, hint: 'e.g. 256m, 1g, 1048576' });
   const mult = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4 }[m[2]!.toLowerCase() as '' | 'k' | 'm' | 'g' | 't'];
   return Math.round(Number(m[1]) * mult);
+}
+
+/** The limits asked for on the command line, as a layer over the policy's defaults. */
+export function limitsLayerFrom(values: Record<string, unknown>): Partial<Limits> {
+  const layer: Partial<Limits> = {};
+  const c = limitsFrom(values);
+  if (c.memoryBytes !== undefined) layer.memoryBytes = c.memoryBytes;
+  if (c.pids !== undefined) layer.pids = c.pids;
+  if (c.cpuMillicores !== undefined) layer.cpus = c.cpuMillicores / 1000;
+  if (typeof values.disk === 'string') layer.diskBytes = parseSize(values.disk, '--disk');
+  if (typeof values['disk-inodes'] === 'string') {
+    const n = Number(values['disk-inodes']);
+    if (!Number.isInteger(n)) throw new RegError('USAGE', `--disk-inodes "${values['disk-inodes']}" is not a whole number`, { field: '--disk-inodes' });
+    layer.diskInodes = n;
+  }
+  return layer;
+}
+
+/**
+ * Embedded mode: the command line's limits resolved through the policy ($REG_HOME/limits.json
+ * over the built-in defaults, within this host's ceilings), as the host does for its users.
+ */
+export async function withPolicyLimits(engine: Engine, opts: GenerateOptions, values: Record<string, unknown>): Promise<GenerateOptions> {
+  const limits = effectiveLimits(await loadLimitPolicy(engine.home), limitsLayerFrom(values));
+  return { ...opts, limits: cgroupLimitsOf(limits), disk: diskQuotaOf(limits) };
 }
 
 function limitsFrom(values: Record<string, unknown>): CgroupLimits {
@@ -107,7 +136,7 @@ export async function containerCommand(engineP: () => Promise<Engine>, cmd: stri
     case 'run': {
       const { values, positionals } = parse(argv, { ...CREATE_OPTIONS, rm: { type: 'boolean' }, detach: { type: 'boolean', short: 'd' }, timeout: { type: 'string' } }, USAGE);
       const engine = await engineP();
-      const opts = createOptions(values, positionals, USAGE);
+      const opts = await withPolicyLimits(engine, createOptions(values, positionals, USAGE), values);
       if (values.detach) {
         const s = await engine.generate(opts);
         const started = await engine.start(s.id);
@@ -133,7 +162,8 @@ export async function containerCommand(engineP: () => Promise<Engine>, cmd: stri
     }
     case 'generate': {
       const { values, positionals } = parse(argv, CREATE_OPTIONS, USAGE);
-      const s = await (await engineP()).generate(createOptions(values, positionals, USAGE));
+      const engine = await engineP();
+      const s = await engine.generate(await withPolicyLimits(engine, createOptions(values, positionals, USAGE), values));
       console.log(s.id);
       return 0;
     }

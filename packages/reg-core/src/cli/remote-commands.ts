@@ -16,6 +16,9 @@ export async function remoteCommand(host: RemoteHost, cmd: string, argv: string[
     case 'generate': {
       const { values, positionals } = parse(argv, { ...CREATE_OPTIONS, ...(cmd === 'run' && { rm: { type: 'boolean' }, detach: { type: 'boolean', short: 'd' } }) }, USAGE);
       const o = createOptions(values, positionals, USAGE);
+      if (values.disk !== undefined || values['disk-inodes'] !== undefined) {
+        throw new RegError('USAGE', '--disk and --disk-inodes are set by the Reg host\'s limit policy, not per request', { field: values.disk !== undefined ? '--disk' : '--disk-inodes' });
+      }
       if (o.projectDir || o.network || (o.env && Object.keys(o.env).length)) {
         throw new RegError('USAGE', '--project, --net and -e are not available through a Reg host', { hint: 'run reg without --host (embedded mode) for them' });
       }
