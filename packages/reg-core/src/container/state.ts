@@ -104,13 +104,24 @@ export async function loadState(home: RegHome, idOrName: string): Promise<Contai
       // fall through to a name or prefix lookup
     }
   }
+  // An empty (or blank) reference would be a prefix of every id: never a match.
+  if (typeof idOrName !== 'string' || idOrName.trim() === '') {
+    throw new RegError('USAGE', 'no container given: the id or name is empty', { field: 'container', hint: 'give an id (or a unique prefix of one) or a name; `reg ps -a` lists them' });
+  }
   const all = await listStates(home);
-  const matches = all.filter((s) => s.name === idOrName || s.id.startsWith(idOrName));
+  // A name is an exact match and wins; otherwise an id prefix must be unique.
+  const named = all.find((s) => s.name === idOrName);
+  if (named) return named;
+  const matches = all.filter((s) => s.id.startsWith(idOrName));
   if (matches.length === 1) return matches[0]!;
-  throw new RegError('CONTAINER_NOT_FOUND', matches.length > 1 ? `"${idOrName}" matches ${matches.length} containers` : `no container "${idOrName}"`, {
-    field: 'container',
-    hint: matches.length > 1 ? 'give more characters of the id' : 'list containers with `reg ps -a`',
-  });
+  if (matches.length > 1) {
+    const shown = matches.slice(0, 10).map((s) => (s.name ? `${s.id} (${s.name})` : s.id));
+    throw new RegError('USAGE', `"${idOrName}" is ambiguous: it matches ${matches.length} containers: ${shown.join(', ')}${matches.length > 10 ? ', …' : ''}`, {
+      field: 'container',
+      hint: 'give more characters of the id',
+    });
+  }
+  throw new RegError('CONTAINER_NOT_FOUND', `no container "${idOrName}"`, { field: 'container', hint: 'list containers with `reg ps -a`' });
 }
 
 export async function listStates(home: RegHome): Promise<ContainerState[]> {
