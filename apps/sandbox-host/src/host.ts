@@ -9,11 +9,13 @@ import { createServer, type Server as HttpServer } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { getRequestListener } from '@hono/node-server';
 import { Engine } from '@reg/core';
-import type { ClassRole, Role } from '@reg/protocol';
+import type { ClassRole } from '@reg/protocol';
 import { Server as SocketIoServer } from 'socket.io';
-import { deleteCookie, setCookie } from 'hono/cookie';
-import { verifyPassword } from './auth/password.js';
-import { AccessError, type Principal } from './auth/principal.js';
+import { endContainersOf } from './admin/end-user-containers.js';
+import { authRoutes } from './auth/auth-routes.js';
+import { AuthService } from './auth/auth-service.js';
+import { AuthSessions } from './auth/auth-sessions.js';
+import { SignInLimiter } from './auth/sign-in-limiter.js';
 import { loadOrCreateSecret } from './auth/secret.js';
 import { TokenSigner } from './auth/signed-token.js';
 import { ContainerService } from './containers/container-service.js';
@@ -59,27 +61,16 @@ export async function startHost(config: HostConfig, opts: { log?: Log } = {}): P
   const sessions = new SessionRegistry(engine, db, { graceMs: config.graceMs, idleMs: config.idleMs }, log);
   const containers = new ContainerService(engine, db, sessions, signer, config.attachTtlMs);
 
-  const userPrincipal = async (userId: string): Promise<Principal | undefined> => {
-    const u = await db.user.findUnique({ where: { id: userId } });
-    return u ? { kind: 'user', user: { id: u.id, username: u.username, role: u.role as Role } } : undefined;
-  };
+  // Server-side sessions (revocable), the sign-in rate limit, and cutting a user off everywhere.
+  const authSessions = new AuthSessions(db, signer, { ttlMs: config.sessionTtlMs });
+  const auth = new AuthService({ db, sessions: authSessions, limiter: new SignInLimiter(), cookieName: SESSION_COOKIE, endContainersOf: (userId, message) => endContainersOf({ db, engine, sessions }, userId, message) });
 
   let routes: ReturnType<typeof apiRoutes> = [];
   const deps: ApiDeps = {
-    async signIn(c, username, password) {
-      const u = await db.user.findUnique({ where: { username } });
-      // Verify against a dummy hash when the user is unknown, so timing does not tell.
-      const ok = await verifyPassword(password, u?.passwordHash ?? 'scrypt$16384$8$1$AAAAAAAAAAAAAAAAAAAAAA$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA');
-      if (!u || !ok) throw new AccessError('UNAUTHENTICATED', 'wrong username or password');
-      const { token, expiresAt } = signer.sign({ kind: 'session', sub: u.id }, config.sessionTtlMs);
-      setCookie(c, SESSION_COOKIE, token, { httpOnly: true, sameSite: 'Lax', path: '/', expires: expiresAt });
-      return { user: { id: u.id, username: u.username, role: u.role as Role }, token, expiresAt: expiresAt.toISOString() };
-    },
-    async signOut(c) {
-      deleteCookie(c, SESSION_COOKIE, { path: '/' });
-    },
+    signIn: (c, username, password) => auth.signIn(c, username, password),
+    signOut: (c, p) => auth.signOut(c, p),
     async me(p) {
-      return p.kind === 'admin' ? { admin: true as const } : p.user;
+      return p.kind === 'admin' ? { admin: true as const } : { ...p.user, ...(p.mustChangePassword && { mustChangePassword: true }) };
     },
     containers,
     async stats() {
@@ -88,15 +79,12 @@ export async function startHost(config: HostConfig, opts: { log?: Log } = {}): P
     },
     openapi: () => openApiDocument(routes),
   };
-  routes = apiRoutes(deps);
+  routes = [...apiRoutes(deps), ...authRoutes(auth)];
 
   const adminSockets = new WeakSet<Socket>();
   const app = buildApp(routes, {
     adminSockets,
-    authenticate: async (token) => {
-      const t = signer.verify(token);
-      return t.ok && t.payload.kind === 'session' ? userPrincipal(t.payload.sub) : undefined;
-    },
+    authenticate: (token) => authSessions.authenticate(token),
     membership: async (userId, classId) => {
       const c = await db.class.findUnique({ where: { id: classId }, select: { ownerId: true, enrolments: { where: { userId }, select: { role: true } } } });
       if (!c) return undefined;

@@ -76,11 +76,17 @@ export const retSchema = z.object({
   description: z.string().optional(),
 });
 
-export const userSchema = z.object({ id: z.string(), username: z.string(), role: z.enum(ROLES) });
+export const userSchema = z.object({
+  id: z.string(),
+  username: z.string(),
+  role: z.enum(ROLES),
+  /** The account still has its initial password: the web app sends it to the change-password page. */
+  mustChangePassword: z.boolean().optional(),
+});
 export type UserView = z.infer<typeof userSchema>;
 
 export const signInSchema = z.object({ username: z.string().min(1).max(64), password: z.string().min(1).max(256) }).strict();
-export const signInReplySchema = z.object({ user: userSchema, token: z.string(), expiresAt: z.string() });
+export const signInReplySchema = z.object({ user: userSchema, token: z.string(), expiresAt: z.string(), mustChangePassword: z.boolean().optional() });
 
 export const terminalTokenSchema = z.object({ token: z.string(), expiresAt: z.string() });
 

@@ -2,4 +2,5 @@
 
 export * from './api-schemas.js';
 export * from './terminal-events.js';
+export * from './admin-schemas.js';
 export * from './class-schemas.js';

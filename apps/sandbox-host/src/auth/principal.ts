@@ -4,7 +4,16 @@
 
 import type { Role } from '@reg/protocol';
 
-export type Principal = { kind: 'admin' } | { kind: 'user'; user: { id: string; username: string; role: Role } };
+export type Principal =
+  | { kind: 'admin' }
+  | {
+      kind: 'user';
+      user: { id: string; username: string; role: Role };
+      /** The AuthSession row this request signed in with (sign-out revokes it). */
+      sid?: string;
+      /** The account still has its initial password: only changing it (and signing out) is allowed. */
+      mustChangePassword?: boolean;
+    };
 
 export const ACCESS_CODES = ['UNAUTHENTICATED', 'FORBIDDEN', 'NOT_FOUND', 'BAD_REQUEST'] as const;
 export type AccessCode = (typeof ACCESS_CODES)[number];
@@ -21,3 +30,20 @@ export class AccessError extends Error {
 }
 
 export const principalId = (p: Principal): string | null => (p.kind === 'admin' ? null : p.user.id);
+
+/** Refusals of a request as such (HTTP only; socket events have their own codes). */
+export const REQUEST_CODES = ['RATE_LIMITED', 'PAYLOAD_TOO_LARGE', 'PASSWORD_CHANGE_REQUIRED', 'CONFLICT'] as const;
+export type RequestCode = (typeof REQUEST_CODES)[number];
+
+export class RequestError extends Error {
+  constructor(
+    readonly code: RequestCode,
+    message: string,
+    readonly hint?: string,
+    /** RATE_LIMITED: seconds until a retry can succeed (sent as Retry-After). */
+    readonly retryAfterSeconds?: number,
+  ) {
+    super(message);
+    this.name = 'RequestError';
+  }
+}

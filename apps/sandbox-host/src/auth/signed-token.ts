@@ -1,13 +1,14 @@
 // Signed tokens (HMAC-SHA256 over a JSON payload, like a JWT with a fixed algorithm, so there is
 // no header to trust): `<payload base64url>.<mac base64url>`. Two kinds: `session` (a sign-in,
-// carried by a cookie or a bearer header) and `attach` (names one user and one container, lives
+// carried by a cookie or a bearer header; `sid` names its AuthSession row, which can be revoked)
+// and `attach` (names one user and one container, lives
 // for a couple of minutes, carried by the socket.io attach event).
 
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { z } from 'zod';
 
 const payloadSchema = z.discriminatedUnion('kind', [
-  z.object({ kind: z.literal('session'), sub: z.string(), exp: z.number(), iat: z.number() }),
+  z.object({ kind: z.literal('session'), sub: z.string(), sid: z.string().optional(), exp: z.number(), iat: z.number() }),
   z.object({ kind: z.literal('attach'), sub: z.string(), cid: z.string(), exp: z.number(), iat: z.number() }),
 ]);
 export type TokenPayload = z.infer<typeof payloadSchema>;
@@ -17,7 +18,7 @@ export type TokenCheck = { ok: true; payload: TokenPayload } | { ok: false; reas
 export class TokenSigner {
   constructor(private readonly secret: Buffer) {}
 
-  sign(payload: { kind: 'session'; sub: string } | { kind: 'attach'; sub: string; cid: string }, ttlMs: number, now = Date.now()): { token: string; expiresAt: Date } {
+  sign(payload: { kind: 'session'; sub: string; sid?: string } | { kind: 'attach'; sub: string; cid: string }, ttlMs: number, now = Date.now()): { token: string; expiresAt: Date } {
     const exp = now + ttlMs;
     const body = Buffer.from(JSON.stringify({ ...payload, iat: now, exp })).toString('base64url');
     return { token: `${body}.${this.mac(body)}`, expiresAt: new Date(exp) };

@@ -1,7 +1,7 @@
 // Opens the host's database: migrations first, then a Prisma client on the better-sqlite3 driver
 // adapter. Only the host talks to the database.
 
-import { mkdir } from 'node:fs/promises';
+import { chmod, mkdir, open } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { PrismaBetterSqlite3 } from '@prisma/adapter-better-sqlite3';
 import { PrismaClient } from '../generated/prisma/client.js';
@@ -19,7 +19,22 @@ export function sqliteFileOf(databaseUrl: string): string {
 export async function openDb(databaseUrl: string): Promise<{ db: Db; migrated: string[] }> {
   const file = sqliteFileOf(databaseUrl);
   await mkdir(dirname(file), { recursive: true });
+  await restrictDbFiles(file);
   const migrated = await applyMigrations(file);
   const db = new PrismaClient({ adapter: new PrismaBetterSqlite3({ url: file }) });
   return { db, migrated };
+}
+
+/**
+ * The database holds password hashes and session ids: mode 0600 for the file and its -wal/-shm.
+ * Created with that mode before SQLite first opens it (SQLite gives -wal and -shm the main file's
+ * mode), and tightened if an older host left it readable.
+ */
+export async function restrictDbFiles(file: string): Promise<void> {
+  await (await open(file, 'a', 0o600)).close();
+  for (const f of [file, `${file}-wal`, `${file}-shm`, `${file}-journal`]) {
+    await chmod(f, 0o600).catch((e: NodeJS.ErrnoException) => {
+      if (e.code !== 'ENOENT') throw e;
+    });
+  }
 }

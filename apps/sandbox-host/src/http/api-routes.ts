@@ -37,6 +37,8 @@ export interface ApiRoute<S extends z.ZodType | undefined = z.ZodType | undefine
   /** For class scopes: the path parameter holding the class id (default `classId`). */
   classParam?: string;
   body?: S;
+  /** The largest body this route reads (default http/body-limit.ts DEFAULT_MAX_BODY_BYTES, 64 KiB). */
+  maxBodyBytes?: number;
   status: 200 | 201;
   response: z.ZodType;
   handle(ctx: RouteContext<S extends z.ZodType ? z.output<S> : undefined>): Promise<unknown>;
@@ -48,7 +50,7 @@ export const route = <S extends z.ZodType | undefined = undefined>(r: ApiRoute<S
 /** What the handlers need from the host. */
 export interface ApiDeps {
   signIn(c: Context, username: string, password: string): Promise<z.output<typeof signInReplySchema>>;
-  signOut(c: Context): Promise<void>;
+  signOut(c: Context, p: Principal): Promise<void>;
   me(p: Principal): Promise<z.output<typeof userSchema> | { admin: true }>;
   containers: import('../containers/container-service.js').ContainerService;
   stats(): Promise<z.output<typeof statsSchema>>;
@@ -60,7 +62,7 @@ const okSchema = z.object({ ok: z.literal(true) });
 export function apiRoutes(d: ApiDeps): ApiRoute[] {
   return [
     route({ method: 'post', path: '/api/auth/sign-in', operationId: 'signIn', summary: 'Sign in; sets the reg_session cookie and returns the same token for bearer use', scope: 'public', body: signInSchema, status: 200, response: signInReplySchema, handle: ({ c, body }) => d.signIn(c, body.username, body.password) }),
-    route({ method: 'post', path: '/api/auth/sign-out', operationId: 'signOut', summary: 'Sign out (clears the cookie)', scope: 'public', status: 200, response: okSchema, handle: async ({ c }) => (await d.signOut(c), { ok: true }) }),
+    route({ method: 'post', path: '/api/auth/sign-out', operationId: 'signOut', summary: 'Sign out: revokes this session on the host and clears the cookie', scope: 'public', status: 200, response: okSchema, handle: async ({ c, principal }) => (await d.signOut(c, principal), { ok: true }) }),
     route({ method: 'get', path: '/api/auth/me', operationId: 'me', scope: 'self', summary: 'The signed-in user', status: 200, response: z.union([userSchema, z.object({ admin: z.literal(true) })]), handle: ({ principal }) => d.me(principal) }),
     route({ method: 'post', path: '/api/containers', operationId: 'createContainer', scope: 'self', summary: 'Generate a container from a RET; with terminal (default) it is also started under a pseudo-terminal to attach to', body: createContainerSchema, status: 201, response: containerSchema, handle: ({ principal, body }) => d.containers.create(principal, body) }),
     route({ method: 'get', path: '/api/containers', operationId: 'listContainers', scope: 'self', summary: 'Containers you may see (yours; every one for teachers and the administrator)', status: 200, response: z.array(containerSchema), handle: ({ principal }) => d.containers.list(principal) }),

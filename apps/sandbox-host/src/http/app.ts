@@ -6,9 +6,11 @@ import type { Socket } from 'node:net';
 import { Hono, type Context } from 'hono';
 import { getCookie } from 'hono/cookie';
 import type { HttpBindings } from '@hono/node-server';
-import { AccessError, type Principal } from '../auth/principal.js';
+import { AccessError, RequestError, type Principal } from '../auth/principal.js';
 import { authorize, type ClassMembership } from '../auth/scopes.js';
+import { OPEN_WHILE_PASSWORD_CHANGE_REQUIRED } from '../auth/auth-routes.js';
 import type { ApiRoute } from './api-routes.js';
+import { DEFAULT_MAX_BODY_BYTES, readJsonCapped } from './body-limit.js';
 import { errorResponse } from './error-status.js';
 
 export const SESSION_COOKIE = 'reg_session';
@@ -31,16 +33,12 @@ export function buildApp(routes: ApiRoute[], opts: { adminSockets: WeakSet<Socke
       opts.log?.(`${r.method.toUpperCase()} ${c.req.path}`);
       // Who may is data on the route: checked here, once, before the body is even read.
       const access = await authorize(await principalOf(c), r.scope, { classId: c.req.param(r.classParam ?? 'classId'), membership: opts.membership });
-      let body: unknown;
-      if (r.body) {
-        let raw: unknown;
-        try {
-          raw = await c.req.json();
-        } catch {
-          throw new AccessError('BAD_REQUEST', 'the body is not JSON', 'send Content-Type: application/json with a JSON object');
-        }
-        body = r.body.parse(raw);
+      if (access.principal.kind === 'user' && access.principal.mustChangePassword && !OPEN_WHILE_PASSWORD_CHANGE_REQUIRED.has(r.operationId)) {
+        throw new RequestError('PASSWORD_CHANGE_REQUIRED', 'choose a new password first', 'POST /api/auth/password with {newPassword}');
       }
+      let body: unknown;
+      // Capped before it is read: a flood cannot make the host hold more than the route allows.
+      if (r.body) body = r.body.parse(await readJsonCapped(c, r.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES));
       const result = await r.handle({ principal: access.principal, access, body: body as never, id: c.req.param('id') ?? '', c });
       return c.json(result as object, r.status);
     });
@@ -49,6 +47,9 @@ export function buildApp(routes: ApiRoute[], opts: { adminSockets: WeakSet<Socke
   app.notFound((c) => c.json({ error: { code: 'NOT_FOUND', message: `no route ${c.req.method} ${c.req.path}`, hint: 'see GET /api/openapi.json' } }, 404));
   app.onError((e, c) => {
     const { status, body } = errorResponse(e);
+    if (e instanceof RequestError && e.retryAfterSeconds) c.header('retry-after', String(e.retryAfterSeconds));
+    // Unread bytes of a refused body are not worth draining: close the connection instead.
+    if (e instanceof RequestError && e.code === 'PAYLOAD_TOO_LARGE') c.header('connection', 'close');
     if (status >= 500) opts.log?.(`error: ${(e as Error).stack ?? String(e)}`);
     return c.json(body, status as 400);
   });

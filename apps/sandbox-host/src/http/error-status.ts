@@ -4,13 +4,17 @@
 import { isRegError, type ErrorCode } from '@reg/core';
 import type { ApiError } from '@reg/protocol';
 import { ZodError } from 'zod';
-import { AccessError, type AccessCode } from '../auth/principal.js';
+import { AccessError, RequestError, type AccessCode, type RequestCode } from '../auth/principal.js';
 
-export const STATUS_BY_CODE: Record<ErrorCode | AccessCode, number> = {
+export const STATUS_BY_CODE: Record<ErrorCode | AccessCode | RequestCode, number> = {
   BAD_REQUEST: 400,
   UNAUTHENTICATED: 401,
   FORBIDDEN: 403,
   NOT_FOUND: 404,
+  RATE_LIMITED: 429,
+  PAYLOAD_TOO_LARGE: 413,
+  PASSWORD_CHANGE_REQUIRED: 403,
+  CONFLICT: 409,
   USAGE: 400,
   RET_INVALID: 400,
   INVALID_LIMITS: 400,
@@ -44,7 +48,7 @@ export const STATUS_BY_CODE: Record<ErrorCode | AccessCode, number> = {
 };
 
 export function errorResponse(e: unknown): { status: number; body: ApiError } {
-  if (e instanceof AccessError) {
+  if (e instanceof AccessError || e instanceof RequestError) {
     return { status: STATUS_BY_CODE[e.code], body: { error: { code: e.code, message: e.message, ...(e.hint && { hint: e.hint }) } } };
   }
   if (e instanceof ZodError) {

@@ -1,0 +1,133 @@
+// What the admin pages, the sign-in pages and the host agree on: account management (users,
+// password changes, one-time sign-in links), the audit log and the live memory dashboard's
+// payloads (the /admin socket.io namespace). The host validates every request with these; the web
+// app uses the inferred types.
+
+import { z } from 'zod';
+import { ROLES } from './api-schemas.js';
+
+export const usernameSchema = z
+  .string()
+  .min(2)
+  .max(64)
+  .regex(/^[a-z0-9][a-z0-9._-]*$/, 'a username is lower-case letters, digits, dot, dash or underscore, starting with a letter or digit');
+
+/** Passwords users choose: long enough to matter, short enough that hashing stays cheap. */
+export const newPasswordSchema = z.string().min(10, 'at least 10 characters').max(256);
+
+export const changePasswordSchema = z
+  .object({
+    /** Required unless the account must change its initial password (then the session proves it). */
+    oldPassword: z.string().max(256).optional(),
+    newPassword: newPasswordSchema,
+  })
+  .strict();
+
+export const linkSignInSchema = z.object({ token: z.string().min(20).max(200) }).strict();
+
+export const adminUserSchema = z.object({
+  id: z.string(),
+  username: z.string(),
+  displayName: z.string().nullable(),
+  email: z.string().nullable(),
+  role: z.enum(ROLES),
+  disabled: z.boolean(),
+  mustChangePassword: z.boolean(),
+  createdAt: z.string(),
+  /** Live sign-ins (not revoked, not expired). */
+  sessions: z.number(),
+  /** Containers the host runs for them now. */
+  runningContainers: z.number(),
+  classes: z.number(),
+  lastSeenAt: z.string().nullable(),
+});
+export type AdminUser = z.infer<typeof adminUserSchema>;
+
+export const userListQuerySchema = z.object({
+  q: z.string().max(100).optional(),
+  role: z.enum(ROLES).optional(),
+  status: z.enum(['active', 'disabled']).optional(),
+  page: z.coerce.number().int().min(1).default(1),
+  pageSize: z.coerce.number().int().min(1).max(200).default(50),
+});
+
+export const userListSchema = z.object({ users: z.array(adminUserSchema), total: z.number(), page: z.number(), pageSize: z.number() });
+
+/** How a new or reset account gets its first password: shown once, or a one-time sign-in link. */
+export const credentialModeSchema = z.enum(['password', 'link']);
+
+export const createUserSchema = z
+  .object({
+    username: usernameSchema,
+    displayName: z.string().max(200).optional(),
+    email: z.email().max(200).optional(),
+    role: z.enum(ROLES).default('student'),
+    credential: credentialModeSchema.default('password'),
+  })
+  .strict();
+
+/** A new account's first credential, shown to the admin once and never stored in clear. */
+export const issuedCredentialSchema = z.object({
+  username: z.string(),
+  /** credential "password": the initial password (the user must change it at first sign-in). */
+  initialPassword: z.string().optional(),
+  /** credential "link": the one-time sign-in path (relative to the web app) and its expiry. */
+  link: z.string().optional(),
+  expiresAt: z.string().optional(),
+});
+
+export const createUserReplySchema = z.object({ user: adminUserSchema, credential: issuedCredentialSchema });
+
+export const importUsersSchema = z.object({ csv: z.string().min(1).max(1_000_000), credential: credentialModeSchema.default('password') }).strict();
+export const importUsersReplySchema = z.object({ created: z.array(issuedCredentialSchema) });
+
+export const updateUserSchema = z
+  .object({
+    role: z.enum(ROLES).optional(),
+    disabled: z.boolean().optional(),
+    displayName: z.string().max(200).nullable().optional(),
+    email: z.email().max(200).nullable().optional(),
+  })
+  .strict()
+  .refine((v) => Object.keys(v).length > 0, 'change at least one of role, disabled, displayName, email');
+
+export const resetPasswordSchema = z.object({ credential: credentialModeSchema.default('password') }).strict();
+
+export const deleteUserSchema = z
+  .object({
+    /** keep: the user's workspaces stay on disk (an admin can hand them over); remove: deleted with the account. */
+    workspaces: z.enum(['keep', 'remove']),
+    /** Must equal the username: the page's confirmation, checked by the host too. */
+    confirm: z.string(),
+  })
+  .strict();
+
+export const deleteUserReplySchema = z.object({ ok: z.literal(true), containersEnded: z.number(), workspaces: z.enum(['kept', 'removed']) });
+
+export const auditEntrySchema = z.object({
+  id: z.number(),
+  at: z.string(),
+  actorId: z.string().nullable(),
+  actorName: z.string(),
+  actorRole: z.string(),
+  action: z.string(),
+  targetType: z.string().nullable(),
+  targetId: z.string().nullable(),
+  classId: z.string().nullable(),
+  details: z.record(z.string(), z.unknown()),
+  ip: z.string().nullable(),
+});
+export type AuditEntryView = z.infer<typeof auditEntrySchema>;
+
+export const auditQuerySchema = z.object({
+  actor: z.string().max(64).optional(),
+  /** An action or an action prefix ending in a dot: `user.` matches user.create, user.disable, … */
+  action: z.string().max(64).optional(),
+  classId: z.string().max(64).optional(),
+  from: z.iso.datetime({ offset: true }).optional(),
+  to: z.iso.datetime({ offset: true }).optional(),
+  page: z.coerce.number().int().min(1).default(1),
+  pageSize: z.coerce.number().int().min(1).max(200).default(50),
+});
+
+export const auditPageSchema = z.object({ entries: z.array(auditEntrySchema), total: z.number(), page: z.number(), pageSize: z.number() });
