@@ -331,8 +331,9 @@ void options_hide_argv(void)
     /* The kernel shows arg_start..arg_end; a NUL at the end of that range
      * keeps it from reading on into the (also zeroed) environment. */
     memset(strings_start, 0, (size_t)(strings_end - strings_start));
-    if ((size_t)(strings_end - strings_start) > sizeof name)
-        memcpy(strings_start, name, sizeof name);
+    if ((size_t)(strings_end - strings_start) <= sizeof name)
+        return;
+    memcpy(strings_start, name, sizeof name);
 }
 
 void options_parse(struct options *o, int argc, char **argv)
