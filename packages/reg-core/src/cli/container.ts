@@ -28,7 +28,7 @@ export const CREATE_OPTIONS: Options = {
 
 export const USAGE = `reg run -t REF [-c CMD | -- CMD ARGS...] [--name N] [-p DIR] [-m 256m] [--pids N] [--cpus 0.5] [--disk 1g] [--disk-inodes N] [--net none|host] [-e K=V] [--rm] [-d] [--timeout SEC]
        reg generate -t REF [same options]       reg start [-a] ID
-       reg stop [-t SEC] ID    reg rm [-f] ID    reg ps [-a] [--json]    reg inspect ID    reg logs ID
+       reg stop [-t SEC] ID    reg rm [-f] ID    reg ps [-a] [--json]    reg inspect ID    reg logs [-n N] [-f] ID
        reg exec ID -- CMD ARGS    reg install ID REF    reg uninstall ID REF    reg stats [--json]`;
 
 export function parseSize(v: string, field: string): number {
@@ -150,14 +150,30 @@ export async function containerCommand(engineP: () => Promise<Engine>, cmd: stri
       const timeoutMs = values.timeout === undefined ? undefined : Number(values.timeout) * 1000;
       if (timeoutMs !== undefined && !(timeoutMs > 0)) throw new RegError('USAGE', `--timeout "${values.timeout}" is not a positive number of seconds`, { field: '--timeout' });
       // The terminal's ^C reaches the container's command directly (same process group); we wait.
-      const ignore = () => {};
-      process.on('SIGINT', ignore);
+      // SIGTERM and SIGHUP (and SIGINT not from a terminal) mean the run's owner is going away:
+      // the container is stopped, and removed with --rm, before we exit 128+signal.
+      const abort = new AbortController();
+      let killedBy: NodeJS.Signals | undefined;
+      const handlers = new Map<NodeJS.Signals, () => void>();
+      for (const sig of ['SIGTERM', 'SIGHUP', 'SIGINT'] as const) {
+        const h = () => {
+          if (sig === 'SIGINT' && process.stdin.isTTY) return;
+          killedBy ??= sig;
+          abort.abort();
+        };
+        handlers.set(sig, h);
+        process.on(sig, h);
+      }
       try {
-        const { outcome } = await engine.run({ ...opts, ...(values.rm && { rm: true }), ...(timeoutMs && { timeoutMs }), spawn: childProcessSpawner({ stdio: 'inherit' }) });
+        const { outcome } = await engine.run({ ...opts, ...(values.rm && { rm: true }), ...(timeoutMs && { timeoutMs }), signal: abort.signal, spawn: childProcessSpawner({ stdio: 'inherit' }) });
+        if (killedBy) {
+          console.error(`reg: ${killedBy} received: the container was stopped${values.rm ? ' and removed' : ''}`);
+          return 128 + ({ SIGHUP: 1, SIGINT: 2, SIGTERM: 15 } as const)[killedBy as 'SIGHUP' | 'SIGINT' | 'SIGTERM'];
+        }
         if (outcome.outcome !== 'exited') console.error(`reg: ${describeOutcome(outcome)}`);
         return exitCodeOf(outcome);
       } finally {
-        process.off('SIGINT', ignore);
+        for (const [sig, h] of handlers) process.off(sig, h);
       }
     }
     case 'generate': {
@@ -206,8 +222,23 @@ export async function containerCommand(engineP: () => Promise<Engine>, cmd: stri
       return 0;
     }
     case 'logs': {
-      const { positionals } = parse(argv, {}, USAGE);
-      process.stdout.write(await (await engineP()).logs(need(positionals[0], 'ID', USAGE)));
+      const { values, positionals } = parse(argv, { tail: { type: 'string', short: 'n' }, follow: { type: 'boolean', short: 'f' } }, USAGE);
+      let tail: number | undefined;
+      if (values.tail !== undefined) {
+        tail = Number(values.tail);
+        if (!Number.isInteger(tail) || tail < 0) throw new RegError('USAGE', `--tail "${values.tail}" is not a number of lines`, { field: '--tail' });
+      }
+      const abort = new AbortController();
+      const onInt = () => abort.abort();
+      process.once('SIGINT', onInt);
+      try {
+        // Streamed block by block (never the whole log in memory), honouring stdout's backpressure.
+        for await (const chunk of (await engineP()).readLogs(need(positionals[0], 'ID', USAGE), { ...(tail !== undefined && { tail }), follow: values.follow ?? false, signal: abort.signal })) {
+          if (!process.stdout.write(chunk)) await new Promise((r) => process.stdout.once('drain', r));
+        }
+      } finally {
+        process.off('SIGINT', onInt);
+      }
       return 0;
     }
     case 'inspect': {

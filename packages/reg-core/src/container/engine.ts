@@ -2,12 +2,14 @@
 // host. Every verb reads the same: refresh → guard → act → save (in the verb's own module).
 
 import { createHash } from 'node:crypto';
-import { closeSync, openSync } from 'node:fs';
-import { readdir, readFile, rmdir } from 'node:fs/promises';
+import { spawn as spawnChild, type ChildProcess } from 'node:child_process';
+import { readdir, rmdir } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import { ensureRet } from '../registry/ensure.js';
 import { detectCgroupDriver } from '../cgroup/detect.js';
 import type { CgroupDriver } from '../cgroup/driver.js';
+import { RegError } from '../errors.js';
 import { regHome, type RegHome } from '../home.js';
 import { EventTail } from '../launch/events.js';
 import { childProcessSpawner, type SpawnLauncher, type SpawnedLauncher } from '../launch/launcher.js';
@@ -23,6 +25,17 @@ import { containerPaths, listStates, loadState, saveState, type ContainerState }
 import { stats, type HostStats } from './stats.js';
 import type { Outcome } from './status.js';
 import { stop } from './stop.js';
+import { readLog } from './log-reader.js';
+import { LOG_FILES, LOG_MAX_BYTES } from './log-writer.js';
+
+/** The log helper (log-writer-main) as a detached process reading its stdin. */
+function spawnLogWriter(path: string): ChildProcess {
+  const ts = fileURLToPath(import.meta.url).endsWith('.ts'); // under tsx (tests): run the source the same way
+  const main = fileURLToPath(new URL(`./log-writer-main.${ts ? 'ts' : 'js'}`, import.meta.url));
+  const maxBytes = Number(process.env.REG_LOG_MAX_BYTES) || LOG_MAX_BYTES;
+  const files = Number.isInteger(Number(process.env.REG_LOG_FILES ?? 'x')) ? Number(process.env.REG_LOG_FILES) : LOG_FILES;
+  return spawnChild(process.execPath, [...(ts ? process.execArgv : []), '--max-old-space-size=16', main, path, String(maxBytes), String(files)], { detached: true, stdio: ['pipe', 'ignore', 'ignore'] });
+}
 
 export interface EngineOptions {
   home?: string | RegHome;
@@ -37,6 +50,8 @@ export interface RunOptions extends GenerateOptions {
   timeoutMs?: number;
   /** Remove the container when the run ends. */
   rm?: boolean;
+  /** Aborting stops the run (SIGTERM, a short grace, then every process killed); `rm` still applies. */
+  signal?: AbortSignal;
 }
 
 /**
@@ -72,24 +87,39 @@ export class Engine {
   }
 
   /**
-   * Starts a container; by default detached, its output appended to containers/<id>/output.log.
+   * Starts a container; by default detached, its stdout and stderr a pipe to a log helper that
+   * keeps containers/<id>/output.log bounded and rotated (log-writer.ts).
    * With a spawner the run is attached (it dies with the spawner's process) unless `detached`.
    */
   async start(id: string, spawn?: SpawnLauncher, opts: { detached?: boolean } = {}): Promise<Started> {
     if (spawn) return start(this.ctx, id, spawn, opts);
     const s = await loadState(this.ctx.home, id);
-    const fd = openSync(containerPaths(this.ctx.home, s.id).log, 'a', 0o600);
+    const writer = spawnLogWriter(containerPaths(this.ctx.home, s.id).log);
     try {
-      return await start(this.ctx, s.id, childProcessSpawner({ detached: true, stdio: ['ignore', fd, fd] }), { detached: true });
+      return await start(this.ctx, s.id, childProcessSpawner({ detached: true, stdio: ['ignore', writer.stdin!, writer.stdin!] }), { detached: true });
     } finally {
-      closeSync(fd); // the launcher holds its own copies
+      writer.stdin!.destroy(); // the launcher holds its own copies; the helper ends when they close
+      writer.unref();
     }
   }
 
-  /** What a detached container wrote to stdout and stderr. */
+  /** What a detached container wrote to stdout and stderr (bounded: the rotated files). */
   async logs(id: string): Promise<string> {
+    const chunks: Buffer[] = [];
+    for await (const c of this.readLogs(id)) chunks.push(c);
+    return Buffer.concat(chunks).toString('utf8');
+  }
+
+  /** Streams the log: all of it, or the last `tail` lines; `follow` keeps reading while the container runs. */
+  async *readLogs(id: string, opts: { tail?: number; follow?: boolean; signal?: AbortSignal } = {}): AsyncGenerator<Buffer> {
     const s = await loadState(this.ctx.home, id);
-    return readFile(containerPaths(this.ctx.home, s.id).log, 'utf8').catch(() => '');
+    yield* readLog(containerPaths(this.ctx.home, s.id).log, {
+      ...opts,
+      stillRunning: async () => {
+        const r = await refresh(this.ctx, s.id).catch(() => undefined);
+        return r?.status === 'running' || r?.status === 'inserting';
+      },
+    });
   }
 
   stop(id: string, opts?: { graceMs?: number }): Promise<ContainerState> {
@@ -182,11 +212,17 @@ export class Engine {
   /** generate → start → wait (→ remove): the paper's `reg run`. */
   async run(opts: RunOptions): Promise<{ state: ContainerState; outcome: Outcome }> {
     const s = await this.generate(opts);
+    // The owner going away (the CLI killed by SIGTERM/SIGHUP) ends the run and still removes it.
+    const onAbort = () => void this.stop(s.id, { graceMs: 1000 }).catch(() => {});
+    opts.signal?.addEventListener('abort', onAbort, { once: true });
     try {
+      if (opts.signal?.aborted) throw new RegError('LAUNCH_FAILED', 'the run was cancelled before it started');
       const started = await this.start(s.id, opts.spawn ?? childProcessSpawner({ stdio: 'inherit' }));
+      if (opts.signal?.aborted) onAbort();
       const done = started.state.status === 'stopped' ? started.state : await this.wait(started, opts.timeoutMs);
       return { state: done, outcome: done.outcome ?? { outcome: 'exited', code: 0 } };
     } finally {
+      opts.signal?.removeEventListener('abort', onAbort);
       if (opts.rm) await this.remove(s.id, { force: true }).catch(() => {});
     }
   }
