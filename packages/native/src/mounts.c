@@ -69,29 +69,28 @@ static void attach(const char *step, int mnt, int target, const char *where)
     close(mnt);
 }
 
-/* A detached clone of the mount at path: its own mount tree, so the kernel
- * names paths inside it relative to path ("/"), not by their host location. */
-static int clone_tree(const char *step, int dirfd, const char *path)
-{
-    int fd = open_tree(dirfd, path, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
-    if (fd < 0)
-        die_errno(step, "open_tree %s", path);
-    return fd;
-}
-
 /* Detached trees dissolve when their last fd closes, and overlayfs takes
- * private clones of its layers only at "create": the fds stay open until then. */
+ * private clones of its layers only at "create": the fds stay open until then.
+ * One detached clone per distinct parent directory (the layers share one:
+ * REG_HOME/layers), since each clone is a new anonymous mount namespace. */
 struct held_fds {
     int *fds;
     size_t len;
+    struct clone_of { char *parent; int fd; } *clones;
+    size_t n_clones;
 };
+
+static void *grow_array(void *items, size_t len, size_t size)
+{
+    void *p = realloc(items, (len + 1) * size);
+    if (p == NULL)
+        die_errno("overlay", "realloc");
+    return p;
+}
 
 static int hold(struct held_fds *held, int fd)
 {
-    int *p = realloc(held->fds, (held->len + 1) * sizeof *p);
-    if (p == NULL)
-        die_errno("overlay", "realloc");
-    held->fds = p;
+    held->fds = grow_array(held->fds, held->len, sizeof *held->fds);
     held->fds[held->len++] = fd;
     return fd;
 }
@@ -100,22 +99,55 @@ static void release(struct held_fds *held)
 {
     for (size_t i = 0; i < held->len; i++)
         close(held->fds[i]);
+    for (size_t i = 0; i < held->n_clones; i++)
+        free(held->clones[i].parent);
     free(held->fds);
-    held->fds = NULL;
-    held->len = 0;
+    free(held->clones);
+    memset(held, 0, sizeof *held);
 }
 
-/* Gives the layers to overlayfs as fds of detached clones (Linux >= 6.13), so
- * that /proc/self/mountinfo inside the container reads "lowerdir+=/,...,
+/* An O_PATH fd of path, opened inside a detached clone of its parent
+ * directory: the kernel then names it "/<basename>" (relative to the clone),
+ * not by its host location. */
+static int open_in_clone(struct held_fds *held, const char *path)
+{
+    const char *step = "overlay";
+    const char *slash = strrchr(path, '/');
+    if (slash == NULL || slash[1] == '\0')
+        die_with(step, EINVAL, "not an absolute path to a directory: %s", path);
+    size_t plen = slash == path ? 1 : (size_t)(slash - path);
+    int tree = -1;
+    for (size_t i = 0; i < held->n_clones && tree < 0; i++)
+        if (strlen(held->clones[i].parent) == plen && strncmp(held->clones[i].parent, path, plen) == 0)
+            tree = held->clones[i].fd;
+    if (tree < 0) {
+        char *parent = strndup(path, plen);
+        if (parent == NULL)
+            die_errno(step, "strndup");
+        tree = open_tree(AT_FDCWD, parent, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+        if (tree < 0)
+            die_errno(step, "open_tree %s", parent);
+        hold(held, tree);
+        held->clones = grow_array(held->clones, held->n_clones, sizeof *held->clones);
+        held->clones[held->n_clones++] = (struct clone_of){parent, tree};
+    }
+    int fd = openat(tree, slash + 1, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0)
+        die_errno(step, "open %s", path);
+    return hold(held, fd);
+}
+
+/* Gives the layers to overlayfs as fds (Linux >= 6.13), so that
+ * /proc/self/mountinfo inside the container reads "lowerdir+=/<layer>,...,
  * upperdir=/upper,workdir=/work" instead of naming REG_HOME's layout. Upper
- * and work must sit under one mount (overlayfs checks), so both are opened in
- * one clone of the upper's parent. Returns false, having set nothing, on a
- * kernel that takes layers only as paths (EINVAL on the first fsconfig). */
+ * and work share their parent's clone, as overlayfs wants them under one
+ * mount. Returns false, having set nothing, on a kernel that takes layers
+ * only as paths (EINVAL on the first fsconfig). */
 static bool overlay_layers_by_fd(int fs, const struct options *o, struct held_fds *held)
 {
     const char *step = "overlay";
     for (size_t i = 0; i < o->lowers.len; i++) {
-        int layer = hold(held, clone_tree(step, AT_FDCWD, o->lowers.items[i]));
+        int layer = open_in_clone(held, o->lowers.items[i]);
         if (fsconfig(fs, FSCONFIG_SET_FD, "lowerdir+", NULL, layer) < 0) {
             if (i == 0 && errno == EINVAL) {
                 release(held);
@@ -126,23 +158,9 @@ static bool overlay_layers_by_fd(int fs, const struct options *o, struct held_fd
     }
     if (o->upper == NULL)
         return true;
-    char parent[4096];
-    size_t len = strlen(o->upper);
-    const char *slash = strrchr(o->upper, '/');
-    if (len >= sizeof parent || slash == o->upper || strncmp(o->work, o->upper, (size_t)(slash - o->upper + 1)) != 0)
-        die_with(step, EINVAL, "--upper and --work must be in the same (non-root) directory: %s, %s", o->upper, o->work);
-    memcpy(parent, o->upper, (size_t)(slash - o->upper));
-    parent[slash - o->upper] = '\0';
-    int tree = hold(held, clone_tree(step, AT_FDCWD, parent));
-    int upper = openat(tree, slash + 1, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-    if (upper < 0)
-        die_errno(step, "open %s", o->upper);
-    int work = openat(tree, o->work + (slash - o->upper) + 1, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-    if (work < 0)
-        die_errno(step, "open %s", o->work);
-    if (fsconfig(fs, FSCONFIG_SET_FD, "upperdir", NULL, hold(held, upper)) < 0)
+    if (fsconfig(fs, FSCONFIG_SET_FD, "upperdir", NULL, open_in_clone(held, o->upper)) < 0)
         die_fs(step, fs, "fsconfig upperdir (fd of %s)", o->upper);
-    if (fsconfig(fs, FSCONFIG_SET_FD, "workdir", NULL, hold(held, work)) < 0)
+    if (fsconfig(fs, FSCONFIG_SET_FD, "workdir", NULL, open_in_clone(held, o->work)) < 0)
         die_fs(step, fs, "fsconfig workdir (fd of %s)", o->work);
     return true;
 }

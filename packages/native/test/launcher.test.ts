@@ -560,7 +560,7 @@ describe('reg-launch', { concurrency: 1 }, () => {
     assert.equal(cmdline.replace(/\0+$/, ''), 'reg-init');
     const mountinfo = await probe(['cat', '/proc/self/mountinfo'], { extra });
     assert.ok(!mountinfo.includes(tmp), `mountinfo names the host: ${mountinfo}`);
-    assert.match(mountinfo, / \/ rw,[^ ]* - overlay reg rw,lowerdir\+=\/,upperdir=\/upper,workdir=\/work/);
+    assert.match(mountinfo, / \/ rw,[^ ]* - overlay reg rw,lowerdir\+=\/lower-probe,upperdir=\/upper,workdir=\/work/);
     assert.match(mountinfo, /^\S+ \S+ \S+ \/passwd \/etc\/passwd ro,/m);
     assert.equal(await probe(['cat', '/etc/passwd'], { extra }), 'student:x:1000:1000::/work:/bin/sh');
     assert.equal(await probe(['write', '/etc/passwd'], { extra }), 'EROFS');
