@@ -23,7 +23,7 @@ export interface CgroupFs {
   kill(pid: number): void;
 }
 
-function errnoOf(e: unknown): string | undefined {
+export function errnoOf(e: unknown): string | undefined {
   return (e as NodeJS.ErrnoException | undefined)?.code;
 }
 

@@ -8,6 +8,7 @@ import { RegError } from '../errors.js';
 import {
   type CgroupFs,
   cgroupError,
+  errnoOf,
   cgroupNotFound,
   parseKeyedValue,
   parseNumber,
@@ -100,11 +101,20 @@ export class CgroupV1Driver implements CgroupDriver {
     await this.ensureParents(dirs.map(([c]) => c));
     const created: string[] = [];
     try {
-      for (const [, dir] of dirs) {
-        try {
-          if (await this.fs.mkdir(dir)) created.push(dir);
-        } catch (e) {
-          throw cgroupError(`cannot create cgroup ${name}`, dir, e);
+      for (const [c, dir] of dirs) {
+        // Another process may remove the (empty) parent between our mkdir of it and of the child:
+        // ENOENT then means "make the parent again".
+        for (let attempt = 0; ; attempt++) {
+          try {
+            if (await this.fs.mkdir(dir)) created.push(dir);
+            break;
+          } catch (e) {
+            if (attempt < 3 && errnoOf(e) === 'ENOENT') {
+              await this.ensureParents([c]);
+              continue;
+            }
+            throw cgroupError(`cannot create cgroup ${name}`, dir, e);
+          }
         }
       }
       await this.applyLimits(name, clean);

@@ -7,6 +7,7 @@ import { RegError } from '../errors.js';
 import {
   type CgroupFs,
   cgroupError,
+  errnoOf,
   cgroupNotFound,
   parseKeyedValue,
   parseNumber,
@@ -94,12 +95,18 @@ export class CgroupV2Driver implements CgroupDriver {
   async create(name: string, limits: CgroupLimits): Promise<{ procsFiles: string[] }> {
     const dir = this.dir(name);
     const clean = validateLimits(limits);
-    await this.ensureParent();
-    let created: boolean;
-    try {
-      created = await this.fs.mkdir(dir);
-    } catch (e) {
-      throw cgroupError(`cannot create cgroup ${name}`, dir, e);
+    let created = false;
+    // Another process may remove the (empty) parent between our mkdir of it and of the child:
+    // ENOENT then means "make the parent again".
+    for (let attempt = 0; ; attempt++) {
+      await this.ensureParent();
+      try {
+        created = await this.fs.mkdir(dir);
+        break;
+      } catch (e) {
+        if (attempt < 3 && errnoOf(e) === 'ENOENT') continue;
+        throw cgroupError(`cannot create cgroup ${name}`, dir, e);
+      }
     }
     try {
       await this.applyLimits(dir, clean);

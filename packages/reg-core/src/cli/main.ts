@@ -13,6 +13,7 @@ import { parseHostTarget, RemoteHost } from './remote.js';
 import { remoteCommand } from './remote-commands.js';
 import { registryCommand } from './registry.js';
 import { Engine } from '../container/engine.js';
+import { pruneCgroupParents } from '../cgroup/parents.js';
 
 const HELP = `reg — ultra-lightweight containers generated from runtime environment templates
 
@@ -40,6 +41,9 @@ registry (any OCI distribution registry; plain HTTP only on loopback)
 
 store
   store stats | store verify | store gc
+
+cgroups
+  cgroup prune [--dry-run]   remove the cgroup parents of REG_HOMEs that no longer exist
 
 State lives under REG_HOME (default /var/lib/reg); --home overrides it. With --host (or REG_HOST)
 the container commands and "ret ls" go to a running Reg host instead (REG_TOKEN for TCP).`;
@@ -89,6 +93,16 @@ export async function main(argv: string[]): Promise<number> {
         return await containerCommand(() => Engine.open({ home }), cmd, rest);
       case 'store':
         return await storeCommand(home, rest);
+      case 'cgroup': {
+        const usage = 'reg cgroup prune [--dry-run]';
+        const { values, positionals } = parse(rest, { 'dry-run': { type: 'boolean' } }, usage);
+        if (positionals[0] !== 'prune') throw new RegError('USAGE', `unknown cgroup command "${positionals[0] ?? ''}"`, { hint: `usage: ${usage}` });
+        const r = await pruneCgroupParents({ dryRun: values['dry-run'] ?? false });
+        for (const p of r.removed) console.log(`${values['dry-run'] ? 'would remove' : 'removed'} ${p.parent} (home ${p.home}, gone)`);
+        for (const p of r.busy) console.log(`kept ${p.parent} (home ${p.home}, gone): cgroups with processes: ${p.cgroups.join(', ')}`);
+        if (!r.removed.length && !r.busy.length) console.log('nothing to prune');
+        return 0;
+      }
       case 'resolve': {
         const usage = 'reg resolve REF [--json]';
         const { values, positionals } = parse(rest, { json: { type: 'boolean' } }, usage);

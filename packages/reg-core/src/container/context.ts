@@ -3,12 +3,15 @@
 
 import type { CgroupDriver } from '../cgroup/driver.js';
 import type { RegHome } from '../home.js';
+import { removeParentIfEmpty } from '../cgroup/parents.js';
 
 export interface EngineContext {
   home: RegHome;
   cgroups: CgroupDriver;
   /** Makes a RET reference local (pulling it and its requires) before it is resolved. */
   ensureRet?: (ref: string) => Promise<void>;
+  /** This home's cgroup parent on the real cgroupfs, removed when its last container goes. */
+  cgroupParent?: string;
 }
 
 /** The cgroup of a container is named after its id (reg/<id>). */
@@ -28,6 +31,9 @@ export function removeCgroup(ctx: EngineContext, id: string, after?: Promise<unk
   const p = (after ?? Promise.resolve())
     .catch(() => {})
     .then(() => ctx.cgroups.remove(name))
+    // The home's parent goes with its last container (a no-op while others remain; a concurrent
+    // create that loses its parent re-creates it, see the drivers' create).
+    .then(() => (ctx.cgroupParent ? removeParentIfEmpty(ctx.cgroupParent) : undefined))
     .finally(() => removals.delete(name));
   removals.set(name, p);
   return p;

@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import { ensureRet } from '../registry/ensure.js';
 import { detectCgroupDriver } from '../cgroup/detect.js';
+import { markParent } from '../cgroup/parents.js';
 import type { CgroupDriver } from '../cgroup/driver.js';
 import { RegError } from '../errors.js';
 import { regHome, type RegHome } from '../home.js';
@@ -75,7 +76,9 @@ export class Engine {
   static async open(opts: EngineOptions = {}): Promise<Engine> {
     const home = typeof opts.home === 'object' ? opts.home : regHome(opts.home);
     const cgroups = opts.cgroups ?? (await detectCgroupDriver({ parent: cgroupParentFor(home) }));
-    return new Engine({ home, cgroups, ensureRet: opts.ensureRet ?? ((ref) => pullIfMissing(home, ref)) });
+    // Real cgroups: the parent is marked with its home (for `reg cgroup prune`) and removed with its last container.
+    if (!opts.cgroups) await markParent(cgroupParentFor(home), home.root);
+    return new Engine({ home, cgroups, ensureRet: opts.ensureRet ?? ((ref) => pullIfMissing(home, ref)), ...(!opts.cgroups && { cgroupParent: cgroupParentFor(home) }) });
   }
 
   get home(): RegHome {

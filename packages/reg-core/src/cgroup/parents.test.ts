@@ -1,0 +1,64 @@
+// A REG_HOME's cgroup parent goes with its last container, and `reg cgroup prune` removes the
+// parents of homes that no longer exist (on a stand-in tree: real parents belong to other runs).
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, test } from 'node:test';
+import { cgroupParentFor, Engine } from '../container/engine.js';
+import { buildFromHost } from '../ret/build-from-host.js';
+import { tempHome } from '../test-support/temp-home.js';
+import { parentDirs, PARENT_MARKS, pruneCgroupParents } from './parents.js';
+
+const isRoot = process.getuid?.() === 0;
+const home = tempHome('reg-parents-');
+const scratch = mkdtempSync(join(tmpdir(), 'reg-prune-'));
+after(() => {
+  home.cleanup();
+  rmSync(scratch, { recursive: true, force: true });
+});
+
+test('the parent is marked with its home and removed when the last container goes', { skip: !isRoot && 'needs root (cgroups)' }, async () => {
+  const engine = await Engine.open({ home });
+  const parent = cgroupParentFor(home);
+  assert.equal(readFileSync(join(PARENT_MARKS, parent), 'utf8'), home.root);
+  await buildFromHost(home, '/usr/bin/python3.11');
+  const r = await engine.run({ ret: 'python@3.11', command: ['/usr/bin/python3.11', '-c', 'pass'], rm: true, spawn: (file, args) => {
+    const c = spawn(file, args, { stdio: 'ignore' });
+    return { pid: c.pid!, exited: new Promise((res) => c.on('close', (code, signal) => res({ code, signal }))) };
+  } });
+  assert.equal(r.outcome.outcome, 'exited');
+  // The deferred removal after a run settles within a moment.
+  for (let i = 0; i < 100 && (await parentDirs(parent)).some(existsSync); i++) await new Promise((res) => setTimeout(res, 20));
+  assert.deepEqual((await parentDirs(parent)).filter(existsSync), [], 'no parent left in any hierarchy');
+});
+
+test('prune removes parents whose home is gone, keeps live homes and parents with busy cgroups', async () => {
+  const root = join(scratch, 'cgroup');
+  const marks = join(scratch, 'marks');
+  mkdirSync(marks, { recursive: true });
+  const alive = mkdtempSync(join(scratch, 'home-'));
+  const parents = { alive: 'reg-aaaaaaaaaaaa', gone: 'reg-bbbbbbbbbbbb', unmarked: 'reg-cccccccccccc', busy: 'reg-dddddddddddd' };
+  for (const h of ['memory', 'pids']) for (const p of Object.values(parents)) mkdirSync(join(root, h, p, 'child0'), { recursive: true });
+  mkdirSync(join(root, 'memory', 'unrelated'), { recursive: true });
+  // A "cgroup with processes": rmdir fails on it (here: a non-empty directory).
+  writeFileSync(join(root, 'pids', parents.busy, 'child0', 'cgroup.procs'), '123\n');
+  writeFileSync(join(marks, parents.alive), alive);
+  writeFileSync(join(marks, parents.gone), join(scratch, 'deleted-home'));
+  writeFileSync(join(marks, parents.busy), join(scratch, 'deleted-home-2'));
+  const dry = await pruneCgroupParents({ root, marks, dryRun: true });
+  assert.ok(existsSync(join(root, 'memory', parents.gone)), 'a dry run removes nothing');
+  assert.equal(dry.removed.length + dry.busy.length, 3);
+  const r = await pruneCgroupParents({ root, marks });
+  assert.deepEqual(r.removed.map((x) => x.parent).sort(), [parents.gone, parents.unmarked]);
+  assert.deepEqual(r.busy.map((x) => x.parent), [parents.busy]);
+  for (const h of ['memory', 'pids']) {
+    assert.ok(existsSync(join(root, h, parents.alive)), 'a live home keeps its parent');
+    assert.ok(!existsSync(join(root, h, parents.gone)));
+    assert.ok(!existsSync(join(root, h, parents.unmarked)));
+  }
+  assert.ok(existsSync(join(root, 'pids', parents.busy, 'child0')), 'a busy cgroup is never removed');
+  assert.ok(existsSync(join(root, 'memory', 'unrelated')));
+  assert.ok(!existsSync(join(marks, parents.gone)), 'the mark goes with its parent');
+});
