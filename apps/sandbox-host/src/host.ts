@@ -13,6 +13,8 @@ import type { ClassRole } from '@reg/protocol';
 import { Server as SocketIoServer } from 'socket.io';
 import { endContainersOf } from './admin/end-user-containers.js';
 import { authRoutes } from './auth/auth-routes.js';
+import { userRoutes } from './admin/user-routes.js';
+import { UserService } from './admin/user-service.js';
 import { AuthService } from './auth/auth-service.js';
 import { AuthSessions } from './auth/auth-sessions.js';
 import { SignInLimiter } from './auth/sign-in-limiter.js';
@@ -64,6 +66,7 @@ export async function startHost(config: HostConfig, opts: { log?: Log } = {}): P
   // Server-side sessions (revocable), the sign-in rate limit, and cutting a user off everywhere.
   const authSessions = new AuthSessions(db, signer, { ttlMs: config.sessionTtlMs });
   const auth = new AuthService({ db, sessions: authSessions, limiter: new SignInLimiter(), cookieName: SESSION_COOKIE, endContainersOf: (userId, message) => endContainersOf({ db, engine, sessions }, userId, message) });
+  const users = new UserService({ db, engine, auth, sessions: authSessions, runningByOwner: () => countBy(sessions.all().map((s) => s.ownerId)) });
 
   let routes: ReturnType<typeof apiRoutes> = [];
   const deps: ApiDeps = {
@@ -79,7 +82,7 @@ export async function startHost(config: HostConfig, opts: { log?: Log } = {}): P
     },
     openapi: () => openApiDocument(routes),
   };
-  routes = [...apiRoutes(deps), ...authRoutes(auth)];
+  routes = [...apiRoutes(deps), ...authRoutes(auth), ...userRoutes(users, db)];
 
   const adminSockets = new WeakSet<Socket>();
   const app = buildApp(routes, {
@@ -155,4 +158,10 @@ function closeServer(server: HttpServer): Promise<void> {
     server.close(() => resolve());
     server.closeAllConnections();
   });
+}
+
+function countBy(keys: Array<string | null>): Map<string, number> {
+  const m = new Map<string, number>();
+  for (const k of keys) if (k) m.set(k, (m.get(k) ?? 0) + 1);
+  return m;
 }
