@@ -32,6 +32,7 @@ import { openApiDocument } from './http/openapi.js';
 import { createLog, type Log } from './log.js';
 import { SessionRegistry } from './terminals/session-registry.js';
 import { registerTerminalNamespace } from './terminals/terminal-namespace.js';
+import { createClassroom } from './classes/classroom.js';
 
 export interface RunningHost {
   /** The TCP port actually bound (useful with HOST_PORT=0). */
@@ -62,6 +63,8 @@ export async function startHost(config: HostConfig, opts: { log?: Log } = {}): P
 
   const sessions = new SessionRegistry(engine, db, { graceMs: config.graceMs, idleMs: config.idleMs }, log);
   const containers = new ContainerService(engine, db, sessions, signer, config.attachTtlMs);
+  // Classes, rosters, workspaces, terminals in a class, Start/Stop class (classes/, workspaces/).
+  const classroom = await createClassroom({ db, engine, sessions, containers, dataDir: config.dataDir, log });
 
   // Server-side sessions (revocable), the sign-in rate limit, and cutting a user off everywhere.
   const authSessions = new AuthSessions(db, signer, { ttlMs: config.sessionTtlMs });
@@ -82,7 +85,7 @@ export async function startHost(config: HostConfig, opts: { log?: Log } = {}): P
     },
     openapi: () => openApiDocument(routes),
   };
-  routes = [...apiRoutes(deps), ...authRoutes(auth), ...userRoutes(users, db)];
+  routes = [...apiRoutes(deps), ...authRoutes(auth), ...userRoutes(users, db), ...classroom.routes];
 
   const adminSockets = new WeakSet<Socket>();
   const app = buildApp(routes, {
@@ -128,7 +131,9 @@ export async function startHost(config: HostConfig, opts: { log?: Log } = {}): P
     close() {
       closing ??= (async () => {
         sampler.stop();
+        await classroom.close();
         await sessions.endAll('shutdown');
+        await classroom.unmount().catch((e) => log.error('unmounting workspaces', e));
         io.close();
         await Promise.all([closeServer(tcp), closeServer(unix)]);
         await rm(config.socketPath, { force: true });

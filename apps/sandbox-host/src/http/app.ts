@@ -40,6 +40,8 @@ export function buildApp(routes: ApiRoute[], opts: { adminSockets: WeakSet<Socke
       // Capped before it is read: a flood cannot make the host hold more than the route allows.
       if (r.body) body = r.body.parse(await readJsonCapped(c, r.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES));
       const result = await r.handle({ principal: access.principal, access, body: body as never, id: c.req.param('id') ?? '', c });
+      // Downloads (zips) are streamed responses of their own.
+      if (result instanceof Response) return result;
       return c.json(result as object, r.status);
     });
   }

@@ -12,6 +12,10 @@ const schemaOf = (s: z.ZodType, io: 'input' | 'output') => {
 
 export const openApiPath = (honoPath: string) => honoPath.replace(/:(\w+)/g, '{$1}');
 
+/** Every :param of a path: container ids have their pattern, class and user ids are opaque. */
+const pathParameters = (honoPath: string) =>
+  [...honoPath.matchAll(/:(\w+)/g)].map(([, name]) => ({ name, in: 'path', required: true, schema: name === 'id' ? { type: 'string', pattern: '^[0-9a-f]{12}$' } : { type: 'string', minLength: 1 } }));
+
 export function openApiDocument(routes: ApiRoute[]): Record<string, unknown> {
   const paths: Record<string, Record<string, unknown>> = {};
   const error = { description: 'an error', content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } } };
@@ -20,7 +24,7 @@ export function openApiDocument(routes: ApiRoute[]): Record<string, unknown> {
       operationId: r.operationId,
       summary: r.summary,
       ...(r.scope === 'public' ? { security: [] } : {}),
-      ...(r.path.includes(':id') && { parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string', pattern: '^[0-9a-f]{12}$' } }] }),
+      ...(/:\w+/.test(r.path) && { parameters: pathParameters(r.path) }),
       ...(r.body && { requestBody: { required: true, content: { 'application/json': { schema: schemaOf(r.body, 'input') } } } }),
       responses: {
         [String(r.status)]: { description: 'success', content: { 'application/json': { schema: schemaOf(r.response, 'output') } } },

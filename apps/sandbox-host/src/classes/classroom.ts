@@ -1,0 +1,46 @@
+// The classroom, assembled: class service, workspaces, the runner (terminals in a class, Start and
+// Stop class) and their routes. The host creates one and adds its routes to the table; close()
+// cancels starts in progress, removes prepared containers and unmounts the workspaces (after the
+// host has ended every terminal session).
+
+import { Workspaces, type Engine } from '@reg/core';
+import type { ContainerService } from '../containers/container-service.js';
+import type { Db } from '../db/client.js';
+import type { ApiRoute } from '../http/api-routes.js';
+import type { Log } from '../log.js';
+import type { SessionRegistry } from '../terminals/session-registry.js';
+import { WorkspaceService } from '../workspaces/workspace-service.js';
+import { ClassEvents } from './class-events.js';
+import { classRoutes } from './class-routes.js';
+import { ClassRunner } from './class-runner.js';
+import { ClassService } from './class-service.js';
+
+export interface Classroom {
+  classes: ClassService;
+  runner: ClassRunner;
+  workspaces: WorkspaceService;
+  events: ClassEvents;
+  routes: ApiRoute[];
+  /** Cancel starts, remove prepared containers (call before ending the sessions). */
+  close(): Promise<void>;
+  /** Unmount every workspace (call after every container is gone). */
+  unmount(): Promise<void>;
+}
+
+export async function createClassroom(o: { db: Db; engine: Engine; sessions: SessionRegistry; containers: ContainerService; dataDir: string; log: Log; events?: ClassEvents }): Promise<Classroom> {
+  const events = o.events ?? new ClassEvents();
+  const store = await Workspaces.open(o.engine.home);
+  const workspaces = new WorkspaceService(store, o.db, o.dataDir);
+  const classes = new ClassService(o.db, o.engine, events, o.engine.home.root);
+  const runner = new ClassRunner(o.db, o.engine, o.sessions, o.containers, classes, workspaces, events, o.log);
+  await runner.closeStaleRuns();
+  return {
+    classes,
+    runner,
+    workspaces,
+    events,
+    routes: classRoutes({ db: o.db, classes, runner, workspaces }),
+    close: () => runner.close(),
+    unmount: () => store.unmountAll(),
+  };
+}
