@@ -46,8 +46,12 @@ export async function storeCommand(home: RegHome, argv: string[]): Promise<numbe
           if (p.referencedBy.length === 0) console.log('    used by no RET (reg store gc removes it)');
         }
         if (r.problems.length) console.log('hint: rebuild or pull the RETs named above, then run `reg store gc`');
+        console.log(`checked ${r.layersChecked} layer trees: ${r.layerProblems.length === 0 ? 'all as their locks say' : `${r.layerProblems.length} problem(s)`}`);
+        for (const p of r.layerProblems.slice(0, 200)) console.log(`  ${p.kind.toUpperCase()} ${p.layer}/${p.path}: ${p.detail}`);
+        if (r.layerProblems.length > 200) console.log(`  … and ${r.layerProblems.length - 200} more (--json lists all)`);
+        if (r.layerProblems.length) console.log('hint: delete the layer trees named above (rm -r layers/NAME); the next container start rebuilds them from the store');
       }
-      return r.problems.length === 0 ? 0 : 1;
+      return r.problems.length === 0 && r.layerProblems.length === 0 ? 0 : 1;
     }
     case 'gc': {
       const { values } = parse(rest, { grace: { type: 'string' }, json: { type: 'boolean' } }, USAGE);

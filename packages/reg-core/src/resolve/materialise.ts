@@ -43,7 +43,9 @@ export async function writeTree(home: RegHome, plan: FilePlan, dir: string): Pro
       await mkdir(dst).catch((err: NodeJS.ErrnoException) => {
         if (err.code !== 'EEXIST') throw err;
       });
-      await chmod(dst, e.mode); // after mkdir: the umask must not eat /tmp's sticky 1777
+      // Layer trees are shared by every container and must be writable by root alone: whatever
+      // a RET says (an old or pulled one with a 1777 tmp), no group/world write, no sticky/set-id.
+      await chmod(dst, e.mode & 0o755);
     }
     else if (e.kind === 'link') await symlink(e.target, dst);
     else {

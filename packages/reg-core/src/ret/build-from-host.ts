@@ -155,7 +155,10 @@ function rootfsDraft(topLinks: Map<string, string>): Draft {
   const entries: Draft['entries'] = new Map();
   for (const [name, target] of topLinks) entries.set(name, { kind: 'link', target });
   for (const d of ['dev', 'proc', 'sys', 'tmp', 'run', 'work', 'root', 'home', 'etc', 'var/tmp', 'usr/bin', 'usr/lib', 'usr/local/bin']) {
-    entries.set(d, { kind: 'dir', mode: d === 'tmp' || d === 'var/tmp' ? 0o1777 : 0o755 });
+    // tmp and var/tmp are only mount points: the launcher mounts a private tmpfs (1777) on each
+    // inside the container. A 1777 directory in the shared layer tree would let any local user
+    // plant a file that appears in every new container.
+    entries.set(d, { kind: 'dir', mode: 0o755 });
   }
   const gen = (content: string) => ({ kind: 'generated' as const, content, mode: 0o644 });
   entries.set('etc/passwd', gen('root:x:0:0:root:/root:/bin/sh\nstudent:x:1000:1000:student:/work:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n'));

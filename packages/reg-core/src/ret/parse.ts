@@ -7,8 +7,38 @@ import type { z } from 'zod';
 import { RegError } from '../errors.js';
 import { RET_API_VERSION, RetSchema, type LockEntry, type LockedRet, type Ret } from './schema.js';
 
+/** The largest RET document read (a python RET with ~3,300 lock entries is about 0.5 MiB). */
+export const MAX_RET_BYTES = 16 * 1024 * 1024;
+
+/**
+ * The size a loaded document has once every alias is expanded (strings by length, each node a
+ * little), computed over the object graph with memoisation so a "billion laughs" document costs
+ * no more to measure than to parse. Stops counting past `limit`.
+ */
+export function expandedSize(doc: unknown, limit = Number.MAX_SAFE_INTEGER): number {
+  const memo = new Map<object, number>();
+  const size = (v: unknown): number => {
+    if (typeof v === 'string') return v.length + 2;
+    if (v === null || typeof v !== 'object') return 8;
+    const known = memo.get(v);
+    if (known !== undefined) return known;
+    memo.set(v, 0); // a cycle (a recursive alias) counts once
+    let n = 2;
+    for (const [k, child] of Object.entries(v)) {
+      n += k.length + 2 + size(child);
+      if (n > limit) break;
+    }
+    memo.set(v, n);
+    return n;
+  };
+  return size(doc);
+}
+
 /** Parses and validates a RET document. `file` names it in errors. */
 export function parseRet(text: string, file: string): Ret {
+  if (text.length > MAX_RET_BYTES) {
+    throw new RegError('RET_INVALID', `${file}: the document is ${text.length} bytes, more than the ${MAX_RET_BYTES} a RET may have`, { file, hint: 'a RET lists files, it does not contain them; split it into several RETs' });
+  }
   let doc: unknown;
   try {
     doc = yaml.load(text, { filename: file, schema: yaml.CORE_SCHEMA });
@@ -24,6 +54,16 @@ export function parseRet(text: string, file: string): Ret {
   }
   if (doc === null || typeof doc !== 'object' || Array.isArray(doc)) {
     throw new RegError('RET_INVALID', `${file}: a RET must be a YAML mapping with at least name and version`, { file });
+  }
+  // Aliases (*anchor) let a small document stand for a huge one, which would be stored and
+  // re-read expanded: the expansion may not be much larger than the text itself.
+  const bound = Math.min(MAX_RET_BYTES, 2 * text.length + 64 * 1024);
+  const expanded = expandedSize(doc, bound);
+  if (expanded > bound) {
+    throw new RegError('RET_INVALID', `${file}: YAML aliases expand the ${text.length}-byte document to more than ${bound} bytes`, {
+      file,
+      hint: 'write the values out instead of repeating them through anchors and aliases (&name / *name)',
+    });
   }
   const result = RetSchema.safeParse(doc);
   if (!result.success) throw invalid(result.error, text, file);

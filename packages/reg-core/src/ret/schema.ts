@@ -133,9 +133,53 @@ export const RetSchema = z.strictObject({
   command: z.array(z.string().min(1)).min(1).optional(),
   workdir: ContainerPath.optional(),
   /** Where a built RET came from (informational). */
-  source: z.strictObject({ host: z.string().optional(), builtAt: z.string().optional(), builder: z.string().optional() }).optional(),
-  lock: z.strictObject({ files: z.array(LockEntrySchema) }).optional(),
+  source: z
+    .strictObject({
+      host: z.string().optional(),
+      builtAt: z.string().optional(),
+      builder: z.string().optional(),
+      /** The Debian package the RET was built from (`reg ret build --from-deb`): full version, digest of the .deb. */
+      deb: z.strictObject({ package: z.string(), version: z.string(), architecture: z.string(), multiArch: z.string().optional(), sha256: z.string().optional(), provides: z.array(z.string()).optional() }).optional(),
+      /** The npm package the RET was built from (`reg ret build --from-npm`). */
+      npm: z.strictObject({ package: z.string(), version: z.string(), integrity: z.string().optional() }).optional(),
+    })
+    .optional(),
+  lock: z
+    .strictObject({ files: z.array(LockEntrySchema).min(1, 'a lock lists at least one entry (leave lock out of a hand-written RET: `reg ret add` fills it in)') })
+    .superRefine((lock, ctx) => lockShapeProblems(lock.files, ctx))
+    .optional(),
 });
+
+/**
+ * A lock must describe one tree: no path twice, and nothing below a symlink or a file (a symlink
+ * that is the parent of other entries would let them be written through it, outside the tree).
+ */
+function lockShapeProblems(files: ReadonlyArray<{ path: string; link?: string | undefined; digest?: string | undefined }>, ctx: z.RefinementCtx): void {
+  const index = new Map<string, number>();
+  files.forEach((e, i) => {
+    const norm = e.path.replace(/\/+$/, '');
+    const first = index.get(norm);
+    if (first !== undefined) ctx.addIssue({ code: 'custom', path: ['files', i, 'path'], message: `"${e.path}" is listed twice (also lock.files[${first}])` });
+    else index.set(norm, i);
+  });
+  files.forEach((e, i) => {
+    const parts = e.path.replace(/\/+$/, '').split('/');
+    for (let k = 1; k < parts.length; k++) {
+      const parent = parts.slice(0, k).join('/');
+      const j = index.get(parent);
+      if (j === undefined) continue;
+      const p = files[j]!;
+      if (p.link !== undefined) {
+        ctx.addIssue({ code: 'custom', path: ['files', i, 'path'], message: `"${e.path}" lies below "${parent}", which is a symlink (lock.files[${j}]): list the entries under the link's target instead`, params: { reg: 'PATH_ESCAPES' } });
+        break;
+      }
+      if (p.digest !== undefined) {
+        ctx.addIssue({ code: 'custom', path: ['files', i, 'path'], message: `"${e.path}" lies below "${parent}", which is a file (lock.files[${j}])` });
+        break;
+      }
+    }
+  });
+}
 
 export type RetInput = z.input<typeof RetSchema>;
 export type Ret = z.output<typeof RetSchema>;

@@ -8,6 +8,7 @@ import { listBlobs, referencedBlobs, type BlobReference } from './inventory.js';
 import { hashFile } from './put.js';
 import { blobMode } from './blob-path.js';
 import { lstat } from 'node:fs/promises';
+import { verifyLayers, type LayerProblem } from './verify-layers.js';
 
 export interface VerifyProblem {
   kind: 'corrupt' | 'missing' | 'mode';
@@ -20,6 +21,9 @@ export interface VerifyProblem {
 export interface VerifyReport {
   checked: number;
   problems: VerifyProblem[];
+  /** Layer trees checked against their locks, and what is wrong in them. */
+  layersChecked: number;
+  layerProblems: LayerProblem[];
 }
 
 export async function verifyStore(home: RegHome): Promise<VerifyReport> {
@@ -45,5 +49,6 @@ export async function verifyStore(home: RegHome): Promise<VerifyReport> {
       problems.push({ kind: 'missing', digest, path, referencedBy: by });
     }
   }
-  return { checked: blobs.length, problems };
+  const layers = await verifyLayers(home);
+  return { checked: blobs.length, problems, layersChecked: layers.checked, layerProblems: layers.problems };
 }
