@@ -171,7 +171,8 @@ describe('escape probes', () => {
       const mountinfo = capture();
       await engine.run({ ret: 'probe', rm: true, spawn: mountinfo.spawn, command: ['reg-probe', 'cat', '/proc/self/mountinfo'] });
       const naming = mountinfo.output().split('\n').filter((l) => l.includes(home.root));
-      assert.deepEqual(naming.map((l) => l.split(' ')[4]), ['/work'], `only the /work bind may name the host: ${naming.join('\n')}`);
+      assert.ok(naming.every((l) => l.split(' ')[4] === '/work'), `only the /work bind may name the host: ${naming.join('\n')}`);
+      if (naming.length === 0) known.clear(); // /work is on a filesystem of its own: no leak at all
       assert.deepEqual(lines.filter((l) => l.escaped && !known.has(l.probe)), [], 'escaped');
       assert.deepEqual(lines.map((l) => l.probe).sort(), [...EXPECTED_PROBES].sort(), 'every probe ran');
       // The filter, not luck, stopped the namespace calls; clone3 is refused as "not implemented".
