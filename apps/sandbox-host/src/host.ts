@@ -33,6 +33,9 @@ import { createLog, type Log } from './log.js';
 import { SessionRegistry } from './terminals/session-registry.js';
 import { registerTerminalNamespace } from './terminals/terminal-namespace.js';
 import { createClassroom } from './classes/classroom.js';
+import { registerClassLiveNamespace } from './terminals/class-live-namespace.js';
+import { ClassEvents } from './classes/class-events.js';
+import type { ClassMembership } from './auth/scopes.js';
 
 export interface RunningHost {
   /** The TCP port actually bound (useful with HOST_PORT=0). */
@@ -61,10 +64,12 @@ export async function startHost(config: HostConfig, opts: { log?: Log } = {}): P
   const swept = await reconcileOnStart(engine, db, log);
   if (swept.length) log.info(`previous host's terminals closed: ${swept.join(', ')}`);
 
-  const sessions = new SessionRegistry(engine, db, { graceMs: config.graceMs, idleMs: config.idleMs }, log);
+  // One bus for the classroom: class start progress, students' terminal states, the live view.
+  const classEvents = new ClassEvents();
+  const sessions = new SessionRegistry(engine, db, { graceMs: config.graceMs, idleMs: config.idleMs }, log, classEvents);
   const containers = new ContainerService(engine, db, sessions, signer, config.attachTtlMs);
   // Classes, rosters, workspaces, terminals in a class, Start/Stop class (classes/, workspaces/).
-  const classroom = await createClassroom({ db, engine, sessions, containers, dataDir: config.dataDir, log });
+  const classroom = await createClassroom({ db, engine, sessions, containers, dataDir: config.dataDir, log, events: classEvents });
 
   // Server-side sessions (revocable), the sign-in rate limit, and cutting a user off everywhere.
   const authSessions = new AuthSessions(db, signer, { ttlMs: config.sessionTtlMs });
@@ -87,17 +92,19 @@ export async function startHost(config: HostConfig, opts: { log?: Log } = {}): P
   };
   routes = [...apiRoutes(deps), ...authRoutes(auth), ...userRoutes(users, db), ...classroom.routes];
 
+  const classMembership: ClassMembership = async (userId, classId) => {
+    const c = await db.class.findUnique({ where: { id: classId }, select: { ownerId: true, enrolments: { where: { userId }, select: { role: true } } } });
+    if (!c) return undefined;
+    if (c.ownerId === userId) return 'instructor';
+    return c.enrolments[0]?.role as ClassRole | undefined;
+  };
   const adminSockets = new WeakSet<Socket>();
   const app = buildApp(routes, {
     adminSockets,
     authenticate: (token) => authSessions.authenticate(token),
-    membership: async (userId, classId) => {
-      const c = await db.class.findUnique({ where: { id: classId }, select: { ownerId: true, enrolments: { where: { userId }, select: { role: true } } } });
-      if (!c) return undefined;
-      if (c.ownerId === userId) return 'instructor';
-      return c.enrolments[0]?.role as ClassRole | undefined;
-    },
+    membership: classMembership,
     log: (m) => log.debug(m),
+    logError: (m) => log.error(m),
   });
   const listener = getRequestListener(app.fetch);
 
@@ -106,7 +113,9 @@ export async function startHost(config: HostConfig, opts: { log?: Log } = {}): P
     maxHttpBufferSize: MAX_SOCKET_MESSAGE,
     cors: { origin: [`http://localhost:${config.webPort}`, `http://127.0.0.1:${config.webPort}`], credentials: true },
   });
-  registerTerminalNamespace(io, { signer, db, sessions });
+  const socketAuth = { authenticate: (token: string) => authSessions.authenticate(token), membership: classMembership };
+  registerTerminalNamespace(io, { signer, db, sessions, ...socketAuth, log });
+  registerClassLiveNamespace(io, { db, sessions, events: classEvents, ...socketAuth, log });
 
   const unix = createServer(listener);
   unix.on('connection', (s) => adminSockets.add(s));

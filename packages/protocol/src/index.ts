@@ -2,5 +2,6 @@
 
 export * from './api-schemas.js';
 export * from './terminal-events.js';
-export * from './admin-schemas.js';
 export * from './class-schemas.js';
+export * from './class-live-events.js';
+export * from './admin-schemas.js';

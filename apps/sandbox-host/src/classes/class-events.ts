@@ -8,7 +8,7 @@ export type ClassEvent =
   /** "Start class" progress: ready/failed out of total, failures named with their reason. */
   | { type: 'run'; classId: string; runId: string; status: 'starting' | 'started' | 'stopping' | 'stopped' | 'failed'; total: number; ready: number; failed: number; failures: Array<{ userId: string; username: string; code: string; message: string }> }
   /** One student's state changed (their environment prepared, a terminal connected, idle, ended). */
-  | { type: 'student'; classId: string; userId: string; state: 'not-started' | 'ready' | 'connected' | 'idle' | 'ended'; containerId?: string; at: string }
+  | { type: 'student'; classId: string; userId: string; state: 'not-started' | 'ready' | 'connected' | 'idle' | 'ended'; containerId?: string; at: string; endMessage?: string }
   /** Roster or environment changed: views reload. */
   | { type: 'changed'; classId: string; what: 'roster' | 'environment' | 'class' };
 

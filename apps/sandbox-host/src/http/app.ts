@@ -18,7 +18,7 @@ export const SESSION_COOKIE = 'reg_session';
 /** Resolves a session token to a principal (undefined: not signed in). */
 export type Authenticate = (token: string) => Promise<Principal | undefined>;
 
-export function buildApp(routes: ApiRoute[], opts: { adminSockets: WeakSet<Socket>; authenticate: Authenticate; membership: ClassMembership; log?: (m: string) => void }): Hono<{ Bindings: HttpBindings }> {
+export function buildApp(routes: ApiRoute[], opts: { adminSockets: WeakSet<Socket>; authenticate: Authenticate; membership: ClassMembership; log?: (m: string) => void; logError?: (m: string) => void }): Hono<{ Bindings: HttpBindings }> {
   const app = new Hono<{ Bindings: HttpBindings }>();
 
   const principalOf = async (c: Context<{ Bindings: HttpBindings }>): Promise<Principal | undefined> => {
@@ -52,7 +52,8 @@ export function buildApp(routes: ApiRoute[], opts: { adminSockets: WeakSet<Socke
     if (e instanceof RequestError && e.retryAfterSeconds) c.header('retry-after', String(e.retryAfterSeconds));
     // Unread bytes of a refused body are not worth draining: close the connection instead.
     if (e instanceof RequestError && e.code === 'PAYLOAD_TOO_LARGE') c.header('connection', 'close');
-    if (status >= 500) opts.log?.(`error: ${(e as Error).stack ?? String(e)}`);
+    // A 5xx is the host's fault: its cause is logged at the default level, whatever the client saw.
+    if (status >= 500) (opts.logError ?? opts.log)?.(`${c.req.method} ${c.req.path} failed (${status}): ${(e as Error)?.stack ?? String(e)}`);
     return c.json(body, status as 400);
   });
   return app;

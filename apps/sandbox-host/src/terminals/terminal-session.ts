@@ -1,16 +1,25 @@
 // One container's terminal: the pty the launcher runs on, a headless xterm that keeps the screen
-// for re-attaches, and at most one attached browser. The session owns every listener and timer it
-// creates and releases them in dispose().
+// (and SCROLLBACK lines of history) for re-attaches, at most one controlling browser (the
+// student's tab) and any number of read-only viewers (a TA looking over the shoulder, a class
+// following along). A viewer types only while the student allows it. The session owns every
+// listener and timer it creates and releases them in dispose().
+//
+// Idle policy: activity is input, output, a program other than the shell in the foreground, or
+// CPU time growing in the container's cgroup. After idleMs − warnMs without activity the student
+// is warned in the terminal; after idleMs the session expires with reason 'idle'.
 //
 // Flow control: output is counted when read from the pty; the pty is paused (the program then
 // blocks on write) while more than FLOW_HIGH_WATERMARK characters are unacknowledged by the
 // browser or still unparsed by the headless terminal, and resumed below FLOW_LOW_WATERMARK. So
-// `yes` in a student's shell costs the host at most a few hundred KiB, attached or not.
+// `yes` in a student's shell costs the host at most a few hundred KiB, attached or not. Viewers
+// never pause the student's program: one that falls behind is skipped and gets a fresh screen
+// once it has caught up.
 
 import xtermHeadless from '@xterm/headless';
 import serializeAddon from '@xterm/addon-serialize';
 import type { IPty } from 'node-pty';
-import { FLOW_HIGH_WATERMARK, FLOW_LOW_WATERMARK, type Outcome, type SessionEndReason, type TerminalError } from '@reg/protocol';
+import { FLOW_HIGH_WATERMARK, FLOW_LOW_WATERMARK, humanDuration, type Outcome, type SessionEndReason, type TerminalError, type Watcher } from '@reg/protocol';
+import { ContainerCpu } from './container-cpu.js';
 
 const { Terminal } = xtermHeadless;
 const { SerializeAddon } = serializeAddon;
@@ -19,15 +28,36 @@ const { SerializeAddon } = serializeAddon;
 const BATCH_CHARS = 16 * 1024;
 const BATCH_MS = 5;
 const EAGER_PER_WINDOW = 2;
-const SCROLLBACK = 1000;
+/** History kept for re-attaches (a reload restores all of it). */
+export const SCROLLBACK = 10_000;
+/** CPU time growing by more than this between two idle checks means a program is working. */
+const BUSY_CPU_NS = 20_000_000;
 
 /** The attached browser, as the session sees it (a socket.io socket in production). */
 export interface TerminalClient {
   readonly id: string;
   screen(data: string): void;
   output(data: string): void;
-  exit(info: { outcome: Outcome; reason: SessionEndReason }): void;
+  exit(info: { outcome: Outcome; reason: SessionEndReason; message: string }): void;
   error(err: TerminalError): void;
+  /** Controller only: who watches, and requests to type. Viewers: whether they may type. */
+  watchers?(list: Watcher[]): void;
+  consent?(req: { helperId: string; name: string }): void;
+  control?(c: { canType: boolean }): void;
+  notice?(n: { kind: 'idle-warning' | 'idle-cleared' | 'sharing'; message: string; seconds?: number }): void;
+}
+
+/** A read-only attachment (observer or follower); `name` is shown to the student. */
+export interface Viewer {
+  client: TerminalClient;
+  userId: string;
+  name: string;
+  /** Followers (a class watching its instructor) are not listed as watchers and never type. */
+  follower: boolean;
+  canType: boolean;
+  queued: string[] | undefined;
+  unacked: number;
+  stale: boolean;
 }
 
 interface Disposable {
@@ -37,8 +67,12 @@ interface Disposable {
 export interface SessionTimers {
   graceMs: number;
   idleMs: number;
+  /** Warn this long before the idle end (0: no warning). */
+  idleWarnMs?: number;
   /** Called when the grace period or the idle timeout runs out. */
   onExpire(reason: 'grace' | 'idle'): void;
+  /** Activity state changes, for the live class view: 'connected' (active again) or 'idle' (warned). */
+  onActivity?(state: 'connected' | 'idle'): void;
 }
 
 export class TerminalSession {
@@ -57,11 +91,19 @@ export class TerminalSession {
   private paused = false;
   private graceTimer: NodeJS.Timeout | undefined;
   private idleTimer: NodeJS.Timeout | undefined;
+  private readonly viewers = new Map<string, Viewer>();
+  private lastActivity = Date.now();
+  private idleWarned = false;
+  private readonly cpu: ContainerCpu;
+  private lastCpu: number | undefined;
+  private shellName: string | undefined;
   private readonly subscriptions: Disposable[] = [];
   private disposed = false;
   /** Why the session is ending, once someone decided it should. */
   endReason: SessionEndReason | undefined;
   lastInputAt = new Date();
+  /** Set by the registry: what the terminal bar shows and who may observe. */
+  info: { kind: string; classId: string | null; className: string | null; owner: string | null } = { kind: 'Shell', classId: null, className: null, owner: null };
 
   constructor(
     readonly containerId: string,
@@ -73,8 +115,29 @@ export class TerminalSession {
     this.headless = new Terminal({ cols: size.cols, rows: size.rows, scrollback: SCROLLBACK, allowProposedApi: true });
     this.serializer = new SerializeAddon();
     this.headless.loadAddon(this.serializer);
+    this.cpu = new ContainerCpu(containerId);
     this.armGrace();
     this.armIdle();
+  }
+
+  /** Applies a class's idle policy (the host default until the class is known). */
+  setIdlePolicy(idleMs: number, idleWarnMs: number): void {
+    this.timers.idleMs = idleMs;
+    this.timers.idleWarnMs = idleWarnMs;
+    this.armIdle();
+  }
+
+  /** When input, output or a running program last showed the session is in use. */
+  get lastActivityAt(): Date {
+    return new Date(this.lastActivity);
+  }
+
+  get idleMs(): number {
+    return this.timers.idleMs;
+  }
+
+  get idle(): boolean {
+    return this.idleWarned;
   }
 
   get attached(): boolean {
@@ -118,6 +181,8 @@ export class TerminalSession {
       const screen = this.serializer.serialize({ scrollback: SCROLLBACK });
       this.unacked += screen.length;
       client.screen(screen);
+      client.watchers?.(this.watcherList());
+      if (this.idleWarned) client.notice?.(this.idleNotice());
       for (const q of attaching.queued) this.queue(q);
       this.updatePause();
     });
@@ -143,8 +208,109 @@ export class TerminalSession {
     if (inputBacklog(this.pty) > 64) return false;
     this.pty.write(data);
     this.lastInputAt = new Date();
-    this.armIdle();
+    this.active();
     return true;
+  }
+
+  // ---- viewers: look over the shoulder, follow along ----
+
+  /** Attaches a read-only viewer: the screen now, then live output. */
+  observe(client: TerminalClient, who: { userId: string; name: string; follower: boolean }): void {
+    this.unobserve(client);
+    const v: Viewer = { client, ...who, canType: false, queued: [], unacked: 0, stale: false };
+    this.viewers.set(client.id, v);
+    this.sendScreenTo(v);
+    if (!who.follower) this.announceWatchers();
+  }
+
+  unobserve(client: TerminalClient): void {
+    const v = this.viewers.get(client.id);
+    if (!v) return;
+    this.viewers.delete(client.id);
+    if (!v.follower) this.announceWatchers();
+  }
+
+  viewer(client: TerminalClient): Viewer | undefined {
+    return this.viewers.get(client.id);
+  }
+
+  /** A helper asks the student to let them type; false when no student is there to answer. */
+  requestControl(client: TerminalClient): boolean {
+    const v = this.viewers.get(client.id);
+    const student = this.client;
+    if (!v || v.follower || !student?.consent) return false;
+    student.consent({ helperId: client.id, name: v.name });
+    return true;
+  }
+
+  /** The student's answer (or revocation): only the controlling client may give it. */
+  grant(from: TerminalClient, helperId: string, allow: boolean): void {
+    if (this.client?.id !== from.id) return;
+    const v = this.viewers.get(helperId);
+    if (!v || v.follower) return;
+    v.canType = allow;
+    v.client.control?.({ canType: allow });
+    this.announceWatchers();
+  }
+
+  /** Input from a viewer: only while the student allows it. */
+  viewerInput(client: TerminalClient, data: string): 'ok' | 'read-only' | 'busy' {
+    const v = this.viewers.get(client.id);
+    if (!v?.canType) return 'read-only';
+    return this.input(data) ? 'ok' : 'busy';
+  }
+
+  viewerAck(client: TerminalClient, chars: number): void {
+    const v = this.viewers.get(client.id);
+    if (!v) return;
+    v.unacked = Math.max(0, v.unacked - chars);
+    if (v.stale && v.unacked < FLOW_LOW_WATERMARK) {
+      v.stale = false;
+      v.queued = [];
+      this.sendScreenTo(v);
+    }
+  }
+
+  private sendScreenTo(v: Viewer): void {
+    this.headless.write('', () => {
+      if (this.disposed || this.viewers.get(v.client.id) !== v) return;
+      const screen = this.serializer.serialize({ scrollback: SCROLLBACK });
+      v.unacked += screen.length;
+      v.client.screen(screen);
+      const queued = v.queued ?? [];
+      v.queued = undefined;
+      for (const q of queued) this.sendToViewer(v, q);
+      if (v.canType) v.client.control?.({ canType: true });
+    });
+  }
+
+  private sendToViewer(v: Viewer, data: string): void {
+    if (v.queued) return void v.queued.push(data);
+    if (v.stale) return;
+    if (v.unacked > FLOW_HIGH_WATERMARK) {
+      v.stale = true; // caught up later with a fresh screen
+      return;
+    }
+    v.unacked += data.length;
+    v.client.output(data);
+  }
+
+  private watcherList(): Watcher[] {
+    return [...this.viewers.values()].filter((v) => !v.follower).map((v) => ({ id: v.client.id, name: v.name, canType: v.canType }));
+  }
+
+  private announceWatchers(): void {
+    this.client?.watchers?.(this.watcherList());
+  }
+
+  get watcherCount(): number {
+    return this.watcherList().length;
+  }
+
+  /** Sends a notice to the student's tab and every viewer. */
+  private noticeAll(n: Parameters<NonNullable<TerminalClient['notice']>>[0]): void {
+    this.client?.notice?.(n);
+    for (const v of this.viewers.values()) v.client.notice?.(n);
   }
 
   resize(cols: number, rows: number): void {
@@ -170,21 +336,23 @@ export class TerminalSession {
     return lines.join('\n');
   }
 
-  /** Tells the attached browser the session is over. */
-  notifyExit(outcome: Outcome, reason: SessionEndReason): void {
+  /** Tells the attached browser and every viewer the session is over. */
+  notifyExit(outcome: Outcome, reason: SessionEndReason, message: string): void {
     this.flush();
-    (this.client ?? this.attaching?.client)?.exit({ outcome, reason });
+    (this.client ?? this.attaching?.client)?.exit({ outcome, reason, message });
+    for (const v of this.viewers.values()) v.client.exit({ outcome, reason, message });
   }
 
   dispose(): void {
     if (this.disposed) return;
     this.disposed = true;
     this.clearGrace();
-    if (this.idleTimer) clearTimeout(this.idleTimer);
+    if (this.idleTimer) clearInterval(this.idleTimer);
     if (this.batchTimer) clearTimeout(this.batchTimer);
     for (const s of this.subscriptions.splice(0)) s.dispose();
     this.client = undefined;
     this.attaching = undefined;
+    this.viewers.clear();
     this.headless.dispose();
   }
 
@@ -195,7 +363,8 @@ export class TerminalSession {
       if (this.paused) this.updatePause();
     });
     if (this.attaching) this.attaching.queued.push(data);
-    else if (this.client) this.queue(data);
+    else if (this.client || this.viewers.size) this.queue(data);
+    this.active();
     this.updatePause();
   }
 
@@ -204,7 +373,7 @@ export class TerminalSession {
   // batched, which bounds the event rate without delaying typing.
   private queue(data: string): void {
     this.batch += data;
-    this.unacked += data.length;
+    if (this.client) this.unacked += data.length;
     const now = performance.now();
     if (now - this.windowStart >= BATCH_MS) {
       this.windowStart = now;
@@ -225,6 +394,7 @@ export class TerminalSession {
     const data = this.batch;
     this.batch = '';
     this.client?.output(data);
+    for (const v of this.viewers.values()) this.sendToViewer(v, data);
   }
 
   private updatePause(): void {
@@ -251,11 +421,67 @@ export class TerminalSession {
     this.graceTimer = undefined;
   }
 
+  /** Something happened: the idle clock restarts (and a pending warning is withdrawn). */
+  private active(): void {
+    this.lastActivity = Date.now();
+    if (this.idleWarned) {
+      this.idleWarned = false;
+      this.noticeAll({ kind: 'idle-cleared', message: 'the session is active again' });
+      this.timers.onActivity?.('connected');
+    }
+  }
+
+  private get warnMs(): number {
+    const idle = this.timers.idleMs;
+    return Math.min(this.timers.idleWarnMs ?? 60_000, Math.floor(idle / 2));
+  }
+
+  private idleNotice() {
+    const seconds = Math.max(1, Math.round((this.lastActivity + this.timers.idleMs - Date.now()) / 1000));
+    return { kind: 'idle-warning' as const, seconds, message: `this session will end in ${humanDuration(seconds)} because it has been idle; press a key to keep it` };
+  }
+
+  // One timer checks the idle clock a few times per warning period: cheap (a cgroup file read and
+  // the pty's foreground process name), and it notices programs that work without printing.
   private armIdle(): void {
-    if (this.idleTimer) clearTimeout(this.idleTimer);
+    if (this.idleTimer) clearInterval(this.idleTimer);
     if (this.disposed || this.timers.idleMs <= 0) return;
-    this.idleTimer = setTimeout(() => this.timers.onExpire('idle'), this.timers.idleMs);
+    const tick = Math.max(100, Math.min(15_000, Math.floor(Math.min(this.timers.idleMs, this.warnMs || this.timers.idleMs) / 4)));
+    this.idleTimer = setInterval(() => this.checkIdle(), tick);
     this.idleTimer.unref();
+  }
+
+  private checkIdle(): void {
+    if (this.disposed || this.endReason) return;
+    if (this.programRunning()) this.active();
+    const idleFor = Date.now() - this.lastActivity;
+    if (idleFor >= this.timers.idleMs) {
+      this.timers.onExpire('idle');
+      return;
+    }
+    if (!this.idleWarned && this.warnMs > 0 && idleFor >= this.timers.idleMs - this.warnMs) {
+      this.idleWarned = true;
+      this.noticeAll(this.idleNotice());
+      this.timers.onActivity?.('idle');
+    }
+  }
+
+  /** A program other than the shell in the foreground, or CPU time growing. */
+  private programRunning(): boolean {
+    let busy = false;
+    const cpu = this.cpu.read();
+    if (cpu !== undefined && this.lastCpu !== undefined && cpu - this.lastCpu > BUSY_CPU_NS) busy = true;
+    if (cpu !== undefined) this.lastCpu = cpu;
+    try {
+      const fg = this.pty?.process;
+      if (fg) {
+        this.shellName ??= fg;
+        if (fg !== this.shellName) busy = true;
+      }
+    } catch {
+      // the pty is gone
+    }
+    return busy;
   }
 }
 
