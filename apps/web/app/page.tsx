@@ -4,6 +4,7 @@ import { useRouter } from 'next/navigation';
 import { useEffect, useState } from 'react';
 import type { ContainerView, UserView } from '@reg/protocol';
 import { api, ApiFailure, TERMINAL_KINDS } from '@/api-client';
+import MyClasses from '@/components/my-classes';
 
 type Kind = keyof typeof TERMINAL_KINDS;
 
@@ -52,7 +53,8 @@ export default function StartPage() {
         </span>
         <button onClick={() => api.signOut().then(() => router.replace('/sign-in'))}>Sign out</button>
       </div>
-      <section className="card">
+      <MyClasses teaching={user.role !== 'student'} />
+      <section className="card" style={{ marginTop: '1rem' }}>
         <p>Open a terminal in a fresh container:</p>
         <div className="row">
           {(Object.keys(TERMINAL_KINDS) as Kind[]).map((k) => (

@@ -14,6 +14,7 @@ import { ClassEvents } from './class-events.js';
 import { classRoutes } from './class-routes.js';
 import { ClassRunner } from './class-runner.js';
 import { ClassService } from './class-service.js';
+import { seedDemoClass } from './demo-class.js';
 
 export interface Classroom {
   classes: ClassService;
@@ -34,6 +35,7 @@ export async function createClassroom(o: { db: Db; engine: Engine; sessions: Ses
   const classes = new ClassService(o.db, o.engine, events, o.engine.home.root);
   const runner = new ClassRunner(o.db, o.engine, o.sessions, o.containers, classes, workspaces, events, o.log);
   await runner.closeStaleRuns();
+  await seedDemoClass(o.db, o.engine, workspaces, o.log).catch((e) => o.log.error('seeding the demo class', e));
   return {
     classes,
     runner,
