@@ -5,6 +5,7 @@ import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { buildFromHost, listRets, regHome } from '@reg/core';
+import { ensureToolboxRets } from './build-rets.mjs';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 
@@ -24,6 +25,8 @@ export async function ensureRets(home, log = () => {}) {
     const report = await buildFromHost(regHome(home), binary);
     built.push(`${report.runtime.name}@${report.runtime.version}`);
   }
+  // The toolbox (a shell, editors, git) and python-tools / node-tools environments.
+  built.push(...(await ensureToolboxRets(home, log)));
   return built;
 }
 

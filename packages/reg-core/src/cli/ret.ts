@@ -3,6 +3,8 @@
 import { RegError } from '../errors.js';
 import type { RegHome } from '../home.js';
 import { addRet } from '../ret/add.js';
+import { composeRet } from '../ret/compose.js';
+import { buildFromDeb } from '../ret/build-from-deb.js';
 import { buildFromHost, type HostBuildReport } from '../ret/build-from-host.js';
 import { stringifyRet } from '../ret/parse.js';
 import { findRet, listRets, loadRet, removeRet } from '../ret/repository.js';
@@ -10,6 +12,8 @@ import { parse, need } from './args.js';
 import { formatBytes, table } from './output.js';
 
 const USAGE = `reg ret build --from-host PATH [--name N] [--version V]
+       reg ret build --from-deb PKG[=VER]... [--skip PKG]... [--name N [--version V] [--link PATH=TARGET]... [-e K=V]...]
+       reg ret compose --name N [--version V] REF... [--command CMD] [-e K=V]...
        reg ret add FILE.yaml [--root DIR]
        reg ret ls [--json]
        reg ret show NAME[@RANGE] [--json]
@@ -25,12 +29,35 @@ export async function retCommand(home: RegHome, argv: string[]): Promise<number>
   const [sub, ...rest] = argv;
   switch (sub) {
     case 'build': {
-      const { values } = parse(rest, { 'from-host': { type: 'string' }, name: { type: 'string' }, version: { type: 'string' }, json: { type: 'boolean' }, quiet: { type: 'boolean', short: 'q' } }, USAGE);
+      const { values, positionals } = parse(rest, {
+        'from-host': { type: 'string' },
+        'from-deb': { type: 'boolean' },
+        name: { type: 'string' },
+        version: { type: 'string' },
+        link: { type: 'string', multiple: true },
+        skip: { type: 'string', multiple: true },
+        env: { type: 'string', short: 'e', multiple: true },
+        json: { type: 'boolean' },
+        quiet: { type: 'boolean', short: 'q' },
+      }, USAGE);
+      if (values['from-deb']) return buildDebCommand(home, positionals, values);
       const binary = need(values['from-host'], '--from-host PATH (the runtime binary, e.g. /usr/bin/python3.11)', USAGE);
       const report = await buildFromHost(home, binary, {
         ...(values.name && { name: values.name }),
         ...(values.version && { version: values.version }),
         ...(!values.quiet && !values.json && { log: (l: string) => console.error(`  ${l}`) }),
+      });
+      printBuild(report, values.json ?? false);
+      return 0;
+    }
+    case 'compose': {
+      const { values, positionals } = parse(rest, { name: { type: 'string' }, version: { type: 'string' }, command: { type: 'string' }, env: { type: 'string', short: 'e', multiple: true }, json: { type: 'boolean' } }, USAGE);
+      const report = await composeRet(home, {
+        name: need(values.name, '--name (the environment RET, e.g. lab1)', USAGE),
+        version: values.version ?? '1',
+        members: positionals,
+        ...(values.command && { command: (values.command as string).split(' ').filter(Boolean) }),
+        env: pairs(values.env, '--env'),
       });
       printBuild(report, values.json ?? false);
       return 0;
@@ -68,4 +95,30 @@ export async function retCommand(home: RegHome, argv: string[]): Promise<number>
     default:
       throw new RegError('USAGE', sub ? `unknown command "ret ${sub}"` : 'missing a ret command', { hint: `usage: ${USAGE}` });
   }
+}
+
+function pairs(list: string[] | undefined, flag: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const kv of list ?? []) {
+    const i = kv.indexOf('=');
+    if (i <= 0) throw new RegError('USAGE', `${flag} "${kv}" is not KEY=VALUE`, { field: flag });
+    out[kv.slice(0, i)] = kv.slice(i + 1);
+  }
+  return out;
+}
+
+async function buildDebCommand(home: RegHome, packages: string[], values: Record<string, any>): Promise<number> {
+  if (packages.length === 0) throw new RegError('USAGE', 'missing the Debian packages to build', { hint: `usage: ${USAGE}` });
+  if ((values.link || values.env) && !values.name) throw new RegError('USAGE', '--link and --env belong to a bundle: give --name too', { field: '--name' });
+  const report = await buildFromDeb(home, packages, {
+    ...(values.name && { name: values.name as string }),
+    ...(values.version && { version: values.version as string }),
+    links: pairs(values.link, '--link'),
+    skip: (values.skip as string[] | undefined) ?? [],
+    env: pairs(values.env, '--env'),
+    ...(!values.quiet && !values.json && { log: (l: string) => console.error(`  ${l}`) }),
+  });
+  if (!values.json) for (const w of report.warnings) console.error(`reg: warning: ${w}`);
+  printBuild(report, values.json ?? false);
+  return 0;
 }

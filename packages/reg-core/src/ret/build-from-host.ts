@@ -331,7 +331,12 @@ export async function buildFromHost(home: RegHome, binary: string, opts: HostBui
 export async function commitDrafts(
   home: RegHome,
   drafts: Draft[],
-  ctx: { runtime: { name: string; version: string }; log: (line: string) => void },
+  ctx: {
+    runtime: { name: string; version: string };
+    log: (line: string) => void;
+    /** Checks the locked RETs before any is saved (e.g. for path conflicts); a throw rolls back. */
+    verify?: (locked: LockedRet[]) => Promise<void>;
+  },
 ): Promise<HostBuildReport> {
   const writer = new BlobWriter(home);
   // Directories this commit may create; on failure the ones that did not exist before go too.
@@ -376,6 +381,7 @@ export async function commitDrafts(
       const previous = await loadRet(home, ret.name, ret.version).catch(() => undefined);
       const unchanged = previous !== undefined && lockId(previous) === lockId(ret);
       if (!unchanged) restore.push({ name: ret.name, version: ret.version, ...(previous && { previous }) });
+    if (ctx.verify) await ctx.verify(locked);
       const meta: RetMeta = unchanged ? metaOf(ret) : await saveRet(home, ret);
       const layer = join(home.layers, layerName(meta));
       const hadLayer = await stat(layer).then(() => true, () => false);

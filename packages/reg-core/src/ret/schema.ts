@@ -122,7 +122,7 @@ export const RetSchema = z.strictObject({
     }
     return s;
   }),
-  kind: z.enum(['runtime', 'library', 'data', 'base']).default('runtime'),
+  kind: z.enum(['runtime', 'library', 'data', 'base', 'package']).default('runtime'),
   description: z.string().max(1000).optional(),
   /** The paper's form: a name for each thing the template provides → its container path. */
   files: z.record(z.string().min(1), ContainerPath).optional(),
