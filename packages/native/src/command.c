@@ -117,6 +117,7 @@ void command_exec(const struct options *o, int report_fd, int host_proc_fd)
         .syscalls = o->deny_syscalls, .n_syscalls = o->n_deny_syscalls,
         .enosys = o->enosys_syscalls, .n_enosys = o->n_enosys_syscalls,
         .clone_flags = o->deny_clone_flags,
+        .socket_families = o->deny_socket_families, .n_socket_families = o->n_deny_socket_families,
         .ioctls = o->deny_ioctls, .n_ioctls = o->n_deny_ioctls,
     };
     seccomp_install(&policy);

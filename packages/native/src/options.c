@@ -139,6 +139,20 @@ static void add_enosys_syscalls(struct options *o, const char *arg)
     free(copy);
 }
 
+static void add_deny_socket_families(struct options *o, const char *arg)
+{
+    char *copy = strdup(arg), *save = NULL;
+    if (copy == NULL)
+        die_errno(STEP, "strdup");
+    for (char *tok = strtok_r(copy, ",", &save); tok != NULL; tok = strtok_r(NULL, ",", &save)) {
+        o->deny_socket_families = grow(o->deny_socket_families, o->n_deny_socket_families,
+                                       sizeof *o->deny_socket_families);
+        o->deny_socket_families[o->n_deny_socket_families++] =
+            (unsigned int)parse_ull("--deny-socket-families", tok, 1023);
+    }
+    free(copy);
+}
+
 static void add_deny_ioctls(struct options *o, const char *arg)
 {
     char *copy = strdup(arg), *save = NULL;
@@ -158,7 +172,7 @@ enum {
     OPT_DEV, OPT_UID, OPT_GID, OPT_ALLOW_ROOT, OPT_CWD, OPT_CLEARENV, OPT_SETENV,
     OPT_RLIMIT, OPT_DENY_SYSCALLS, OPT_DENY_IOCTL, OPT_DIE_WITH_PARENT, OPT_TARGET_PID,
     OPT_LAYER, OPT_DIR, OPT_STATUS_FILE, OPT_ENOSYS_SYSCALLS, OPT_DENY_CLONE_FLAGS,
-    OPT_DEVPTS_MAX, OPT_RO_COPY,
+    OPT_DEVPTS_MAX, OPT_RO_COPY, OPT_DENY_SOCKET_FAMILIES,
 };
 
 static const struct option long_options[] = {
@@ -188,6 +202,7 @@ static const struct option long_options[] = {
     {"deny-ioctl", required_argument, NULL, OPT_DENY_IOCTL},
     {"enosys-syscalls", required_argument, NULL, OPT_ENOSYS_SYSCALLS},
     {"deny-clone-flags", required_argument, NULL, OPT_DENY_CLONE_FLAGS},
+    {"deny-socket-families", required_argument, NULL, OPT_DENY_SOCKET_FAMILIES},
     {"devpts-max", required_argument, NULL, OPT_DEVPTS_MAX},
     {"die-with-parent", no_argument, NULL, OPT_DIE_WITH_PARENT},
     {"target-pid", required_argument, NULL, OPT_TARGET_PID},
@@ -246,6 +261,7 @@ static void apply_option(struct options *o, int c, const char *arg, const char *
     case OPT_DENY_CLONE_FLAGS:
         o->deny_clone_flags = (unsigned int)parse_ull("--deny-clone-flags", arg, UINT_MAX);
         break;
+    case OPT_DENY_SOCKET_FAMILIES: add_deny_socket_families(o, arg); break;
     case OPT_DEVPTS_MAX:
         o->devpts_max = (unsigned int)parse_ull("--devpts-max", arg, 1U << 20);
         if (o->devpts_max == 0)

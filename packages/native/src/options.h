@@ -57,6 +57,8 @@ struct options {
     int *enosys_syscalls; /* fail with ENOSYS, so libc falls back (clone3) */
     size_t n_enosys_syscalls;
     unsigned int deny_clone_flags; /* clone(2) with any of these flags: EPERM */
+    unsigned int *deny_socket_families; /* socket(2) in these families: EPERM */
+    size_t n_deny_socket_families;
     unsigned int devpts_max; /* 0: the kernel's default */
     unsigned int *deny_ioctls;
     size_t n_deny_ioctls;

@@ -10,6 +10,8 @@
  *   [clone flags: jne __NR_clone -> past ; ld args[0] (low 32 bits: the
  *    kernel takes clone's flags as lower_32_bits) ; jset mask ->
  *    ret ERRNO(EPERM) ; ret ALLOW]
+ *   [socket families: jne __NR_socket -> past ; ld args[0] ;
+ *    for each family: jeq family, ... ; ret ERRNO(EPERM) ; ret ALLOW]
  *   jne __NR_ioctl -> allow
  *   ld args[1] (low 32 bits: the kernel's ioctl cmd is an unsigned int)
  *   for each denied request: jeq req, ... ; ret ERRNO(EPERM)
@@ -77,11 +79,22 @@ static void emit_clone_flags(struct program *p, unsigned int mask)
     emit(p, BPF_RET | BPF_K, 0, 0, SECCOMP_RET_ALLOW);
 }
 
+/* socket(2) in a denied family (AF_VSOCK: the hypervisor's side of a VM,
+ * which no namespace separates). */
+static void emit_socket_families(struct program *p, const unsigned int *families, size_t n)
+{
+    emit(p, BPF_JMP | BPF_JEQ | BPF_K, 0, (unsigned char)(2 + 2 * n), __NR_socket);
+    emit(p, BPF_LD | BPF_W | BPF_ABS, 0, 0, ARG_LOW(0));
+    for (size_t i = 0; i < n; i++)
+        emit_errno_if_eq(p, families[i], EPERM);
+    emit(p, BPF_RET | BPF_K, 0, 0, SECCOMP_RET_ALLOW);
+}
+
 void seccomp_install(const struct seccomp_policy *policy)
 {
     size_t n_ioctls = policy->n_ioctls;
-    if (n_ioctls > 127)
-        die_with("seccomp", E2BIG, "more than 127 denied ioctl requests");
+    if (n_ioctls > 126 || policy->n_socket_families > 126)
+        die_with("seccomp", E2BIG, "more than 126 denied ioctl requests or socket families");
     struct program *p = calloc(1, sizeof *p);
     if (p == NULL)
         die_errno("seccomp", "calloc");
@@ -102,6 +115,8 @@ void seccomp_install(const struct seccomp_policy *policy)
         emit_errno_if_eq(p, (unsigned int)policy->syscalls[i], EPERM);
     if (policy->clone_flags != 0)
         emit_clone_flags(p, policy->clone_flags);
+    if (policy->n_socket_families > 0)
+        emit_socket_families(p, policy->socket_families, policy->n_socket_families);
     if (n_ioctls > 0) {
         emit(p, BPF_JMP | BPF_JEQ | BPF_K, 0, (unsigned char)(1 + 2 * n_ioctls), __NR_ioctl);
         emit(p, BPF_LD | BPF_W | BPF_ABS, 0, 0, ARG_LOW(1));

@@ -11,6 +11,8 @@ struct seccomp_policy {
     const int *enosys;   /* ENOSYS: "not implemented", so libc falls back */
     size_t n_enosys;
     unsigned int clone_flags; /* clone(2) with any of these flag bits: EPERM */
+    const unsigned int *socket_families; /* socket(2) in each family: EPERM */
+    size_t n_socket_families;
     const unsigned int *ioctls; /* ioctl(fd, req) with each req: EPERM */
     size_t n_ioctls;
 };

@@ -45,6 +45,7 @@ test('the seccomp list denies mount, ptrace, bpf, keyctl, kexec, io_uring; clone
   }
   assert.deepEqual(denied, deniedSyscallNumbers('x64'));
   assert.ok(after(args, '--deny-ioctl')[0]!.includes('0x5412'), 'TIOCSTI');
+  assert.deepEqual(after(args, '--deny-socket-families'), ['40'], 'AF_VSOCK');
 });
 
 test('supervision: attached runs and terminals die with their parent, detached runs do not; exec always does', () => {

@@ -3,7 +3,7 @@
 // these steps in its fixed order (packages/native/src/main.c).
 
 import type { ContainerState } from '../container/state.js';
-import { DENIED_CLONE_FLAGS, DENIED_IOCTLS, deniedSyscallNumbers, enosysSyscallNumbers } from './seccomp.js';
+import { DENIED_CLONE_FLAGS, DENIED_IOCTLS, DENIED_SOCKET_FAMILIES, deniedSyscallNumbers, enosysSyscallNumbers } from './seccomp.js';
 
 export interface LaunchPaths {
   upper: string;
@@ -47,6 +47,7 @@ function processArgs(s: ContainerState, cwd: string): string[] {
   for (const r of RLIMITS) args.push('--rlimit', r);
   args.push('--deny-syscalls', deniedSyscallNumbers().join(','), '--deny-ioctl', DENIED_IOCTLS.map((n) => `0x${n.toString(16)}`).join(','));
   args.push('--enosys-syscalls', enosysSyscallNumbers().join(','), '--deny-clone-flags', `0x${DENIED_CLONE_FLAGS.toString(16)}`);
+  args.push('--deny-socket-families', DENIED_SOCKET_FAMILIES.join(','));
   return args;
 }
 

@@ -58,6 +58,12 @@ const ENOSYS: Record<string, number> = { clone3: 435 };
  */
 export const DENIED_CLONE_FLAGS = 0x00020000 | 0x02000000 | 0x04000000 | 0x08000000 | 0x10000000 | 0x20000000 | 0x40000000;
 
+/**
+ * socket(2) families refused: AF_VSOCK (40), the channel between a VM and its hypervisor, which no
+ * namespace separates (Docker's profile refuses it too).
+ */
+export const DENIED_SOCKET_FAMILIES = [40];
+
 export function enosysSyscallNumbers(): number[] {
   return Object.values(ENOSYS);
 }
