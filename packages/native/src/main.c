@@ -13,14 +13,22 @@
  *
  * reg-launch run [options] -- CMD [ARGS...]
  *   outer launcher (host pid ns)
- *     (0) writes itself into each --cgroup-procs file, so every descendant
- *         is accounted and limited from its first instruction;
+ *     (0) with --die-with-parent, PR_SET_PDEATHSIG(SIGKILL) and a check that
+ *         the parent seen at start is still ours; then writes itself into
+ *         each --cgroup-procs file, so every descendant is accounted and
+ *         limited from its first instruction;
  *     (1) unshare(mnt, pid, ipc, uts, cgroup [, net]);
  *     (2) forks pid 1 of the new pid ns, emits {"event":"pid"} with its host
- *         pid, forwards signals to it and exits with its exit code.
+ *         pid, sends it the "go" byte, forwards signals to it (a pty hangup
+ *         too: the kernel sends SIGHUP to this session leader only) and exits
+ *         with its exit code.
  *   pid 1 (minimal init)
- *     (3) makes / rprivate, mounts the overlay root on --rootfs-mount, then
- *         /proc, /dev, --bind/--ro-bind/--tmpfs (in command-line order) inside
+ *     (3) wipes its copy of argv (/proc/1/cmdline reads "reg-init"); with
+ *         --die-with-parent, PDEATHSIG and "no go byte means the launcher is
+ *         gone"; makes / rprivate, mounts the overlay root on --rootfs-mount
+ *         (layers passed as fds of detached clones, so mountinfo names no
+ *         host path), then /proc, /dev (with a private devpts, --devpts-max),
+ *         --bind/--ro-bind/--tmpfs/--ro-copy (in command-line order) inside
  *         it; sets the hostname; brings lo up; pivot_root + detach old root;
  *     (4) forks pid 2, learns through a close-on-exec pipe whether exec
  *         succeeded (-> "started" or "exec-failed" + 127), then forwards
@@ -31,9 +39,12 @@
  *     (5) keeps the controlling terminal (no setsid); rlimits; drops the
  *         capability bounding set; setgroups/setgid/setuid; clears every
  *         remaining capability set and verifies it; chdir --cwd;
- *         no_new_privs; seccomp filter (last); execvp with the container env.
+ *         no_new_privs; seccomp filter (last: the deny list, clone's namespace
+ *         flags, clone3 as ENOSYS, socket families, ioctls); execvp with the
+ *         container env.
  *
  * reg-launch exec --target-pid PID [options] -- CMD [ARGS...]
+ *   wipes its argv (the child below is visible inside from its fork on),
  *   opens PID's namespaces, joins --cgroup-procs, setns into all (mnt last),
  *   forks, and the child runs step (5). Events and exit codes as for run.
  *

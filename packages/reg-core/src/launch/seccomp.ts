@@ -2,7 +2,7 @@
 // least-audited corners, fail with EPERM. The launcher only executes the list; the choice is here.
 // Threads and fork stay: clone(2) is allowed unless its flags ask for a new namespace, and clone3
 // (whose flags live in memory a filter cannot read) fails with ENOSYS, on which glibc falls back to
-// clone. Differences from Docker's default profile, and why: README "Security" (SECURITY_TABLE).
+// clone. Every difference from Docker's default profile, and why: README, "Security".
 
 import { RegError } from '../errors.js';
 
