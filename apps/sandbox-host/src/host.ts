@@ -18,6 +18,11 @@ import { UserService } from './admin/user-service.js';
 import { AuthService } from './auth/auth-service.js';
 import { AuthSessions } from './auth/auth-sessions.js';
 import { SignInLimiter } from './auth/sign-in-limiter.js';
+import { dashboardRoutes } from './admin/dashboard-routes.js';
+import { registerAdminNamespace } from './metrics/admin-namespace.js';
+import { MemoryMonitor } from './metrics/memory-monitor.js';
+import { loadOrCreateMetricsToken, metricsHandler } from './metrics/metrics-endpoint.js';
+import { MemoryMetrics } from './metrics/prometheus.js';
 import { loadOrCreateSecret } from './auth/secret.js';
 import { TokenSigner } from './auth/signed-token.js';
 import { ContainerService } from './containers/container-service.js';
@@ -46,12 +51,18 @@ export interface RunningHost {
   db: Db;
   sessions: SessionRegistry;
   signer: TokenSigner;
+  /** The memory dashboard's sampler (snapshots, history). */
+  monitor: MemoryMonitor;
+  /** Bearer token for GET /metrics (also in $REG_DATA_DIR/metrics-token). */
+  metricsToken: string;
   /** Ends every terminal (stop + remove their containers), then stops listening. */
   close(): Promise<void>;
 }
 
 /** socket.io's transport limit: above INPUT_CHUNK_MAX so oversize input gets a polite error. */
 const MAX_SOCKET_MESSAGE = 1024 * 1024;
+/** The memory dashboard's sampling period while an admin watches (once a minute otherwise). */
+const ADMIN_SAMPLE_MS = 2000;
 
 export async function startHost(config: HostConfig, opts: { log?: Log } = {}): Promise<RunningHost> {
   const log = opts.log ?? createLog(config.logLevel);
@@ -75,6 +86,9 @@ export async function startHost(config: HostConfig, opts: { log?: Log } = {}): P
   const authSessions = new AuthSessions(db, signer, { ttlMs: config.sessionTtlMs });
   const auth = new AuthService({ db, sessions: authSessions, limiter: new SignInLimiter(), cookieName: SESSION_COOKIE, endContainersOf: (userId, message) => endContainersOf({ db, engine, sessions }, userId, message) });
   const users = new UserService({ db, engine, auth, sessions: authSessions, runningByOwner: () => countBy(sessions.all().map((s) => s.ownerId)) });
+  // The admin's live memory dashboard (socket /admin), its history, and /metrics for Prometheus.
+  const monitor = new MemoryMonitor(engine, db, { everyMs: ADMIN_SAMPLE_MS }, log);
+  const metricsToken = await loadOrCreateMetricsToken(config.dataDir);
 
   let routes: ReturnType<typeof apiRoutes> = [];
   const deps: ApiDeps = {
@@ -90,7 +104,7 @@ export async function startHost(config: HostConfig, opts: { log?: Log } = {}): P
     },
     openapi: () => openApiDocument(routes),
   };
-  routes = [...apiRoutes(deps), ...authRoutes(auth), ...userRoutes(users, db), ...classroom.routes];
+  routes = [...apiRoutes(deps), ...authRoutes(auth), ...userRoutes(users, db), ...dashboardRoutes({ db, engine, sessions, monitor }), ...classroom.routes];
 
   const classMembership: ClassMembership = async (userId, classId) => {
     const c = await db.class.findUnique({ where: { id: classId }, select: { ownerId: true, enrolments: { where: { userId }, select: { role: true } } } });
@@ -106,6 +120,21 @@ export async function startHost(config: HostConfig, opts: { log?: Log } = {}): P
     log: (m) => log.debug(m),
     logError: (m) => log.error(m),
   });
+  app.get(
+    '/metrics',
+    metricsHandler({
+      token: metricsToken,
+      cookieName: SESSION_COOKIE,
+      authenticate: (token) => authSessions.authenticate(token),
+      monitor,
+      metrics: new MemoryMetrics(),
+      extras: async () => ({
+        containersByStatus: Object.fromEntries((await db.container.groupBy({ by: ['status'], where: { status: { not: 'removed' } }, _count: { _all: true } })).map((g) => [g.status, g._count._all])),
+        liveSessions: await authSessions.liveCount(),
+        terminals: sessions.size,
+      }),
+    }),
+  );
   const listener = getRequestListener(app.fetch);
 
   const tcp = createServer(listener);
@@ -113,6 +142,7 @@ export async function startHost(config: HostConfig, opts: { log?: Log } = {}): P
     maxHttpBufferSize: MAX_SOCKET_MESSAGE,
     cors: { origin: [`http://localhost:${config.webPort}`, `http://127.0.0.1:${config.webPort}`], credentials: true },
   });
+  registerAdminNamespace(io, { monitor, cookieName: SESSION_COOKIE, authenticate: (token) => authSessions.authenticate(token), log });
   const socketAuth = { authenticate: (token: string) => authSessions.authenticate(token), membership: classMembership };
   registerTerminalNamespace(io, { signer, db, sessions, ...socketAuth, log });
   registerClassLiveNamespace(io, { db, sessions, events: classEvents, ...socketAuth, log });
@@ -127,6 +157,7 @@ export async function startHost(config: HostConfig, opts: { log?: Log } = {}): P
 
   const sampler = new MemorySampler(engine, db, config.memorySampleMs, log);
   sampler.start();
+  monitor.start();
 
   let closing: Promise<void> | undefined;
   return {
@@ -137,9 +168,12 @@ export async function startHost(config: HostConfig, opts: { log?: Log } = {}): P
     db,
     sessions,
     signer,
+    monitor,
+    metricsToken,
     close() {
       closing ??= (async () => {
         sampler.stop();
+        monitor.stop();
         await classroom.close();
         await sessions.endAll('shutdown');
         await classroom.unmount().catch((e) => log.error('unmounting workspaces', e));

@@ -131,3 +131,104 @@ export const auditQuerySchema = z.object({
 });
 
 export const auditPageSchema = z.object({ entries: z.array(auditEntrySchema), total: z.number(), page: z.number(), pageSize: z.number() });
+
+// ---- The memory dashboard (socket.io namespace /admin, event "snapshot", every 1-2 s) ----
+
+const figuresSchema = z.object({ rss: z.number(), pss: z.number(), uss: z.number(), shared: z.number() });
+
+export const memoryContainerSchema = figuresSchema.extend({
+  id: z.string(),
+  user: z.string().nullable(),
+  userId: z.string().nullable(),
+  class: z.string().nullable(),
+  classId: z.string().nullable(),
+  ret: z.string(),
+  pids: z.number(),
+  /** The cgroup's own count (page cache included) and its limit; null: no limit. */
+  cgroupBytes: z.number(),
+  limitBytes: z.number().nullable(),
+  /** cgroupBytes / limitBytes, 0..1 (null without a limit). */
+  limitUse: z.number().nullable(),
+  oomKills: z.number(),
+});
+export type MemoryContainer = z.infer<typeof memoryContainerSchema>;
+
+export const memoryGroupSchema = figuresSchema.extend({ key: z.string(), label: z.string(), containers: z.number() });
+export type MemoryGroup = z.infer<typeof memoryGroupSchema>;
+
+export const psiSchema = z.object({ avg10: z.number(), avg60: z.number(), avg300: z.number(), totalUs: z.number() });
+
+export const alertSchema = z.object({
+  kind: z.enum(['near-limit', 'host-pressure', 'host-low-memory', 'store-disk', 'class-start-failed']),
+  severity: z.enum(['warning', 'critical']),
+  message: z.string(),
+  target: z.string().optional(),
+});
+export type DashboardAlert = z.infer<typeof alertSchema>;
+
+export const memorySnapshotSchema = z.object({
+  at: z.string(),
+  /** How long computing this snapshot took (ms): the cost of watching. */
+  sampleMs: z.number(),
+  host: z.object({
+    total: z.number(),
+    used: z.number(),
+    available: z.number(),
+    free: z.number(),
+    pageCache: z.number(),
+    swapTotal: z.number(),
+    swapUsed: z.number(),
+    psi: z.object({ some: psiSchema, full: psiSchema.nullable() }).nullable(),
+  }),
+  /** host.used = containersPss + regHostRss + other (other: the web app, the OS, every other process). */
+  reconcile: z.object({ hostUsed: z.number(), containersPss: z.number(), regHostRss: z.number(), other: z.number() }),
+  totals: figuresSchema.extend({ containers: z.number() }),
+  sharing: z.object({ withoutSharing: z.number(), withSharing: z.number(), saved: z.number() }),
+  containers: z.array(memoryContainerSchema),
+  byUser: z.array(memoryGroupSchema),
+  byClass: z.array(memoryGroupSchema),
+  byRet: z.array(memoryGroupSchema),
+  capacity: z.array(z.object({ ret: z.string(), perContainerUss: z.number(), measuredOn: z.number(), fits: z.number() })),
+  store: z
+    .object({
+      rets: z.number(),
+      blobs: z.number(),
+      bytes: z.number(),
+      logicalBytes: z.number(),
+      savedBytes: z.number(),
+      diskTotal: z.number(),
+      diskFree: z.number(),
+      closures: z.array(z.object({ ret: z.string(), rets: z.number(), files: z.number(), bytes: z.number() })),
+      shared: z.array(z.object({ digest: z.string(), size: z.number(), referencedBy: z.array(z.string()) })),
+    })
+    .nullable(),
+  alerts: z.array(alertSchema),
+});
+export type MemorySnapshot = z.infer<typeof memorySnapshotSchema>;
+
+export const historyPointSchema = z.object({
+  t: z.number(),
+  hostUsed: z.number(),
+  hostAvailable: z.number(),
+  pageCache: z.number(),
+  swapUsed: z.number(),
+  pss: z.number(),
+  rss: z.number(),
+  uss: z.number(),
+  saved: z.number(),
+  containers: z.number(),
+  psiSome10: z.number().nullable(),
+});
+export type HistoryPoint = z.infer<typeof historyPointSchema>;
+export const historyRangeSchema = z.enum(['live', 'hour', 'day', 'month']);
+export const historySchema = z.object({ range: historyRangeSchema, resolutionSeconds: z.number(), points: z.array(historyPointSchema) });
+
+/** Admin actions from the dashboard. */
+export const adminStopContainerSchema = z.object({ containerId: z.string().regex(/^[0-9a-f]{12}$/) }).strict();
+
+export interface AdminServerToClientEvents {
+  snapshot: (s: MemorySnapshot) => void;
+}
+export interface AdminClientToServerEvents {
+  history: (range: z.infer<typeof historyRangeSchema>, ack: (r: z.infer<typeof historySchema> | { error: string }) => void) => void;
+}
