@@ -222,6 +222,10 @@ export async function buildFromHost(home: RegHome, binary: string, opts: HostBui
   for (const [key, extra] of profile.extras) await runtime.add(extra, key === 'stdlib');
   // Scripts the runtime ships (npm's `#!/usr/bin/env node`) need their interpreter inside too.
   for (const interp of await shebangInterpreters(runtime)) await runtime.add(interp, false);
+  // Debian's site.py puts /usr/lib/python3/dist-packages on sys.path only if it exists when the
+  // interpreter starts: an empty one lets a package inserted later (reg install ID python3-numpy)
+  // be imported by an interpreter that is already running.
+  if (profile.name === 'python') runtime.entries.set('usr/lib/python3/dist-packages', { kind: 'dir', mode: 0o755 });
   log(`collected ${runtime.entries.size} runtime entries for ${name}`);
 
   // 2. Its ELF dependency closure, read statically.
@@ -375,13 +379,13 @@ export async function commitDrafts(
       }
       locked.push(parsed.data as LockedRet);
     }
+    if (ctx.verify) await ctx.verify(locked);
     const report: HostBuildReport = { runtime: ctx.runtime, rets: [], newBlobs: writer.created.length, newBytes: 0 };
     for (const p of writer.created) report.newBytes += (await stat(p)).size;
     for (const ret of locked) {
       const previous = await loadRet(home, ret.name, ret.version).catch(() => undefined);
       const unchanged = previous !== undefined && lockId(previous) === lockId(ret);
       if (!unchanged) restore.push({ name: ret.name, version: ret.version, ...(previous && { previous }) });
-    if (ctx.verify) await ctx.verify(locked);
       const meta: RetMeta = unchanged ? metaOf(ret) : await saveRet(home, ret);
       const layer = join(home.layers, layerName(meta));
       const hadLayer = await stat(layer).then(() => true, () => false);
