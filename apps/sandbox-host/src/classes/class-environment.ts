@@ -7,7 +7,7 @@
 // directory when a tool provides bash, else the runtime's own command.
 
 import { createHash } from 'node:crypto';
-import { findRet, loadRet, RET_API_VERSION, RegError, saveRet, type LockedRet, type RegHome } from '@reg/core';
+import { composeRet, findRet, loadRet, RegError, resolveGraph, type RegHome } from '@reg/core';
 
 const SHELLS = ['usr/bin/bash', 'bin/bash'];
 
@@ -34,37 +34,26 @@ export async function checkEnvironment(home: RegHome, ret: string, tools: string
 export async function composeEnvironment(home: RegHome, ret: string, tools: string[]): Promise<ComposedEnvironment> {
   await checkEnvironment(home, ret, tools);
   const pinned: string[] = [];
-  const locked: LockedRet[] = [];
   for (const ref of [ret, ...tools]) {
     const { name, version } = await findRet(home, ref);
-    const exact = `${name}@${version}`;
-    if (pinned.includes(exact)) continue;
-    pinned.push(exact);
-    locked.push(await loadRet(home, name, version));
+    if (!pinned.includes(`${name}@${version}`)) pinned.push(`${name}@${version}`);
   }
-  const runtime = locked[0]!;
-  const shell = locked.flatMap((r) => r.lock.files.filter((f) => SHELLS.includes(f.path)).map((f) => `/${f.path}`))[0];
+  // A shell anywhere in the tools' closures (tools@1 holds it in its bash package RET).
+  let shell: string | undefined;
+  for (const ref of pinned.slice(1)) {
+    for (const meta of (await resolveGraph(home, ref)).rets) {
+      const r = await loadRet(home, meta.name, meta.version);
+      shell ??= r.lock.files.find((f) => SHELLS.includes(f.path) && (f.digest !== undefined || f.link !== undefined)) && '/bin/bash';
+    }
+  }
+  const runtime = await loadRet(home, ...(pinned[0]!.split('@') as [string, string]));
   const command = shell ? [shell, '-l'] : (runtime.command ?? []);
   if (tools.length === 0) return { ref: pinned[0]!, pinned, command };
 
   const digest = createHash('sha256').update(JSON.stringify({ pinned, command })).digest('hex').slice(0, 12);
   const name = `env-${digest}`;
   const exists = await findRet(home, `${name}@1`).then(() => true, () => false);
-  if (!exists) {
-    const env: Record<string, string> = { SHELL: shell ?? '', LANG: 'C.UTF-8', EDITOR: 'nano' };
-    if (!shell) delete env.SHELL;
-    await saveRet(home, {
-      apiVersion: RET_API_VERSION,
-      name,
-      version: '1',
-      kind: 'runtime',
-      description: `class environment: ${pinned.join(' + ')}`,
-      requires: pinned,
-      env,
-      ...(command.length > 0 && { command }),
-      // One entry, so the lock is never empty (an empty list does not survive the YAML round trip).
-      lock: { files: [{ path: 'home', dir: true }] },
-    } as LockedRet);
-  }
+  // composeRet refuses members that disagree about a path (PATH_CONFLICT names both RETs).
+  if (!exists) await composeRet(home, { name, version: '1', members: pinned, ...(command.length > 0 && { command }), env: { LANG: 'C.UTF-8' }, description: `class environment: ${pinned.join(' + ')}` });
   return { ref: `${name}@1`, pinned, command };
 }

@@ -13,7 +13,7 @@ import { AccessError, type Principal } from '../auth/principal.js';
 import type { Access } from '../auth/scopes.js';
 import type { Db } from '../db/client.js';
 import type { ClassEvents } from './class-events.js';
-import { checkEnvironment } from './class-environment.js';
+import { composeEnvironment } from './class-environment.js';
 import { parseRoster } from './roster-file.js';
 
 type ClassRow = NonNullable<Awaited<ReturnType<Db['class']['findUnique']>>>;
@@ -126,7 +126,8 @@ export class ClassService {
 
   async create(p: Principal, body: { name: string; ret: string; tools: string[] }): Promise<ClassView> {
     if (p.kind !== 'user') throw new AccessError('FORBIDDEN', 'a class belongs to an instructor: create it signed in as one', 'sign in with an instructor account');
-    await checkEnvironment(this.engine.home, body.ret, body.tools);
+    // Composed now, so a missing RET or two tools that disagree about a file are named at once.
+    await composeEnvironment(this.engine.home, body.ret, dedupe(body.tools));
     const c = await this.db.class.create({ data: { id: randomUUID(), name: body.name, ownerId: p.user.id, ret: body.ret, tools: JSON.stringify(dedupe(body.tools)), joinCode: newJoinCode() } });
     await audit(this.db, p, { action: 'class.create', targetType: 'class', targetId: c.id, classId: c.id, details: { name: c.name, ret: c.ret, tools: body.tools } });
     return this.view(c, 'instructor');
@@ -136,7 +137,7 @@ export class ClassService {
     const c = await this.active(classId);
     const ret = body.ret ?? c.ret;
     const tools = body.tools ? dedupe(body.tools) : (JSON.parse(c.tools) as string[]);
-    if (body.ret !== undefined || body.tools !== undefined) await checkEnvironment(this.engine.home, ret, tools);
+    if (body.ret !== undefined || body.tools !== undefined) await composeEnvironment(this.engine.home, ret, tools);
     if (body.limits !== undefined) {
       // Within the admin's ceilings now (effectiveLimits names the field that is over).
       const policy = await loadLimitPolicy(this.db, this.regHome);

@@ -47,7 +47,7 @@ export default function ClassPage({ classId }: { classId: string }) {
         </p>
         <RunPanel cls={cls} manage={manage && !cls.archived} />
         {manage && <JoinCode cls={cls} onChange={reload} />}
-        <Roster cls={cls} manage={manage && !cls.archived} />
+        <Roster cls={cls} manage={manage && !cls.archived} onChange={reload} />
         {manage && !cls.archived && <Environment cls={cls} onSaved={setCls} />}
         <StarterFiles cls={cls} manage={manage && !cls.archived} />
         {manage && !cls.archived && <DistributeCollect cls={cls} />}
@@ -166,7 +166,7 @@ function JoinCode({ cls, onChange }: { cls: ClassView; onChange: () => void }) {
   );
 }
 
-function Roster({ cls, manage }: { cls: ClassView; manage: boolean }) {
+function Roster({ cls, manage, onChange }: { cls: ClassView; manage: boolean; onChange: () => void }) {
   const [members, setMembers] = useState<MemberView[] | null>(null);
   const [error, setError] = useState('');
   const [issues, setIssues] = useState<Array<{ path: string; message: string }>>([]);
@@ -175,6 +175,10 @@ function Roster({ cls, manage }: { cls: ClassView; manage: boolean }) {
   useEffect(() => {
     void load();
   }, [load]);
+  const changed = (ms: MemberView[]) => {
+    setMembers(ms);
+    onChange();
+  };
 
   async function importFile(e: FormEvent<HTMLFormElement>) {
     e.preventDefault();
@@ -186,6 +190,7 @@ function Roster({ cls, manage }: { cls: ClassView; manage: boolean }) {
     try {
       setImported(await classApi.importRoster(cls.id, file));
       await load();
+      onChange();
     } catch (err) {
       setError(describeFailure(err));
       if (err instanceof ClassApiFailure) setIssues(err.issues);
@@ -197,7 +202,7 @@ function Roster({ cls, manage }: { cls: ClassView; manage: boolean }) {
     const f = new FormData(e.currentTarget);
     setError('');
     try {
-      setMembers(await classApi.addMember(cls.id, String(f.get('username') ?? ''), f.get('role') === 'ta' ? 'ta' : 'student'));
+      changed(await classApi.addMember(cls.id, String(f.get('username') ?? ''), f.get('role') === 'ta' ? 'ta' : 'student'));
     } catch (err) {
       setError(describeFailure(err));
     }
@@ -205,7 +210,7 @@ function Roster({ cls, manage }: { cls: ClassView; manage: boolean }) {
 
   const remove = (m: MemberView) => {
     if (!confirm(`Remove ${m.username} from ${cls.name}? Their workspace is kept.`)) return;
-    classApi.removeMember(cls.id, m.userId).then(setMembers, (e) => setError(describeFailure(e)));
+    classApi.removeMember(cls.id, m.userId).then(changed, (e) => setError(describeFailure(e)));
   };
 
   return (
