@@ -369,6 +369,10 @@ static void mount_bind(int rootfd, const struct mount_op *op)
     close(target);
 }
 
+/* The private tmpfs that holds every --ro-copy (one for all: a tmpfs costs a
+ * superblock), detached and closed when the mounts are done. */
+static int copies_tmpfs = -1;
+
 /* A read-only copy of a small host file (/etc/passwd): written into a
  * private tmpfs and bound from there, so mountinfo names "/passwd" on a tmpfs
  * where a bind of the host file would name its path on the host. */
@@ -386,27 +390,43 @@ static void mount_ro_copy(int rootfd, const struct mount_op *op)
     if (n == (ssize_t)sizeof data && read(src, &more, 1) != 0)
         die_with(step, EFBIG, "%s: larger than %zu bytes", op->src, sizeof data);
     close(src);
-    int fs = fs_open(step, "tmpfs");
-    fs_set(step, fs, "mode", "0755");
-    fs_set(step, fs, "size", "65536");
-    fs_set(step, fs, "nr_inodes", "4");
-    int tmp = fs_create(step, fs, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC);
-    const char *base = strrchr(op->dst, '/') + 1;
-    if (*base == '\0')
+    if (copies_tmpfs < 0) {
+        int fs = fs_open(step, "tmpfs");
+        fs_set(step, fs, "mode", "0755");
+        fs_set(step, fs, "size", "4194304");
+        fs_set(step, fs, "nr_inodes", "256");
+        copies_tmpfs = fs_create(step, fs, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC);
+    }
+    /* Named after the destination's base name; a second copy with the same
+     * base name gets a numbered one. */
+    const char *slash = strrchr(op->dst, '/');
+    if (slash == NULL || slash[1] == '\0')
         die_with(step, EINVAL, "%s: not a file name", op->dst);
-    int file = openat(tmp, base, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0644);
+    char name[256];
+    snprintf(name, sizeof name, "%s", slash + 1);
+    int file = openat(copies_tmpfs, name, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0644);
+    for (int i = 1; file < 0 && errno == EEXIST && i < 100; i++) {
+        snprintf(name, sizeof name, "%s.%d", slash + 1, i);
+        file = openat(copies_tmpfs, name, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0644);
+    }
     if (file < 0 || write(file, data, (size_t)n) != n || close(file) < 0)
         die_errno(step, "write the copy of %s", op->src);
-    int tree = open_tree(tmp, base, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+    int tree = open_tree(copies_tmpfs, name, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
     if (tree < 0)
         die_errno(step, "open_tree copy of %s", op->src);
-    close(tmp);
     struct mount_attr attr = {.attr_set = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC};
     if (mount_setattr(tree, "", AT_EMPTY_PATH, &attr, sizeof attr) < 0)
         die_errno(step, "mount_setattr %s", op->dst);
     int target = ensure_target(step, rootfd, op->dst, 0);
     attach(step, tree, target, op->dst);
     close(target);
+}
+
+void mounts_apply_done(void)
+{
+    if (copies_tmpfs >= 0)
+        close(copies_tmpfs);
+    copies_tmpfs = -1;
 }
 
 void mounts_apply(int rootfd, const struct mount_op *op)

@@ -23,6 +23,8 @@ void mounts_proc(int rootfd);
 /* A minimal /dev; devpts_max caps its private devpts instance (0: no cap). */
 void mounts_dev(int rootfd, unsigned int devpts_max);
 void mounts_apply(int rootfd, const struct mount_op *op);
+/* Releases what mounts_apply kept between calls (the --ro-copy tmpfs). */
+void mounts_apply_done(void);
 
 /* pivot_root into rootfs_mount, detach the old root, chdir("/"). */
 void mounts_pivot_root(const char *rootfs_mount);

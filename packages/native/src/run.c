@@ -48,6 +48,7 @@ static void init_build_root(const struct options *o)
         mounts_dev(rootfd, o->devpts_max);
     for (size_t i = 0; i < o->n_mounts; i++)
         mounts_apply(rootfd, &o->mounts[i]);
+    mounts_apply_done();
     close(rootfd);
     if (o->hostname != NULL)
         ns_set_hostname(o->hostname);
