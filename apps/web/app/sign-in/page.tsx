@@ -15,8 +15,9 @@ export default function SignInPage() {
     setBusy(true);
     setError(null);
     try {
-      await api.signIn(String(form.get('username')), String(form.get('password')));
-      router.push('/');
+      const r = (await api.signIn(String(form.get('username')), String(form.get('password')))) as { mustChangePassword?: boolean };
+      // An initial password (an admin's or a roster's) must be replaced before anything else.
+      router.push(r.mustChangePassword ? '/sign-in/password?first=1' : '/');
     } catch (err) {
       setError(err instanceof ApiFailure ? err.message : 'the host does not answer');
     } finally {

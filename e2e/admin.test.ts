@@ -1,0 +1,190 @@
+// The admin's pages in a real browser (Debian's Chromium via playwright-core) against the built
+// web app and host, started as `npm start` would on free ports and a temp REG_HOME: the live
+// memory dashboard (host figures, a student's container appearing, "saved by sharing" growing,
+// stopping a container with the student told why), who may not get in, and user management.
+// Screenshots go to /tmp/shots/.
+
+import assert from 'node:assert/strict';
+import { existsSync, mkdirSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { buildFromHost, listRets, regHome } from '@reg/core';
+// @ts-expect-error: a plain .mjs module without types
+import { startStack } from '../scripts/stack.mjs';
+
+const CHROMIUM = '/usr/bin/chromium';
+const PASSWORD = 'e2e-password';
+const SHOTS = '/tmp/shots';
+const why = process.getuid?.() !== 0 ? 'needs root (containers)' : !existsSync(CHROMIUM) ? `needs ${CHROMIUM} (apt-get install chromium)` : !existsSync(new URL('../apps/web/.next/BUILD_ID', import.meta.url)) ? 'needs the built web app (npm run build)' : false;
+if (why) console.log(`e2e skipped: ${why}`);
+
+type Stack = { host: { pid: number; socket: string }; webUrl: string; hostUrl: string; stop: () => Promise<void> };
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as { port: number };
+      s.close(() => resolve(port));
+    });
+    s.on('error', reject);
+  });
+}
+
+/** "12.3 MiB" → bytes. */
+function bytesOf(text: string): number {
+  const m = /(−?[\d.]+)\s*(B|KiB|MiB|GiB|TiB)/.exec(text);
+  assert.ok(m, `not a byte figure: ${text}`);
+  return Number(m[1]!.replace('−', '-')) * 1024 ** ['B', 'KiB', 'MiB', 'GiB', 'TiB'].indexOf(m[2]!);
+}
+
+async function screen(page: Page): Promise<string> {
+  return page.evaluate(() => {
+    const term = (window as unknown as { term?: { buffer: { active: { length: number; getLine(i: number): { translateToString(trim: boolean): string } | undefined } } } }).term;
+    if (!term) return '';
+    const b = term.buffer.active;
+    const lines: string[] = [];
+    for (let i = 0; i < b.length; i++) lines.push(b.getLine(i)?.translateToString(true) ?? '');
+    return lines.join('\n');
+  });
+}
+
+async function waitScreen(page: Page, re: RegExp, timeoutMs = 15_000): Promise<string> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const s = await screen(page);
+    if (re.test(s)) return s;
+    if (Date.now() > deadline) throw new Error(`screen never matched ${re}:\n${s.split('\n').filter(Boolean).slice(-15).join('\n')}`);
+    await page.waitForTimeout(50);
+  }
+}
+
+describe('admin pages', { skip: why }, () => {
+  let home: string;
+  let stack: Stack;
+  let browser: Browser;
+  const contexts: BrowserContext[] = [];
+
+  async function signedIn(username: string, password = PASSWORD): Promise<Page> {
+    const ctx = await browser.newContext({ viewport: { width: 1400, height: 1000 } });
+    contexts.push(ctx);
+    const page = await ctx.newPage();
+    await page.goto(`${stack.webUrl}/sign-in`);
+    await page.fill('input[name=username]', username);
+    await page.fill('input[name=password]', password);
+    await page.click('button[type=submit]');
+    await page.waitForURL((u) => !u.pathname.startsWith('/sign-in') || u.pathname === '/sign-in/password');
+    return page;
+  }
+
+  /** A container made through the web origin with the page's own session (what the start page does). */
+  async function newContainer(page: Page): Promise<string> {
+    const r = await page.request.post(`${stack.webUrl}/api/containers`, { data: { ret: 'python@3.11' } });
+    assert.equal(r.status(), 201, await r.text());
+    return ((await r.json()) as { id: string }).id;
+  }
+
+  before(async () => {
+    mkdirSync(SHOTS, { recursive: true });
+    home = await mkdtemp(join(tmpdir(), 'reg-e2e-admin-'));
+    // Only the python RET: the dashboard needs running containers, not the whole toolbox.
+    if (!(await listRets(regHome(home))).some((r) => r.name === 'python')) await buildFromHost(regHome(home), '/usr/bin/python3.11');
+    stack = await startStack({ regHome: home, port: await freePort(), hostPort: await freePort(), env: { REG_DEMO_PASSWORD: PASSWORD, LOG_LEVEL: 'silent', MEMORY_SAMPLE_SECONDS: '0' }, webBind: '127.0.0.1' });
+    browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--headless'] });
+  });
+
+  after(async () => {
+    for (const c of contexts) await c.close().catch(() => {});
+    await browser?.close();
+    await stack?.stop();
+    if (home) await rm(home, { recursive: true, force: true });
+  });
+
+  let admin: Page;
+  let student: Page;
+  let studentId: string;
+
+  test('an admin sees the host figures; a student\'s terminal appears on the dashboard within seconds', async () => {
+    admin = await signedIn('admin');
+    await admin.goto(`${stack.webUrl}/admin`);
+    await admin.locator('[data-figure=host-total]').waitFor({ timeout: 10_000 });
+    assert.ok(bytesOf(await admin.locator('[data-figure=host-total]').innerText()) > 0);
+    assert.ok(bytesOf(await admin.locator('[data-figure=host-used]').innerText()) > 0);
+    student = await signedIn('student1');
+    studentId = await newContainer(student);
+    await student.goto(`${stack.webUrl}/terminal/${studentId}`);
+    await waitScreen(student, /^>>>\s*$/m);
+    await admin.locator(`tr[data-container="${studentId}"]`).waitFor({ timeout: 6_000 });
+    const row = await admin.locator(`tr[data-container="${studentId}"]`).innerText();
+    assert.match(row, /student1/);
+    assert.match(row, /python/);
+    await admin.screenshot({ path: join(SHOTS, 'admin-memory.png'), fullPage: true });
+  });
+
+  test('"saved by sharing" grows as ten containers start', async () => {
+    const saved = async () => bytesOf(await admin.locator('[data-figure=saved]').innerText());
+    const before = await saved();
+    const others = [await signedIn('student2'), await signedIn('ta1'), student];
+    const made: string[] = [];
+    for (let i = 0; made.length < 9; i++) made.push(await newContainer(others[i % 3]!));
+    // Ten running pythons (the first one included); wait for a sample that has them all.
+    await admin.locator('table[data-testid=containers] tbody tr[data-container]').nth(9).waitFor({ timeout: 15_000 });
+    await admin.waitForTimeout(2_500);
+    const after = await saved();
+    assert.ok(after > before, `saved by sharing ${before} → ${after}`);
+    // Ten interpreters share one libpython: at least several MiB saved.
+    assert.ok(after > 5 * 1024 * 1024, `saved ${after}`);
+    await admin.screenshot({ path: join(SHOTS, 'admin-memory-ten.png'), fullPage: true });
+    for (const id of made) await student.request.delete(`${stack.webUrl}/api/containers/${id}`).catch(() => {});
+  });
+
+  test('an admin stops a container from the dashboard and the student\'s terminal says why', async () => {
+    admin.once('dialog', (d) => void d.accept());
+    await admin.locator(`tr[data-container="${studentId}"] button`).click();
+    await waitScreen(student, /stopped by an administrator/, 15_000);
+    await admin.locator(`tr[data-container="${studentId}"]`).waitFor({ state: 'detached', timeout: 10_000 });
+    await student.screenshot({ path: join(SHOTS, 'student-stopped.png') });
+  });
+
+  test('a student and an instructor cannot open the admin pages or the metrics endpoint', async () => {
+    for (const who of ['student2', 'teacher']) {
+      const page = await signedIn(who);
+      await page.goto(`${stack.webUrl}/admin`);
+      await page.getByText('the memory dashboard is for admins').waitFor({ timeout: 10_000 });
+      for (const path of ['/api/admin/users', '/api/admin/audit', '/api/admin/memory']) assert.equal((await page.request.get(`${stack.webUrl}${path}`)).status(), 403, `${who} ${path}`);
+      const cookies = await page.context().cookies();
+      const token = cookies.find((c) => c.name === 'reg_session')!.value;
+      assert.equal((await fetch(`${stack.hostUrl}/metrics`, { headers: { authorization: `Bearer ${token}` } })).status, 403, `${who} /metrics`);
+      if (who === 'student2') await page.screenshot({ path: join(SHOTS, 'admin-refused.png') });
+    }
+    assert.equal((await fetch(`${stack.hostUrl}/metrics`)).status, 401);
+  });
+
+  test('users: an admin creates an account; its initial password signs in and must be replaced', async () => {
+    await admin.goto(`${stack.webUrl}/admin/users`);
+    await admin.locator('tr[data-user=admin]').waitFor();
+    const form = admin.locator('form[aria-label="create a user"]');
+    await form.locator('input[name=username]').fill('newcomer');
+    await form.locator('input[name=displayName]').fill('New Comer');
+    await form.locator('button[type=submit]').click();
+    const pw = await admin.locator('[data-testid=initial-password]').innerText();
+    assert.ok(pw.length >= 12);
+    await admin.locator('tr[data-user=newcomer]').waitFor();
+    await admin.screenshot({ path: join(SHOTS, 'admin-users.png'), fullPage: true });
+    const page = await signedIn('newcomer', pw);
+    await page.waitForURL(/\/sign-in\/password/);
+    await page.fill('input[name=newPassword]', 'newcomer-password-1');
+    await page.fill('input[name=again]', 'newcomer-password-1');
+    await page.screenshot({ path: join(SHOTS, 'change-password.png') });
+    await page.click('button[type=submit]');
+    await page.waitForURL(`${stack.webUrl}/`);
+    await admin.goto(`${stack.webUrl}/admin/audit`);
+    await admin.locator('table[data-testid=audit] td code', { hasText: 'user.create' }).first().waitFor();
+    await admin.locator('table[data-testid=audit] td code', { hasText: 'container.stop' }).first().waitFor();
+    await admin.screenshot({ path: join(SHOTS, 'admin-audit.png'), fullPage: true });
+  });
+});
