@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { Cleanup } from './cleanup.js';
 import { BenchContext } from './context.js';
 import { mixedExperiment, type MixedResult } from './experiments/mixed.js';
+import { rushExperiment, type RushResult } from './experiments/rush.js';
 import { startupExperiment, type StartupResult } from './experiments/startup.js';
 import { stormExperiment, type StormResult } from './experiments/storm.js';
 import { volumeExperiment, type VolumeResult } from './experiments/volume.js';
@@ -28,6 +29,7 @@ export interface BenchResults {
   startup?: StartupResult;
   storm?: StormResult;
   mixed?: MixedResult;
+  rush?: RushResult;
   notes: string[];
   errors: string[];
 }
@@ -117,6 +119,7 @@ async function main(): Promise<number> {
     if (opts.only.has('startup')) results.startup = await step('startup', () => startupExperiment(ctx));
     if (opts.only.has('storm')) results.storm = await step('storm', () => stormExperiment(ctx));
     if (opts.only.has('mixed')) results.mixed = await step('mixed', () => mixedExperiment(ctx));
+    if (opts.only.has('rush')) results.rush = await step('rush', () => rushExperiment(ctx));
     results.notes = ctx.notes;
   } finally {
     log('cleaning up');

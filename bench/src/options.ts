@@ -1,7 +1,7 @@
 // The bench's command line: which experiments, how big, where things go. Everything else is
 // fixed so that two runs of the same command are comparable.
 
-export const EXPERIMENTS = ['volume', 'startup', 'storm', 'mixed'] as const;
+export const EXPERIMENTS = ['volume', 'startup', 'storm', 'mixed', 'rush'] as const;
 export type Experiment = (typeof EXPERIMENTS)[number];
 
 export interface BenchOptions {
@@ -27,6 +27,8 @@ export interface BenchOptions {
   latest: boolean;
   /** Keep the temp dir at the end, for debugging. */
   keep: boolean;
+  /** Students in the class-start rush (300 for --quick or --only rush, 1000 in the full run). */
+  rushN: number;
 }
 
 export const USAGE = `usage: npm run bench -- [options]
@@ -41,6 +43,7 @@ export const USAGE = `usage: npm run bench -- [options]
   --results DIR         results folder (default: results/ in the repository)
   --cache DIR           debootstrap tree cache (default: /var/tmp/reg-bench-cache)
   --latest / --no-latest  copy the report to bench/LATEST.md (default: only for full runs)
+  --rush-n N            students in the class-start rush (default 1000; 300 with --quick or --only rush)
   --keep                keep the bench's temp dir (debugging)
   --report-from FILE    re-render the report of an earlier run from its results.json (no measuring)`;
 
@@ -65,7 +68,9 @@ export function parseOptions(argv: string[], repoRoot: string): BenchOptions {
     cacheDir: '/var/tmp/reg-bench-cache',
     latest: !quick,
     keep: false,
+    rushN: quick ? 300 : 1000,
   };
+  let rushN: number | undefined;
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     const value = () => {
@@ -80,6 +85,7 @@ export function parseOptions(argv: string[], repoRoot: string): BenchOptions {
         const names = value().split(',').map((s) => s.trim()).filter(Boolean);
         for (const n of names) if (!(EXPERIMENTS as readonly string[]).includes(n)) throw new Error(`unknown experiment "${n}" (have: ${EXPERIMENTS.join(', ')})`);
         o.only = new Set(names as Experiment[]);
+        if (names.length === 1 && names[0] === 'rush') o.rushN = 300;
         break;
       }
       case '--runs':
@@ -115,6 +121,9 @@ export function parseOptions(argv: string[], repoRoot: string): BenchOptions {
       case '--keep':
         o.keep = true;
         break;
+      case '--rush-n':
+        rushN = positiveInt(a, value());
+        break;
       case '--report-from':
         value(); // handled in main.ts
         break;
@@ -127,5 +136,6 @@ export function parseOptions(argv: string[], repoRoot: string): BenchOptions {
         throw new Error(`unknown option "${a}"\n${USAGE}`);
     }
   }
+  if (rushN !== undefined) o.rushN = rushN;
   return o;
 }
