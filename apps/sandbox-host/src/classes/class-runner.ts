@@ -113,7 +113,7 @@ export class ClassRunner {
       const env = await this.environment(c);
       let state = this.takePooled(classId, userId, env.ref);
       if (!state) state = await this.generate(c, userId);
-      else await this.workspaces.ensure(c, userId); // remounts if needed, recreates an emptied home
+      else await this.workspaces.ensureQuick(c, userId); // remounts if needed, recreates a removed home
       try {
         await this.sessions.open(state, userId);
       } catch (e) {

@@ -53,6 +53,9 @@ export function checkRelativePath(p: unknown, field = 'path'): string {
 }
 
 export class WorkspaceService {
+  /** Homes ensured by this host, by `${classId}/${userId}` (see ensureQuick). */
+  private readonly ready = new Map<string, string>();
+
   constructor(
     private readonly store: WorkspaceStore,
     private readonly db: Db,
@@ -76,10 +79,24 @@ export class WorkspaceService {
    */
   async ensure(cls: WorkspaceClass, userId: string): Promise<{ home: string; uid: number; created: boolean }> {
     const ws = await this.store.ensure({ classId: cls.id, userId }, this.quotaOf(cls));
+    this.ready.set(`${cls.id}/${userId}`, ws.path);
     if (ws.created) await this.copyStarter(cls.id, ws.path, ws.uid);
     const now = new Date();
     await this.db.workspace.upsert({ where: { classId_userId: { classId: cls.id, userId } }, create: { classId: cls.id, userId, lastUsedAt: now }, update: { lastUsedAt: now } });
     return { home: ws.path, uid: ws.uid, created: ws.created };
+  }
+
+  /**
+   * The hot path of opening a prepared terminal: a workspace ensured earlier whose home is still
+   * there (the volume mounted, the home not removed from inside) needs nothing more; anything
+   * else goes through ensure(). Its row's lastUsedAt is written without waiting.
+   */
+  async ensureQuick(cls: WorkspaceClass, userId: string): Promise<{ home: string }> {
+    const known = this.ready.get(`${cls.id}/${userId}`);
+    const st = known ? await stat(known).catch(() => undefined) : undefined;
+    if (!known || !st?.isDirectory() || st.uid === 0) return this.ensure(cls, userId);
+    void this.db.workspace.updateMany({ where: { classId: cls.id, userId }, data: { lastUsedAt: new Date() } }).catch(() => {});
+    return { home: known };
   }
 
   /** Updates the recorded size (for the roster page); never fails the caller. */
