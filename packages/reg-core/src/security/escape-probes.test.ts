@@ -131,6 +131,11 @@ before(async () => {
   copyFileSync(probePath, join(root, 'usr/bin/reg-probe'));
   writeFileSync(join(home.root, 'probe.yaml'), 'name: probe\nversion: "1"\nfiles:\n  bin: /usr/bin/reg-probe\nrequires: [rootfs@1]\n');
   await addRet(home, join(home.root, 'probe.yaml'), { root });
+  const tool = join(home.root, 'tool-root');
+  mkdirSync(join(tool, 'usr/local/bin'), { recursive: true });
+  copyFileSync(probePath, join(tool, 'usr/local/bin/reg-tool'));
+  writeFileSync(join(home.root, 'tool.yaml'), 'name: tool\nversion: "1"\nfiles:\n  bin: /usr/local/bin/reg-tool\nrequires: [rootfs@1]\n');
+  await addRet(home, join(home.root, 'tool.yaml'), { root: tool });
 });
 
 after(async () => {
@@ -202,6 +207,28 @@ describe('escape probes', () => {
     assert.deepEqual(outcome, { outcome: 'exited', code: 0 }, r.output());
     const lines = r.output().trim().split('\n').map((l) => JSON.parse(l) as ProbeLine);
     assert.deepEqual(lines.filter((l) => l.escaped), []);
+  });
+
+  test('after `reg install` (an inserted layer) and in `reg exec`, nothing new names the host', { skip }, async () => {
+    const box = capture();
+    const s = await engine.generate({ ret: 'probe', command: ['reg-probe', 'sleep', '60'] });
+    await engine.start(s.id, box.spawn);
+    try {
+      await engine.insert(s.id, 'tool');
+      const ex = capture();
+      const launcher = await engine.exec(s.id, ['reg-tool', 'escapes', '--secret', home.root, '--secret', dirname(launcherPath), '--secret', '--target-pid'], ex.spawn);
+      assert.equal((await launcher.exited).code, 0, ex.output());
+      const lines = ex.output().trim().split('\n').map((l) => JSON.parse(l) as ProbeLine);
+      const mi = capture();
+      await (await engine.exec(s.id, ['reg-tool', 'cat', '/proc/self/mountinfo'], mi.spawn)).exited;
+      const naming = mi.output().split('\n').filter((l) => l.includes(home.root));
+      assert.match(mi.output(), / \/usr ro,\S* - overlay reg-insert /, 'the inserted overlay is mounted');
+      assert.ok(naming.every((l) => l.split(' ')[4] === '/work'), `only the /work bind may name the host: ${naming.join('\n')}`);
+      const known = new Set(naming.length ? ['leak:/proc/self/mountinfo', 'leak:/proc/1/mountinfo'] : []);
+      assert.deepEqual(lines.filter((l) => l.escaped && !known.has(l.probe)), [], 'escaped');
+    } finally {
+      await engine.stop(s.id, { graceMs: 0 }).catch(() => {});
+    }
   });
 
   test('threads, fork and python\'s threading, subprocess and pty still work under the filter', { skip }, async () => {
