@@ -232,6 +232,15 @@ static void probe_tiocsti(void)
         close(m);
     }
     report("tiocsti", w || w2, "TIOCSTI on stdin: %s; on a new pty: %s", r, r2);
+    m = open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
+    if (m >= 0) {
+        int ldisc = 0; /* N_TTY: harmless if it got through, but it must not */
+        r = outcome(ioctl(m, TIOCSETD, &ldisc), &w);
+        close(m);
+        report("line-discipline", w, "TIOCSETD on a new pty: %s", r);
+    } else {
+        report("line-discipline", false, "no ptmx: %s", errname(errno));
+    }
 }
 
 static void probe_store(const char *file)

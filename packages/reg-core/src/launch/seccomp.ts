@@ -70,8 +70,12 @@ export function enosysSyscallNumbers(): number[] {
 
 export const ENOSYS_SYSCALL_NAMES: readonly string[] = Object.keys(ENOSYS);
 
-/** ioctls a student must not issue: faking terminal input (TIOCSTI) and console tricks (TIOCLINUX). */
-export const DENIED_IOCTLS = [0x5412, 0x541c];
+/**
+ * ioctls a student must not issue: faking terminal input (TIOCSTI), console tricks (TIOCLINUX) and
+ * switching a tty's line discipline (TIOCSETD: n_gsm, n_hdlc and friends are a history of kernel
+ * bugs, and no program a student runs needs another discipline).
+ */
+export const DENIED_IOCTLS = [0x5412, 0x541c, 0x5423];
 
 export function deniedSyscallNumbers(arch: string = process.arch): number[] {
   const table = arch === 'x64' ? X86_64 : arch === 'arm64' ? ARM64 : undefined;

@@ -39,7 +39,7 @@ interface ProbeLine {
 const EXPECTED_PROBES = [
   'mount', 'fsopen', 'chroot', 'clone-namespace-flags', 'clone-newuser-newnet', 'clone3-newuser', 'clone3-plain',
   'unshare', 'setns-pid1', 'io_uring', 'ptrace-pid1', 'kill-pid1', 'ptrace-own-child', 'other-container-process',
-  'tiocsti', 'store-write', 'store-metadata', 'host-loopback-port', 'host-abstract-socket', 'vsock', 'raw-socket',
+  'tiocsti', 'line-discipline', 'store-write', 'store-metadata', 'host-loopback-port', 'host-abstract-socket', 'vsock', 'raw-socket',
   'leak:/proc/1/cmdline', 'leak:/proc/self/mountinfo', 'leak:/proc/1/mountinfo', 'leak:/proc/1/environ',
   'leak:/proc/self/cgroup', 'leak:/proc/1/cgroup', 'leak:/proc/1/comm', 'leak:/proc/1/status',
   'setuid-0', 'capabilities', 'mknod', 'sethostname', 'proc-sys-write', 'sysrq', 'kernel-log', 'bpf', 'keyctl', 'userfaultfd',
