@@ -19,6 +19,7 @@ import { AuthService } from './auth/auth-service.js';
 import { AuthSessions } from './auth/auth-sessions.js';
 import { SignInLimiter } from './auth/sign-in-limiter.js';
 import { dashboardRoutes } from './admin/dashboard-routes.js';
+import { limitRoutes } from './admin/limit-routes.js';
 import { registerAdminNamespace } from './metrics/admin-namespace.js';
 import { MemoryMonitor } from './metrics/memory-monitor.js';
 import { loadOrCreateMetricsToken, metricsHandler } from './metrics/metrics-endpoint.js';
@@ -104,7 +105,7 @@ export async function startHost(config: HostConfig, opts: { log?: Log } = {}): P
     },
     openapi: () => openApiDocument(routes),
   };
-  routes = [...apiRoutes(deps), ...authRoutes(auth), ...userRoutes(users, db), ...dashboardRoutes({ db, engine, sessions, monitor }), ...classroom.routes];
+  routes = [...apiRoutes(deps), ...authRoutes(auth), ...userRoutes(users, db), ...dashboardRoutes({ db, engine, sessions, monitor }), ...limitRoutes({ db, engine }), ...classroom.routes];
 
   const classMembership: ClassMembership = async (userId, classId) => {
     const c = await db.class.findUnique({ where: { id: classId }, select: { ownerId: true, enrolments: { where: { userId }, select: { role: true } } } });

@@ -232,3 +232,25 @@ export interface AdminServerToClientEvents {
 export interface AdminClientToServerEvents {
   history: (range: z.infer<typeof historyRangeSchema>, ack: (r: z.infer<typeof historySchema> | { error: string }) => void) => void;
 }
+
+// ---- The admin's limit policy (defaults, ceilings, per-user container cap) ----
+
+export const LIMIT_FIELD_NAMES = ['memoryBytes', 'pids', 'cpus', 'diskBytes', 'diskInodes', 'ptys'] as const;
+const limitValues = z.object({ memoryBytes: z.number(), pids: z.number(), cpus: z.number(), diskBytes: z.number(), diskInodes: z.number(), ptys: z.number() });
+export type LimitValues = z.infer<typeof limitValues>;
+export const limitPolicyViewSchema = z.object({
+  /** The policy in force (what every new container resolves its limits against). */
+  defaults: limitValues,
+  ceilings: limitValues,
+  maxContainersPerUser: z.number(),
+  /** What this machine has: ceilings are never set above these. */
+  host: limitValues,
+});
+export type LimitPolicyView = z.infer<typeof limitPolicyViewSchema>;
+export const updateLimitPolicySchema = z
+  .object({
+    defaults: limitValues.partial().optional(),
+    ceilings: limitValues.partial().optional(),
+    maxContainersPerUser: z.number().int().positive().max(1000).optional(),
+  })
+  .strict();

@@ -156,11 +156,32 @@ describe('admin user management', { skip }, () => {
     assert.equal((await admin.call('GET', `/api/admin/users/${id}`)).status, 404);
   });
 
+  test('the limit policy editor: read, change a default and the per-user cap; refuses ceilings above the host and defaults above ceilings', async () => {
+    const r = await admin.call('GET', '/api/admin/limits');
+    assert.equal(r.status, 200);
+    assert.ok(r.json.host.memoryBytes > 0);
+    assert.ok(r.json.ceilings.memoryBytes <= r.json.host.memoryBytes);
+    const set = await admin.call('POST', '/api/admin/limits', { defaults: { memoryBytes: 256 * 1024 * 1024 }, maxContainersPerUser: 6 });
+    assert.equal(set.status, 200, JSON.stringify(set.json));
+    assert.equal(set.json.defaults.memoryBytes, 256 * 1024 * 1024);
+    assert.equal(set.json.maxContainersPerUser, 6);
+    assert.equal((await admin.call('GET', '/api/admin/limits')).json.maxContainersPerUser, 6);
+    const tooBig = await admin.call('POST', '/api/admin/limits', { ceilings: { memoryBytes: r.json.host.memoryBytes * 4 } });
+    assert.equal(tooBig.status, 400, JSON.stringify(tooBig.json));
+    const inverted = await admin.call('POST', '/api/admin/limits', { defaults: { pids: set.json.ceilings.pids + 1 } });
+    assert.equal(inverted.status, 400, JSON.stringify(inverted.json));
+    assert.equal((await admin.call('GET', '/api/admin/limits')).json.defaults.memoryBytes, 256 * 1024 * 1024);
+    const student = await ApiClient.signIn(host.base, 'student1');
+    assert.equal((await student.call('POST', '/api/admin/limits', { maxContainersPerUser: 100 })).status, 403);
+    const log = await admin.call('GET', '/api/admin/audit?action=limits.update');
+    assert.equal(log.json.total, 1);
+  });
+
   test('the audit log records every action, filterable by action prefix, actor and time, paginated', async () => {
     const all = await admin.call('GET', '/api/admin/audit?pageSize=200');
     assert.equal(all.status, 200);
     const actions = new Set(all.json.entries.map((e: { action: string }) => e.action));
-    for (const a of ['user.create', 'user.import', 'user.disable', 'user.enable', 'user.role', 'user.reset-password', 'user.delete']) assert.ok(actions.has(a), a);
+    for (const a of ['user.create', 'user.import', 'user.disable', 'user.enable', 'user.role', 'user.reset-password', 'user.delete', 'limits.update']) assert.ok(actions.has(a), a);
     const created = await admin.call('GET', '/api/admin/audit?action=user.create');
     assert.ok(created.json.entries.every((e: { action: string }) => e.action === 'user.create'));
     const prefixed = await admin.call('GET', '/api/admin/audit?action=user.&actor=student2');

@@ -1,6 +1,6 @@
 'use client';
 
-// The admin area's second row of navigation: memory, users, audit log.
+// The admin area's second row of navigation: memory, users, limits, audit log.
 
 import Link from 'next/link';
 import { usePathname } from 'next/navigation';
@@ -8,6 +8,7 @@ import { usePathname } from 'next/navigation';
 const TABS = [
   ['/admin', 'Memory'],
   ['/admin/users', 'Users'],
+  ['/admin/limits', 'Limits'],
   ['/admin/audit', 'Audit log'],
 ] as const;
 

@@ -218,7 +218,9 @@ export default function MemoryDashboard() {
           <button className="small" onClick={cull}>
             End idle terminals now
           </button>
-          <span className="muted">Limits per class or student: the class&apos;s environment page; host defaults and ceilings: <code>$REG_HOME/limits.json</code>.</span>
+          <span className="muted">
+            Change limits: a class&apos;s on its environment page (Classes view), the host&apos;s defaults, ceilings and per-user cap on <a href="/admin/limits">Limits</a>.
+          </span>
         </div>
       </section>
 
@@ -383,7 +385,17 @@ function GroupTable({ rows, sort, setSort, filter, what }: { rows: MemoryGroup[]
       <tbody>
         {shown.map((g) => (
           <tr key={g.key}>
-            <td>{g.label}</td>
+            <td>
+              {g.label}
+              {what === 'classes' && g.key !== '(no class)' && (
+                <>
+                  {' '}
+                  <a className="small" href={`/teach/${encodeURIComponent(g.key)}`}>
+                    limits…
+                  </a>
+                </>
+              )}
+            </td>
             <td>{g.containers}</td>
             <td>{formatBytes(g.pss)}</td>
             <td>{formatBytes(g.uss)}</td>

@@ -2,7 +2,7 @@
 // routes the sign-in pages use (one-time links, password change). Errors keep the host's code,
 // message, hint and issues (an import's problems by line and field).
 
-import type { AdminUser, ApiError, AuditEntryView, HistoryPoint, MemorySnapshot, Role } from '@reg/protocol';
+import type { AdminUser, ApiError, AuditEntryView, HistoryPoint, LimitPolicyView, LimitValues, MemorySnapshot, Role } from '@reg/protocol';
 
 export class AdminApiFailure extends Error {
   constructor(
@@ -56,6 +56,8 @@ export const adminApi = {
   memory: () => call<MemorySnapshot>('GET', '/api/admin/memory'),
   history: (range: 'live' | 'hour' | 'day' | 'month') => call<{ range: string; resolutionSeconds: number; points: HistoryPoint[] }>('GET', `/api/admin/memory/history?range=${range}`),
   stopContainer: (id: string) => call<{ ok: true; stopped: boolean }>('POST', `/api/admin/containers/${encodeURIComponent(id)}/stop`),
+  limits: () => call<LimitPolicyView>('GET', '/api/admin/limits'),
+  setLimits: (body: { defaults?: Partial<LimitValues>; ceilings?: Partial<LimitValues>; maxContainersPerUser?: number }) => call<LimitPolicyView>('POST', '/api/admin/limits', body),
   cullIdle: (idleSeconds: number) => call<{ ok: true; ended: string[] }>('POST', '/api/admin/cull-idle', { idleSeconds }),
 };
 
