@@ -16,7 +16,7 @@ const DENIED = [
   'swapon', 'swapoff', 'acct', 'quotactl', 'syslog', 'vhangup',
   'settimeofday', 'clock_settime', 'clock_adjtime', 'adjtimex',
   'sethostname', 'setdomainname', 'iopl', 'ioperm', 'uselib',
-  'io_uring_setup', 'io_uring_enter', 'io_uring_register', 'pidfd_getfd',
+  'io_uring_setup', 'io_uring_enter', 'io_uring_register', 'pidfd_getfd', 'process_madvise',
 ] as const;
 
 // x86_64 numbers (arch/x86/entry/syscalls/syscall_64.tbl).
@@ -30,7 +30,7 @@ const X86_64: Record<(typeof DENIED)[number], number> = {
   swapon: 167, swapoff: 168, acct: 163, quotactl: 179, syslog: 103, vhangup: 153,
   settimeofday: 164, clock_settime: 227, clock_adjtime: 305, adjtimex: 159,
   sethostname: 170, setdomainname: 171, iopl: 172, ioperm: 173, uselib: 134,
-  io_uring_setup: 425, io_uring_enter: 426, io_uring_register: 427, pidfd_getfd: 438,
+  io_uring_setup: 425, io_uring_enter: 426, io_uring_register: 427, pidfd_getfd: 438, process_madvise: 440,
 };
 
 // arm64 (asm-generic unistd.h); syscalls the architecture lacks are absent.
@@ -44,7 +44,7 @@ const ARM64: Partial<Record<(typeof DENIED)[number], number>> = {
   swapon: 224, swapoff: 225, acct: 89, quotactl: 60, syslog: 116, vhangup: 58,
   settimeofday: 170, clock_settime: 112, clock_adjtime: 266, adjtimex: 171,
   sethostname: 161, setdomainname: 162,
-  io_uring_setup: 425, io_uring_enter: 426, io_uring_register: 427, pidfd_getfd: 438,
+  io_uring_setup: 425, io_uring_enter: 426, io_uring_register: 427, pidfd_getfd: 438, process_madvise: 440,
 };
 
 /** Syscalls that fail with ENOSYS ("not implemented") so libc falls back: clone3 → clone. Same number on x86_64 and arm64. */
