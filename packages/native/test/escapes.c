@@ -269,6 +269,28 @@ static void probe_store(const char *file)
     report("store-metadata", wc || wt, "chmod: %s; truncate: %s; link into /tmp: %s", rc, rt, rl);
 }
 
+/* Another container's file, named by its host path: it must not resolve here,
+ * directly or through pid 1's root (a root-owned process: no ptrace access). */
+static void probe_other_file(const char *path)
+{
+    if (path == NULL)
+        return;
+    char via[4200];
+    const char *tries[3] = {path, via, NULL};
+    snprintf(via, sizeof via, "/proc/1/root%s", path);
+    char detail[512] = "";
+    bool any = false;
+    for (int i = 0; tries[i] != NULL; i++) {
+        int fd = open(tries[i], O_RDONLY | O_CLOEXEC);
+        any |= fd >= 0;
+        snprintf(detail + strlen(detail), sizeof detail - strlen(detail), "%s%s: %s", i ? "; " : "",
+                 i ? "via /proc/1/root" : "host path", fd >= 0 ? "ok" : errname(errno));
+        if (fd >= 0)
+            close(fd);
+    }
+    report("other-container-file", any, "%s", detail);
+}
+
 static void probe_network(int port, const char *abstract)
 {
     if (port > 0) {
@@ -404,7 +426,7 @@ int probe_escapes(int argc, char **argv)
     char *secrets[64];
     size_t n_secrets = 0;
     int port = 0, other_pid = 0;
-    const char *abstract = NULL, *store = NULL;
+    const char *abstract = NULL, *store = NULL, *other_file = NULL;
     for (int i = 0; i + 1 < argc; i += 2) {
         if (strcmp(argv[i], "--secret") == 0 && n_secrets < 64)
             secrets[n_secrets++] = argv[i + 1];
@@ -416,6 +438,8 @@ int probe_escapes(int argc, char **argv)
             store = argv[i + 1];
         else if (strcmp(argv[i], "--other-pid") == 0)
             other_pid = atoi(argv[i + 1]);
+        else if (strcmp(argv[i], "--other-file") == 0)
+            other_file = argv[i + 1];
         else {
             fprintf(stderr, "reg-probe escapes: unknown option %s\n", argv[i]);
             return 2;
@@ -427,6 +451,7 @@ int probe_escapes(int argc, char **argv)
     probe_ptrace(other_pid);
     probe_tiocsti();
     probe_store(store);
+    probe_other_file(other_file);
     probe_network(port, abstract);
     probe_leaks(secrets, n_secrets);
     probe_privileges();

@@ -4,7 +4,7 @@
  * them; the exit code is 0 unless the question itself was malformed (2).
  *
  * "reg-probe escapes [--secret S]... [--port N] [--abstract NAME]
- *  [--store-file F] [--other-pid N]" tries every escape the escape-probes
+ *  [--store-file F] [--other-pid N] [--other-file F]" tries every escape the escape-probes
  * suite knows (escapes.c) and prints one JSON line per probe. */
 #define _GNU_SOURCE
 #include <dirent.h>

@@ -38,7 +38,7 @@ interface ProbeLine {
 /** Every probe the suite expects reg-probe to report (a probe that silently stops running is a failure too). */
 const EXPECTED_PROBES = [
   'mount', 'fsopen', 'chroot', 'clone-namespace-flags', 'clone-newuser-newnet', 'clone3-newuser', 'clone3-plain',
-  'unshare', 'setns-pid1', 'io_uring', 'ptrace-pid1', 'kill-pid1', 'ptrace-own-child', 'other-container-process',
+  'unshare', 'setns-pid1', 'io_uring', 'ptrace-pid1', 'kill-pid1', 'ptrace-own-child', 'other-container-process', 'other-container-file',
   'tiocsti', 'line-discipline', 'store-write', 'store-metadata', 'host-loopback-port', 'host-abstract-socket', 'vsock', 'raw-socket',
   'leak:/proc/1/cmdline', 'leak:/proc/self/mountinfo', 'leak:/proc/1/mountinfo', 'leak:/proc/1/environ',
   'leak:/proc/self/cgroup', 'leak:/proc/1/cgroup', 'leak:/proc/1/comm', 'leak:/proc/1/status',
@@ -155,6 +155,8 @@ describe('escape probes', () => {
     const other = capture();
     const otherState = await engine.generate({ ret: 'probe', command: ['reg-probe', 'sleep', '60'] });
     const otherStarted = await engine.start(otherState.id, other.spawn);
+    const otherFile = join(otherState.projectDir, 'secret.txt');
+    writeFileSync(otherFile, 'another student\'s work\n');
     const blob = join((await materialise(home, 'probe@1')).lowerdirs[0]!, 'usr/bin/reg-probe');
     const blobBefore = fileDigest(blob);
     try {
@@ -164,7 +166,7 @@ describe('escape probes', () => {
       const { outcome } = await engine.run({
         ret: 'probe', rm: true, spawn: r.spawn,
         command: ['reg-probe', 'escapes', ...secrets.flatMap((s) => ['--secret', s]), '--port', String(port), '--abstract', abstract,
-          '--store-file', '/usr/bin/reg-probe', '--other-pid', String(otherStarted.state.initPid)],
+          '--store-file', '/usr/bin/reg-probe', '--other-pid', String(otherStarted.state.initPid), '--other-file', otherFile],
       });
       assert.deepEqual(outcome, { outcome: 'exited', code: 0 }, r.output());
       const lines = r.output().trim().split('\n').map((l) => JSON.parse(l) as ProbeLine);
