@@ -92,6 +92,8 @@ describe('the classroom', { skip }, () => {
     scratch = await mkdtemp(join(tmpdir(), 'reg-classroom-test-'));
     await ensurePythonRet(home.dir);
     if (!(await listRets(regHome(home.dir))).some((r) => r.name === 'bash')) await buildFromHost(regHome(home.dir), '/usr/bin/bash');
+    // A second tool, to add to a running class ("add a package now").
+    if (!(await listRets(regHome(home.dir))).some((r) => r.name === 'ls')) await buildFromHost(regHome(home.dir), '/usr/bin/ls');
     host = await startTestHost(home.dir);
     await host.db.user.create({ data: { id: 'teacher2-id', username: 'teacher2', role: 'instructor', passwordHash: await hashPassword(DEMO_PASSWORD) } });
     [teacher, s1, s2, ta, admin, teacher2] = (await Promise.all(['teacher', 'student1', 'student2', 'ta1', 'admin', 'teacher2'].map((u) => signIn(host.base, u)))) as [Signed, Signed, Signed, Signed, Signed, Signed];
@@ -275,6 +277,39 @@ describe('the classroom', { skip }, () => {
     const again = await open(s2);
     await run(again.t, 'echo "[$(<starter.py)]"', /\[print\("starter"\)\]/);
     assert.equal((await s2.api.call('POST', `/api/containers/${again.id}/stop`)).status, 200);
+  });
+
+  test('stopping a class mid-start cancels the rest cleanly; it starts again afterwards', async () => {
+    const started = await teacher.api.call('POST', `/api/classes/${classId}/start`);
+    assert.equal(started.json.already, false);
+    const stopped = await teacher.api.call('POST', `/api/classes/${classId}/stop`);
+    assert.equal(stopped.status, 200, JSON.stringify(stopped.json));
+    assert.equal(stopped.json.run.status, 'stopped');
+    assert.ok(stopped.json.run.ready <= stopped.json.run.total);
+    assert.equal(await host.db.container.count({ where: { classId, status: { not: 'removed' } } }), 0, 'no prepared container is left');
+    const again = await teacher.api.call('POST', `/api/classes/${classId}/start`);
+    assert.equal(again.json.already, false);
+    let run: any;
+    for (let i = 0; i < 600 && run?.status !== 'started'; i++) {
+      await sleep(100);
+      run = (await teacher.api.call('GET', `/api/classes/${classId}/run`)).json;
+    }
+    assert.equal(run.status, 'started');
+    assert.equal((await teacher.api.call('POST', `/api/classes/${classId}/stop`)).status, 200);
+  });
+
+  test('add a package now: inserted into a running terminal and added to the environment', async () => {
+    const { id, t } = await open(s1);
+    await run(t, 'ls; echo "rc=$?"', /rc=127/);
+    const r = await teacher.api.call('POST', `/api/classes/${classId}/packages`, { ret: 'ls' });
+    assert.equal(r.status, 200, JSON.stringify(r.json));
+    assert.ok(r.json.inserted >= 1, JSON.stringify(r.json));
+    assert.ok(r.json.environment.tools.includes('ls'));
+    await run(t, 'ls hello.py; echo "rc=$?"', /hello\.py\r\nrc=0/);
+    assert.equal((await s1.api.call('POST', `/api/containers/${id}/stop`)).status, 200);
+    const next = await open(s1);
+    await run(next.t, 'ls hello.py; echo "rc=$?"', /hello\.py\r\nrc=0/);
+    assert.equal((await s1.api.call('POST', `/api/containers/${next.id}/stop`)).status, 200);
   });
 
   test('every class route refuses the roles it should (the route table walked with each role)', async () => {
