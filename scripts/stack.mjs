@@ -1,5 +1,5 @@
 // Starts the Reg stack as child processes: the host (apps/sandbox-host/dist/main.js) and the web
-// app (`next start`), after building the python and node RETs from this machine if REG_HOME lacks
+// app (apps/web/server.mjs: Next.js plus the one-origin proxy of /api and /socket.io/ to the host), after building the python and node RETs from this machine if REG_HOME lacks
 // them. Used by scripts/start.mjs (npm start), the e2e tests and the benchmark.
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
@@ -92,7 +92,7 @@ export async function startStack(opts = {}) {
   env.HOST_PORT = String(ready.port);
   let web;
   if (opts.web !== false) {
-    web = spawn(process.execPath, [`${root}node_modules/next/dist/bin/next`, 'start', '-p', env.PORT, '-H', opts.webBind ?? '0.0.0.0'], { cwd: `${root}apps/web`, env, stdio: ['ignore', opts.stdio === 'inherit' ? 'inherit' : 'ignore', stderr] });
+    web = spawn(process.execPath, [`${root}apps/web/server.mjs`], { cwd: `${root}apps/web`, env: { ...env, HOST: opts.webBind ?? '0.0.0.0', NODE_ENV: 'production' }, stdio: ['ignore', opts.stdio === 'inherit' ? 'inherit' : 'ignore', stderr] });
     children.push(web);
     await waitForHttp(`http://127.0.0.1:${env.PORT}/sign-in`, web);
   }

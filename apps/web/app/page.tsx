@@ -5,6 +5,7 @@ import { useEffect, useState } from 'react';
 import type { ContainerView, UserView } from '@reg/protocol';
 import { api, ApiFailure, TERMINAL_KINDS } from '@/api-client';
 import MyClasses from '@/components/my-classes';
+import TerminalList from '@/components/terminal-list';
 
 type Kind = keyof typeof TERMINAL_KINDS;
 
@@ -45,6 +46,7 @@ export default function StartPage() {
   if (!user) return <main className="page">{error ? <p className="error">{error}</p> : <p className="muted">Loading…</p>}</main>;
   return (
     <main className="page">
+      <title>Your terminals · Reg</title>
       <div className="row">
         <h1>Reg</h1>
         <span className="spacer" style={{ flex: 1 }} />
@@ -65,16 +67,7 @@ export default function StartPage() {
         </div>
         {error && <p className="error" role="alert">{error}</p>}
       </section>
-      {open.length > 0 && (
-        <section className="card" style={{ marginTop: '1rem' }}>
-          <p>Your open terminals:</p>
-          {open.map((c) => (
-            <a key={c.id} href={`/terminal/${c.id}`}>
-              {c.ret} · {c.command.join(' ')} · since {new Date(c.startedAt ?? c.createdAt).toLocaleTimeString()}
-            </a>
-          ))}
-        </section>
-      )}
+      <TerminalList terminals={open} onEnded={(id) => setOpen((o) => o.filter((c) => c.id !== id))} />
     </main>
   );
 }

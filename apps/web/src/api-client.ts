@@ -23,6 +23,8 @@ async function call<T>(method: string, path: string, body?: unknown): Promise<T>
   const json = (await res.json().catch(() => ({}))) as T | ApiError;
   if (!res.ok) {
     const e = (json as ApiError).error ?? { code: 'HTTP_' + res.status, message: res.statusText };
+    // A host fault's own words (server paths, build hints) are for the host's log, not students.
+    if (res.status >= 500 && e.code !== 'HOST_UNREACHABLE') throw new ApiFailure(res.status, e.code, `the host could not do that (${e.code}); try again, or tell your instructor`);
     throw new ApiFailure(res.status, e.code, e.message, e.hint);
   }
   return json as T;

@@ -1,22 +1,50 @@
-// One browser terminal's link to the host: attach (with a fresh token every time, so reconnects
-// work after the token expired), the screen on (re-)attach, output written to xterm and
-// acknowledged from xterm's write callback (the host pauses the program when we fall behind),
-// and input sent in order, one chunk in flight at a time.
+// One browser terminal's link to the host, through the web app's own origin (/socket.io/ is
+// proxied to the host, websocket only): attach (with a fresh token every time, so reconnects work
+// after the token expired) or observe / follow someone else's terminal, the screen on
+// (re-)attach, output written to xterm and acknowledged from xterm's write callback (the host
+// pauses the program when we fall behind), and input sent in order, one chunk in flight at a time.
+//
+// The status a person sees: "connecting" until the first attach, "connected", "reconnecting"
+// only after a link that worked dropped, and "offline" with the reason once MAX_ATTEMPTS tries
+// failed (no endless spinner); retry() starts over.
 
 import { io, type Socket } from 'socket.io-client';
 import type { Terminal } from '@xterm/xterm';
-import { TERMINALS_NAMESPACE, type ClientToServerEvents, type InputReply, type ServerToClientEvents, type Outcome, type SessionEndReason, type TerminalError } from '@reg/protocol';
+import {
+  describeSessionEnd,
+  TERMINALS_NAMESPACE,
+  type AttachReply,
+  type ClientToServerEvents,
+  type InputReply,
+  type Outcome,
+  type ServerToClientEvents,
+  type SessionEndReason,
+  type TerminalError,
+  type TerminalInfo,
+  type Watcher,
+} from '@reg/protocol';
 import { api, ApiFailure } from './api-client';
 import { inputChunks } from './input-chunks';
 
-export type LinkStatus = 'connecting' | 'connected' | 'reconnecting' | 'ended';
+export type LinkStatus = 'connecting' | 'connected' | 'reconnecting' | 'offline' | 'ended';
+
+/** What this tab is to the terminal: its owner, a helper looking over the shoulder, or a follower. */
+export type TerminalTarget = { mode: 'own'; containerId: string } | { mode: 'observe'; containerId: string } | { mode: 'follow'; classId: string };
 
 export interface ConnectionEvents {
   status(s: LinkStatus, detail?: string): void;
+  info?(i: TerminalInfo): void;
   error(e: TerminalError): void;
-  ended(outcome: Outcome | null, reason: SessionEndReason | 'gone'): void;
+  ended(message: string, reason: SessionEndReason | 'gone', outcome: Outcome | null): void;
   signedOut(): void;
+  watchers?(list: Watcher[]): void;
+  consent?(req: { helperId: string; name: string }): void;
+  control?(c: { canType: boolean }): void;
+  notice?(n: { kind: string; message: string; seconds?: number }): void;
 }
+
+/** Tries (connection or attach) before the tab stops and offers "Retry". */
+const MAX_ATTEMPTS = 6;
 
 export class TerminalConnection {
   private readonly socket: Socket<ServerToClientEvents, ClientToServerEvents>;
@@ -24,31 +52,43 @@ export class TerminalConnection {
   private sending = false;
   private ended = false;
   private attached = false;
+  private everAttached = false;
+  private failures = 0;
+  private lastFailure = '';
 
   constructor(
-    private readonly containerId: string,
+    private readonly target: TerminalTarget,
     private readonly term: Terminal,
-    hostUrl: string,
     private readonly on: ConnectionEvents,
   ) {
-    this.socket = io(`${hostUrl}${TERMINALS_NAMESPACE}`, { transports: ['websocket', 'polling'], reconnectionDelayMax: 3000 });
+    // Same origin: the web server forwards /socket.io/ to the host, so the LAN address works.
+    this.socket = io(TERMINALS_NAMESPACE, { transports: ['websocket'], reconnectionDelayMax: 4000, reconnectionAttempts: MAX_ATTEMPTS });
+    on.status('connecting');
     this.socket.on('connect', () => void this.attach());
-    this.socket.on('disconnect', () => {
+    this.socket.on('connect_error', () => this.failed('the host does not answer'));
+    this.socket.io.on('reconnect_failed', () => this.giveUp());
+    this.socket.on('disconnect', (why) => {
       this.attached = false;
-      if (!this.ended) on.status('reconnecting');
+      if (this.ended) return;
+      if (why === 'io server disconnect') return this.giveUp('the host closed the connection');
+      on.status(this.everAttached ? 'reconnecting' : 'connecting', 'the connection dropped');
     });
-    this.socket.io.on('reconnect_attempt', () => !this.ended && on.status('reconnecting'));
     this.socket.on('screen', (data) => {
       this.term.reset();
       this.write(data);
     });
     this.socket.on('output', (data) => this.write(data));
-    this.socket.on('exit', ({ outcome, reason }) => this.finish(outcome, reason));
+    this.socket.on('exit', ({ outcome, reason, message }) => this.finish(reason, message ?? describeSessionEnd(reason, outcome), outcome));
+    this.socket.on('watchers', (l) => on.watchers?.(l));
+    this.socket.on('consent', (r) => on.consent?.(r));
+    this.socket.on('control', (c) => on.control?.(c));
+    this.socket.on('notice', (n) => on.notice?.(n));
     this.socket.on('error', (e) => {
       if (e.code === 'TAKEN_OVER') {
         this.ended = true;
+        this.attached = false;
         this.socket.close();
-        on.status('ended', 'opened in another tab');
+        on.status('ended', 'this terminal is open in another tab');
       }
       on.error(e);
     });
@@ -62,14 +102,37 @@ export class TerminalConnection {
   }
 
   resize(cols: number, rows: number): void {
-    if (this.attached) this.socket.emit('resize', { cols, rows });
+    if (this.attached && this.target.mode === 'own') this.socket.emit('resize', { cols, rows });
   }
 
   /** Ends the session (the host stops and removes the container). */
   async end(): Promise<void> {
-    if (this.ended) return;
+    if (this.ended || this.target.mode !== 'own') return;
     if (this.attached) this.socket.emit('end');
-    else await api.remove(this.containerId).catch(() => {});
+    else await api.remove(this.target.containerId).catch(() => {});
+  }
+
+  /** (student) Answer or revoke a helper's request to type. */
+  grant(helperId: string, allow: boolean): void {
+    this.socket.emit('grant', { helperId, allow });
+  }
+
+  /** (observer) Ask the student to allow typing. */
+  async requestControl(): Promise<InputReply> {
+    return this.socket.timeout(10_000).emitWithAck('requestControl').catch(() => ({ ok: false, error: { code: 'INTERNAL', message: 'no answer' } }) as InputReply);
+  }
+
+  /** (instructor) Share this terminal with a class read-only, or stop sharing (null). */
+  async share(classId: string | null): Promise<InputReply> {
+    return this.socket.timeout(10_000).emitWithAck('share', { classId }).catch(() => ({ ok: false, error: { code: 'INTERNAL', message: 'no answer' } }) as InputReply);
+  }
+
+  /** After "offline": try again from the start. */
+  retry(): void {
+    if (this.ended) return;
+    this.failures = 0;
+    this.on.status(this.everAttached ? 'reconnecting' : 'connecting');
+    this.socket.connect();
   }
 
   dispose(): void {
@@ -77,24 +140,52 @@ export class TerminalConnection {
     this.socket.close();
   }
 
+  private failed(why: string): void {
+    if (this.ended) return;
+    this.lastFailure = why;
+    this.failures++;
+    if (this.failures >= MAX_ATTEMPTS) return this.giveUp();
+    this.on.status(this.everAttached ? 'reconnecting' : 'connecting', why);
+    // Connected but the attach failed (the API or the host hiccuped): try again, backing off.
+    if (this.socket.connected) setTimeout(() => !this.ended && this.socket.connected && !this.attached && void this.attach(), 500 * 2 ** this.failures);
+  }
+
+  private giveUp(why = this.lastFailure || 'the host does not answer'): void {
+    if (this.ended) return;
+    this.attached = false;
+    this.socket.disconnect();
+    this.on.status('offline', why);
+  }
+
   private async attach(): Promise<void> {
-    this.on.status(this.term.buffer.active.length > 1 ? 'reconnecting' : 'connecting');
-    let token: string;
+    let reply: AttachReply;
     try {
-      token = (await api.terminalToken(this.containerId)).token;
+      if (this.target.mode === 'own') {
+        const { token } = await api.terminalToken(this.target.containerId);
+        reply = await this.socket.timeout(15_000).emitWithAck('attach', { containerId: this.target.containerId, token, cols: this.term.cols, rows: this.term.rows });
+      } else if (this.target.mode === 'observe') {
+        reply = await this.socket.timeout(15_000).emitWithAck('observe', { containerId: this.target.containerId, cols: this.term.cols, rows: this.term.rows });
+      } else {
+        reply = await this.socket.timeout(15_000).emitWithAck('follow', { classId: this.target.classId, cols: this.term.cols, rows: this.term.rows });
+      }
     } catch (e) {
       if (e instanceof ApiFailure && e.status === 401) return this.on.signedOut();
-      if (e instanceof ApiFailure && (e.status === 404 || e.status === 403)) return this.finish(null, 'gone', e.message);
-      this.on.status('reconnecting', 'the host does not answer');
-      return;
+      if (e instanceof ApiFailure && (e.status === 404 || e.status === 403)) return this.finish('gone', 'this terminal has ended or is not yours');
+      return this.failed(e instanceof ApiFailure && e.status >= 500 ? 'the host does not answer' : 'the host did not answer in time');
     }
-    const reply = await this.socket.emitWithAck('attach', { containerId: this.containerId, token, cols: this.term.cols, rows: this.term.rows });
     if (!reply.ok) {
-      if (reply.error.code === 'NOT_FOUND' || reply.error.code === 'FORBIDDEN') return this.finish(null, 'gone', reply.error.message);
+      const code = reply.error.code;
+      if (code === 'UNAUTHENTICATED') return this.on.signedOut();
+      if (this.target.mode === 'follow' && code === 'NOT_FOUND') return this.giveUp(reply.error.message);
+      if (code === 'NOT_FOUND' || code === 'FORBIDDEN') return this.finish('gone', reply.error.message);
       this.on.error(reply.error);
-      return;
+      return this.failed(reply.error.message);
     }
+    const { ok: _ok, ...info } = reply;
+    this.on.info?.(info);
+    this.failures = 0;
     this.attached = true;
+    this.everAttached = true;
     this.on.status('connected');
     void this.pump();
   }
@@ -115,7 +206,8 @@ export class TerminalConnection {
         } else if (r.error.code === 'INPUT_BUSY') {
           await new Promise((res) => setTimeout(res, 50)); // the program is not reading yet: retry
         } else {
-          this.pending.shift();
+          // READ_ONLY and the rest: the keystrokes are dropped, the page says why.
+          this.pending.length = 0;
           this.on.error(r.error);
         }
       }
@@ -124,13 +216,13 @@ export class TerminalConnection {
     }
   }
 
-  private finish(outcome: Outcome | null, reason: SessionEndReason | 'gone', detail?: string): void {
+  private finish(reason: SessionEndReason | 'gone', message: string, outcome: Outcome | null = null): void {
     if (this.ended) return;
     this.ended = true;
     this.attached = false;
     this.pending.length = 0;
     this.socket.close();
-    this.on.ended(outcome, reason);
-    this.on.status('ended', detail);
+    this.on.ended(message, reason, outcome);
+    this.on.status('ended', message);
   }
 }

@@ -27,6 +27,7 @@ export default function SignInPage() {
 
   return (
     <main className="page">
+      <title>Sign in · Reg</title>
       <h1>Reg</h1>
       <form className="card" onSubmit={submit} aria-label="sign in">
         <label>
@@ -41,7 +42,7 @@ export default function SignInPage() {
           Sign in
         </button>
         {error && <p className="error" role="alert">{error}</p>}
-        <p className="muted">The demo accounts and their password are printed by <code>npm start</code>.</p>
+        <p className="muted">Your instructor gives you your username and password, or a one-time sign-in link.</p>
       </form>
     </main>
   );

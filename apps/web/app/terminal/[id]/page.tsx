@@ -1,10 +1,11 @@
-import { publicHost } from '@/host-url';
-import TerminalView from './terminal-view';
+import type { Metadata } from 'next';
+import TerminalView from '@/components/terminal-view';
 
-// Reads where the host is at request time, so one build serves any HOST_PORT.
-export const dynamic = 'force-dynamic';
+export const metadata: Metadata = { title: 'Terminal · Reg' };
 
-export default async function TerminalPage({ params }: { params: Promise<{ id: string }> }) {
+// ?share=<classId>: opened from the live class view to share this terminal with the class.
+export default async function TerminalPage({ params, searchParams }: { params: Promise<{ id: string }>; searchParams: Promise<{ share?: string }> }) {
   const { id } = await params;
-  return <TerminalView containerId={id} host={publicHost()} />;
+  const { share } = await searchParams;
+  return <TerminalView target={{ mode: 'own', containerId: id }} shareClassId={share ?? null} backHref={share ? `/teach/${encodeURIComponent(share)}/live` : '/'} />;
 }
