@@ -29,6 +29,7 @@ export class MemoryMonitor {
   private minute: { bucket: number; points: HistoryPoint[] } | undefined;
   private store: { at: number; value: (StoreStats & { diskTotal: number; diskFree: number }) | null } | undefined;
   private watchers = 0;
+  private readonly limits = new Map<string, number | null>();
   private lastTick = 0;
 
   constructor(
@@ -82,13 +83,18 @@ export class MemoryMonitor {
 
   private async take(): Promise<MemorySnapshot> {
     const t0 = performance.now();
-    const [engineStats, meminfo, psi, states, store] = await Promise.all([this.engine.stats(), readMeminfo(), readPsi(), this.engine.list({ all: false }).catch(() => []), this.storeFigures()]);
+    const [engineStats, meminfo, psi, store] = await Promise.all([this.engine.stats(), readMeminfo(), readPsi(), this.storeFigures()]);
     const ids = engineStats.containers.map((c) => c.id);
+    // A container's limits are fixed for its life: inspected once, not on every sample.
+    const fresh = ids.filter((id) => !this.limits.has(id));
+    await Promise.all(fresh.map(async (id) => this.limits.set(id, (await this.engine.inspect(id).catch(() => undefined))?.limits?.memoryBytes ?? null)));
+    const live = new Set(ids);
+    for (const id of this.limits.keys()) if (!live.has(id)) this.limits.delete(id);
     const [rows, failedRuns] = await Promise.all([
       this.db.container.findMany({ where: { id: { in: ids } }, select: { id: true, ownerId: true, owner: { select: { username: true } }, classId: true, class: { select: { name: true } } } }),
       this.db.classRun.findMany({ where: { stoppedAt: null, OR: [{ status: 'failed' }, { failed: { gt: 0 } }], startedAt: { gt: new Date(Date.now() - 24 * 3600_000) } }, select: { classId: true, failed: true, status: true, class: { select: { name: true } } } }).catch(() => []),
     ]);
-    const limitOf = new Map(states.map((s) => [s.id, s.limits?.memoryBytes ?? null]));
+    const limitOf = this.limits;
     const meta = new Map<string, ContainerMeta>(
       rows.map((r) => [r.id, { user: r.owner?.username ?? null, userId: r.ownerId, class: r.class?.name ?? null, classId: r.classId, limitBytes: limitOf.get(r.id) ?? null }]),
     );

@@ -95,6 +95,8 @@ describe('memory dashboard figures and /metrics', { skip }, () => {
       const row = snap.containers.find((c) => c.id === id);
       assert.ok(row, `container ${id} in the snapshot`);
       assert.equal(row.user, 'student1');
+      assert.ok(row.limitBytes !== null && row.limitBytes > 0, 'the container\'s memory limit is known');
+      assert.equal(row.limitUse, row.cgroupBytes / row.limitBytes);
       const mine = { rss: 0, pss: 0, uss: 0, shared: 0 };
       for (const pid of pidsOf(id)) {
         const f = smapsRollup(pid);

@@ -32,7 +32,17 @@ export function useAdminMemory() {
         if ('points' in r) setLive(r.points.slice(-LIVE_WINDOW));
       });
     });
+    // Test and benchmark hook (like the terminal page's window.term): render a given snapshot and
+    // stop following the socket, e.g. to time the page with 1000 synthetic rows.
+    let frozen = false;
+    (window as unknown as { regAdmin?: unknown }).regAdmin = {
+      show(s: MemorySnapshot) {
+        frozen = true;
+        setSnapshot(s);
+      },
+    };
     socket.on('snapshot', (s) => {
+      if (frozen) return;
       setSnapshot(s);
       setLive((prev) => {
         const p = pointOf(s);
