@@ -85,10 +85,14 @@ export function classRoutes(d: ClassRouteDeps): ApiRoute[] {
       path: '/api/classes/:classId/roster',
       operationId: 'importRoster',
       scope: 'class:manage',
-      summary: 'Import a roster: the CSV file (username,display name,email) as the request body (text/csv). Every problem is named by line and field and nothing is imported until the file is valid; new accounts get an initial password, shown once',
+      summary: 'Import a roster: the CSV file (username,display name,email) as the request body (text/csv). Every problem is named by line and field and nothing is imported until the file is valid; new accounts get an initial password (default) or, with ?credentials=link, a one-time sign-in link, shown once',
       status: 200,
       response: rosterReplySchema,
-      handle: async ({ principal, c }) => d.classes.importRoster(principal, classId(c), await readSmallBody(c, ROSTER_MAX_BYTES, 'the roster file')),
+      handle: async ({ principal, c }) => {
+        const credentials = c.req.query('credentials') ?? 'password';
+        if (credentials !== 'password' && credentials !== 'link') throw new RegError('USAGE', `credentials must be "password" or "link", not "${credentials}"`, { field: 'credentials' });
+        return d.classes.importRoster(principal, classId(c), await readSmallBody(c, ROSTER_MAX_BYTES, 'the roster file'), credentials);
+      },
     }),
     route({ method: 'post', path: '/api/classes/:classId/terminals', operationId: 'openClassTerminal', scope: 'class:read', summary: 'Open a terminal in the class environment (a login shell in your workspace); the class decides RET, command and limits', status: 201, response: containerSchema, handle: ({ principal, c }) => d.runner.open(principal, classId(c), c.req.raw.signal) }),
     route({ method: 'get', path: '/api/classes/:classId/run', operationId: 'classRun', scope: 'class:read', summary: 'The latest Start class run and its progress (null if never started)', status: 200, response: classRunSchema.nullable(), handle: ({ c }) => d.runner.current(classId(c)) }),

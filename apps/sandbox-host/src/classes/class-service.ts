@@ -8,6 +8,7 @@ import { effectiveLimits, RegError, type Engine } from '@reg/core';
 import type { ClassRole, ClassRunView, ClassView, MemberView, RosterReply, UpdateEnvironment } from '@reg/protocol';
 import { audit } from '../admin/audit.js';
 import { loadLimitPolicy } from '../admin/limit-settings.js';
+import { createOneTimeLogin } from '../auth/one-time-login.js';
 import { hashPassword } from '../auth/password.js';
 import { AccessError, type Principal } from '../auth/principal.js';
 import type { Access } from '../auth/scopes.js';
@@ -260,7 +261,7 @@ export class ClassService {
    * password, shown once) and everyone is enrolled as a student. Existing users keep their
    * password; members keep their role.
    */
-  async importRoster(p: Principal, classId: string, bytes: Uint8Array): Promise<RosterReply> {
+  async importRoster(p: Principal, classId: string, bytes: Uint8Array, credentials: 'password' | 'link' = 'password'): Promise<RosterReply> {
     await this.active(classId);
     const parsed = parseRoster(bytes);
     if (!parsed.ok) {
@@ -278,12 +279,14 @@ export class ClassService {
     const passwords = new Map<string, string>();
     const hashes = new Map<string, string>();
     for (const r of fresh) {
+      // With links, the password is random and never shown: the link is the way in.
       const pw = initialPassword();
-      passwords.set(r.username, pw);
+      if (credentials === 'password') passwords.set(r.username, pw);
       hashes.set(r.username, await hashPassword(pw));
     }
     const createdById = p.kind === 'user' ? p.user.id : null;
     const reply: RosterReply = { created: [], enrolled: [], unchanged: [] };
+    const newIds = new Map<string, string>();
     await this.db.$transaction(async (tx) => {
       for (const r of rows) {
         const u = byName.get(r.username);
@@ -291,7 +294,8 @@ export class ClassService {
           const id = randomUUID();
           await tx.user.create({ data: { id, username: r.username, displayName: r.displayName, email: r.email, role: 'student', passwordHash: hashes.get(r.username)!, mustChangePassword: true, createdById } });
           await tx.enrolment.create({ data: { classId, userId: id, role: 'student' } });
-          reply.created.push({ username: r.username, displayName: r.displayName, password: passwords.get(r.username)! });
+          reply.created.push({ username: r.username, displayName: r.displayName, ...(credentials === 'password' && { password: passwords.get(r.username)! }) });
+          newIds.set(r.username, id);
         } else if (u.enrolments.length > 0) {
           reply.unchanged.push(r.username);
         } else {
@@ -300,7 +304,13 @@ export class ClassService {
         }
       }
     });
-    await audit(this.db, p, { action: 'roster.import', targetType: 'class', targetId: classId, classId, details: { created: reply.created.length, enrolled: reply.enrolled.length, unchanged: reply.unchanged.length } });
+    if (credentials === 'link') {
+      for (const c of reply.created) {
+        const link = await createOneTimeLogin(this.db, { userId: newIds.get(c.username)!, createdById });
+        c.signInLink = link.path;
+      }
+    }
+    await audit(this.db, p, { action: 'roster.import', targetType: 'class', targetId: classId, classId, details: { created: reply.created.length, enrolled: reply.enrolled.length, unchanged: reply.unchanged.length, credentials } });
     this.events.emit({ type: 'changed', classId, what: 'roster' });
     return reply;
   }

@@ -156,6 +156,20 @@ describe('the classroom', { skip }, () => {
     assert.deepEqual(again.json.unchanged, ['ann', 'bob', 'cy', 'student1']);
   });
 
+  test('a roster can hand out one-time sign-in links instead of passwords', async () => {
+    const r = await raw(host.base, teacher, 'POST', `/api/classes/${classId}/roster?credentials=link`, 'dee,Dee D,\n', 'text/csv');
+    assert.equal(r.status, 200, JSON.stringify(r.json));
+    const [dee] = r.json.created;
+    assert.equal(dee.password, undefined);
+    assert.match(dee.signInLink, /^\/sign-in\/link#[A-Za-z0-9_-]{20,}$/);
+    const token = dee.signInLink.split('#')[1];
+    const used = await fetch(`${host.base}/api/auth/link`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ token }) });
+    assert.equal(used.status, 200);
+    const twice = await fetch(`${host.base}/api/auth/link`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ token }) });
+    assert.notEqual(twice.status, 200, 'a link works once');
+    assert.equal((await raw(host.base, teacher, 'POST', `/api/classes/${classId}/roster?credentials=carrier-pigeon`, 'x1,X,\n', 'text/csv')).status, 400);
+  });
+
   test('join codes: a student joins with one; rotated, the old one no longer works', async () => {
     const code = (await teacher.api.call('GET', `/api/classes/${classId}`)).json.joinCode as string;
     const joined = await s2.api.call('POST', '/api/classes/join', { code: code.toLowerCase() });

@@ -46,7 +46,7 @@ export const classApi = {
   members: (id: string) => call<MemberView[]>('GET', `${c(id)}/members`),
   addMember: (id: string, username: string, role: 'student' | 'ta') => call<MemberView[]>('POST', `${c(id)}/members`, { username, role }),
   removeMember: (id: string, userId: string) => call<MemberView[]>('DELETE', `${c(id)}/members/${encodeURIComponent(userId)}`),
-  importRoster: (id: string, file: Blob) => call<RosterReply>('POST', `${c(id)}/roster`, undefined, { body: file, type: 'text/csv' }),
+  importRoster: (id: string, file: Blob, credentials: 'password' | 'link' = 'password') => call<RosterReply>('POST', `${c(id)}/roster?credentials=${credentials}`, undefined, { body: file, type: 'text/csv' }),
   openTerminal: (id: string) => call<ContainerView>('POST', `${c(id)}/terminals`),
   run: (id: string) => call<ClassRunView | null>('GET', `${c(id)}/run`),
   start: (id: string) => call<{ already: boolean; run: ClassRunView }>('POST', `${c(id)}/start`),

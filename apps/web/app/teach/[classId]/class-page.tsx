@@ -183,12 +183,13 @@ function Roster({ cls, manage, onChange }: { cls: ClassView; manage: boolean; on
   async function importFile(e: FormEvent<HTMLFormElement>) {
     e.preventDefault();
     const file = (e.currentTarget.elements.namedItem('roster') as HTMLInputElement).files?.[0];
+    const credentials = new FormData(e.currentTarget).get('credentials') === 'link' ? 'link' : 'password';
     if (!file) return;
     setError('');
     setIssues([]);
     setImported(null);
     try {
-      setImported(await classApi.importRoster(cls.id, file));
+      setImported(await classApi.importRoster(cls.id, file, credentials));
       await load();
       onChange();
     } catch (err) {
@@ -247,6 +248,10 @@ function Roster({ cls, manage, onChange }: { cls: ClassView; manage: boolean; on
               Import a roster (CSV: username, display name, email)
               <input type="file" name="roster" accept=".csv,text/csv,text/plain" required />
             </label>
+            <select name="credentials" defaultValue="password" aria-label="new accounts get">
+              <option value="password">new accounts: initial password</option>
+              <option value="link">new accounts: one-time sign-in link</option>
+            </select>
             <button type="submit">Import</button>
           </form>
           <form className="row" onSubmit={add}>
@@ -283,7 +288,7 @@ function Roster({ cls, manage, onChange }: { cls: ClassView; manage: boolean; on
           </p>
           {imported.created.length > 0 && (
             <>
-              <p className="warn">Hand these initial passwords out now: they are shown only once (each student chooses a new one at first sign-in).</p>
+              <p className="warn">Hand these out now: they are shown only once (each student chooses a password at first sign-in).</p>
               <table className="roster credentials">
                 <tbody>
                   {imported.created.map((c) => (
@@ -291,7 +296,7 @@ function Roster({ cls, manage, onChange }: { cls: ClassView; manage: boolean; on
                       <td>{c.username}</td>
                       <td>{c.displayName}</td>
                       <td>
-                        <code>{c.password ?? c.signInLink}</code>
+                        <code>{c.password ?? (c.signInLink && `${window.location.origin}${c.signInLink}`)}</code>
                       </td>
                     </tr>
                   ))}
