@@ -9,6 +9,7 @@ export { listRets, loadRet, loadMeta, findRet, saveRet, removeRet, type RetMeta 
 export { buildFromHost, type HostBuildReport, type HostBuildOptions } from './ret/build-from-host.js';
 export { addRet } from './ret/add.js';
 export { buildFromDeb, type DebBuildOptions, type DebBuildReport } from './ret/build-from-deb.js';
+export { buildFromNpm, type NpmBuildOptions, type NpmBuildReport } from './ret/build-from-npm.js';
 export { composeRet, type ComposeOptions } from './ret/compose.js';
 export { TOOLBOX, ensureToolbox, ensureToolboxEnvironment } from './ret/toolbox.js';
 export { resolveGraph, filePlan, type FilePlan, type PlanEntry, type RetGraph } from './resolve/resolve.js';

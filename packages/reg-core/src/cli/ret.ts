@@ -5,6 +5,7 @@ import type { RegHome } from '../home.js';
 import { addRet } from '../ret/add.js';
 import { composeRet } from '../ret/compose.js';
 import { buildFromDeb } from '../ret/build-from-deb.js';
+import { buildFromNpm } from '../ret/build-from-npm.js';
 import { buildFromHost, type HostBuildReport } from '../ret/build-from-host.js';
 import { stringifyRet } from '../ret/parse.js';
 import { findRet, listRets, loadRet, removeRet } from '../ret/repository.js';
@@ -13,6 +14,7 @@ import { formatBytes, table } from './output.js';
 
 const USAGE = `reg ret build --from-host PATH [--name N] [--version V]
        reg ret build --from-deb PKG[=VER]... [--skip PKG]... [--name N [--version V] [--link PATH=TARGET]... [-e K=V]...]
+       reg ret build --from-npm NAME[@RANGE]...
        reg ret compose --name N [--version V] REF... [--command CMD] [-e K=V]...
        reg ret add FILE.yaml [--root DIR]
        reg ret ls [--json]
@@ -32,6 +34,7 @@ export async function retCommand(home: RegHome, argv: string[]): Promise<number>
       const { values, positionals } = parse(rest, {
         'from-host': { type: 'string' },
         'from-deb': { type: 'boolean' },
+        'from-npm': { type: 'boolean' },
         name: { type: 'string' },
         version: { type: 'string' },
         link: { type: 'string', multiple: true },
@@ -41,6 +44,12 @@ export async function retCommand(home: RegHome, argv: string[]): Promise<number>
         quiet: { type: 'boolean', short: 'q' },
       }, USAGE);
       if (values['from-deb']) return buildDebCommand(home, positionals, values);
+      if (values['from-npm']) {
+        const report = await buildFromNpm(home, positionals, { ...(!values.quiet && !values.json && { log: (l: string) => console.error(`  ${l}`) }) });
+        if (!values.json) for (const w of report.warnings) console.error(`reg: warning: ${w}`);
+        printBuild(report, values.json ?? false);
+        return 0;
+      }
       const binary = need(values['from-host'], '--from-host PATH (the runtime binary, e.g. /usr/bin/python3.11)', USAGE);
       const report = await buildFromHost(home, binary, {
         ...(values.name && { name: values.name }),

@@ -74,7 +74,7 @@ export function retVersionOf(debVersion: string): string {
   const dash = noEpoch.lastIndexOf('-');
   let v = dash > 0 ? noEpoch.slice(0, dash) : noEpoch;
   if (isValidVersion(v)) return v;
-  v = v.replace(/[^0-9A-Za-z.+~_-]/g, '.').replace(/^[^0-9]+/, '');
+  v = v.replace(/[^0-9A-Za-z.+~_-]/g, '.').replace(/([.+~_-])[.+~_-]+/g, '$1').replace(/^[^0-9]+/, '').replace(/[.+~_-]+$/, '');
   return isValidVersion(v) ? v : '0';
 }
 
@@ -203,10 +203,20 @@ export async function buildFromDeb(home: RegHome, requests: string[], opts: DebB
     const refBySoname = new Map<string, string>();
     const libDrafts = new Map<string, Draft>();
     const libPaths = new Set<string>();
-    const idOf = (l: ResolvedLibrary) => libraryIdentity(l.object.soname ?? l.path.split('/').pop()!, l.realPath.split('/').pop()!);
+    // A library named as the host names it (libz@1.2.13 from libz.so.1.2.13). When the file name
+    // says no more than the soname (openblas's libblas.so.3), the package's upstream version is
+    // added (libblas@3+0.3.21+ds), so two Debian builds of one soname do not claim one version.
+    const idOf = (l: ResolvedLibrary) => {
+      const id = libraryIdentity(l.object.soname ?? l.path.split('/').pop()!, l.realPath.split('/').pop()!);
+      const pkg = storeLibs.has(l.realPath.slice(1)) ? undefined : owner.get(l.realPath.slice(1));
+      const ctl = pkg ? controls.get(pkg) : undefined;
+      if (ctl && id.version === id.range && isValidVersion(`${id.range}+${retVersionOf(ctl.version)}`)) id.version = `${id.range}+${retVersionOf(ctl.version)}`;
+      return id;
+    };
     for (const l of libraries) {
       const id = idOf(l);
-      const ref = `${id.name}@${id.range}`;
+      // Libraries of this build are pinned (name@version); the store's by soname range.
+      const ref = storeLibs.has(l.realPath.slice(1)) ? `${id.name}@${id.range}` : `${id.name}@${id.version}`;
       refBySoname.set(l.soname, ref);
       if (l.object.soname) refBySoname.set(l.object.soname, ref);
     }
@@ -221,7 +231,7 @@ export async function buildFromDeb(home: RegHome, requests: string[], opts: DebB
       if (interpreter && l.realPath === (await realInRoot(root, interpreter))) await c.add(join(root, interpreter));
       for (const p of c.entries.keys()) libPaths.add(p);
       const pkg = owner.get(l.realPath.slice(1));
-      const requires = [...new Set(l.object.needed.map((n) => refBySoname.get(n)).filter((r): r is string => !!r && r !== `${id.name}@${id.range}`))];
+      const requires = [...new Set(l.object.needed.map((n) => refBySoname.get(n)).filter((r): r is string => !!r && r !== refBySoname.get(l.soname)))];
       const ctl = pkg ? controls.get(pkg) : undefined;
       libDrafts.set(key, {
         ret: {
@@ -262,11 +272,11 @@ export async function buildFromDeb(home: RegHome, requests: string[], opts: DebB
           const r = refBySoname.get(n);
           if (r) libs.add(r);
         }
-        if (obj.interpreter && interpRef) libs.add(refBySoname.get(interpRef.soname) ?? `${idOf(interpRef).name}@${idOf(interpRef).range}`);
+        if (obj.interpreter && interpRef) libs.add(refBySoname.get(interpRef.soname)!);
       }
       // A package made only of libraries (asked for by name) stands for them.
       if (c.entries.size === 0) {
-        for (const l of libraries) if (owner.get(l.realPath.slice(1)) === item.package) libs.add(`${idOf(l).name}@${idOf(l).range}`);
+        for (const l of libraries) if (owner.get(l.realPath.slice(1)) === item.package) libs.add(refBySoname.get(l.soname)!);
       }
       const requires = new Set<string>();
       for (const group of ctl.depends) {
@@ -334,7 +344,7 @@ export async function buildFromDeb(home: RegHome, requests: string[], opts: DebB
       }
       for (const t of top) await checkClosure(home, t, byId);
     };
-    const report = await commitDrafts(home, drafts, { runtime: bundle ?? { name: pkgDrafts[0]?.ret.name ?? wanted[0]!.package, version: pkgDrafts[0]?.ret.version ?? '0' }, log, verify });
+    const report = await commitDrafts(home, drafts, { runtime: bundle ?? { name: wanted[0]!.package, version: pkgDrafts.find((d) => d.ret.name === wanted[0]!.package)?.ret.version ?? '0' }, log, verify });
     return { ...report, warnings, reused, downloaded: plan.map((p) => `${p.package}=${p.version}`) };
   } finally {
     await rm(work, { recursive: true, force: true }).catch(() => {});

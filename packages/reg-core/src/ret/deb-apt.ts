@@ -132,7 +132,7 @@ export async function planDebs(requests: string[], stanzas: Map<string, string>,
       const m = /^Inst (\S+) (?:\[([^\]]*)\] )?\((\S+) .*\[(\S+)\]\)/.exec(line);
       // "Inst P [old+reg] (new …)": apt replaces a stand-in for a RET (an exact-version Depends
       // such as libncursesw6's on libtinfo6); the RET that provides it is used instead.
-      if (m && !(m[2] !== undefined && m[2].endsWith('+reg') && keep?.(m[1]!.split(':')[0]!) !== true)) {
+      if (m && !(m[2] !== undefined && (m[2].endsWith('+reg') || m[2] === m[3]) && keep?.(m[1]!.split(':')[0]!) !== true)) {
         items.push({ package: m[1]!.split(':')[0]!, version: m[3]!, architecture: m[4]! });
       }
     }
