@@ -61,6 +61,7 @@ export class ContainerService {
         ...(body.name && { name: body.name }),
         limits: cgroupLimitsOf(limits),
         disk: diskQuotaOf(limits),
+        ptys: limits.ptys,
         tty: body.terminal,
       });
     } finally {

@@ -60,7 +60,7 @@ export function limitsLayerFrom(values: Record<string, unknown>): Partial<Limits
  */
 export async function withPolicyLimits(engine: Engine, opts: GenerateOptions, values: Record<string, unknown>): Promise<GenerateOptions> {
   const limits = effectiveLimits(await loadLimitPolicy(engine.home), limitsLayerFrom(values));
-  return { ...opts, limits: cgroupLimitsOf(limits), disk: diskQuotaOf(limits) };
+  return { ...opts, limits: cgroupLimitsOf(limits), disk: diskQuotaOf(limits), ptys: limits.ptys };
 }
 
 function limitsFrom(values: Record<string, unknown>): CgroupLimits {

@@ -24,6 +24,8 @@ export interface GenerateOptions {
   limits?: CgroupLimits;
   /** A disk quota for the writable layer (and the default /work): bytes and files (inodes). */
   disk?: DiskQuota;
+  /** Pseudo-terminals it may hold at once (the limit policy's `ptys`). */
+  ptys?: number;
   /**
    * A persistent home directory (a student's workspace) bound read-write at `target`
    * (default /home/student), which becomes HOME and the working directory. The container runs as
@@ -53,6 +55,9 @@ export async function generate(ctx: EngineContext, opts: GenerateOptions): Promi
     throw new RegError('USAGE', `network must be "none" or "host", not "${String(opts.network)}"`, { field: 'network' });
   }
   if (opts.disk !== undefined) checkQuota(opts.disk, 'disk');
+  if (opts.ptys !== undefined && !(Number.isInteger(opts.ptys) && opts.ptys >= 1 && opts.ptys <= 4096)) {
+    throw new RegError('USAGE', `ptys must be a whole number from 1 to 4096, got ${JSON.stringify(opts.ptys)}`, { field: 'ptys' });
+  }
   if (opts.home !== undefined && opts.projectDir !== undefined) {
     throw new RegError('USAGE', 'a container has either a home directory (workspace) or a project directory, not both', { field: 'home' });
   }
@@ -105,6 +110,7 @@ export async function generate(ctx: EngineContext, opts: GenerateOptions): Promi
     ownsProject: given === undefined,
     ...(bindTarget !== '/work' && { projectTarget: bindTarget }),
     ...(opts.disk && { disk: { bytes: opts.disk.bytes, inodes: opts.disk.inodes } }),
+    ...(opts.ptys !== undefined && { ptys: opts.ptys }),
     uid,
     gid: uid,
     network: opts.network ?? 'none',

@@ -31,3 +31,10 @@ test('an ambiguous prefix names the candidates; a unique one, a full id or a nam
   assert.equal((await loadState(home, 'lab1')).id, 'abc000000001');
   await assert.rejects(loadState(home, 'zzz'), (e) => isRegError(e, 'CONTAINER_NOT_FOUND'));
 });
+
+test("a container's pty limit becomes its devpts max=", async () => {
+  const { runArgs } = await import('../launch/plan.js');
+  const paths = { upper: '/u', work: '/w', rootfs: '/r', events: '/e', etc: '/etc-x' };
+  const args = runArgs({ ...state('bbbbbbbbbbbb'), ptys: 8 }, paths, []);
+  assert.equal(args[args.indexOf('--devpts-max') + 1], '8');
+});

@@ -32,6 +32,8 @@ export interface ContainerState {
   network: 'none' | 'host';
   hostname: string;
   limits: CgroupLimits;
+  /** Ptys it may hold at once (its devpts instance's max=; default DEVPTS_MAX). */
+  ptys?: number;
   /** Disk quota of the writable layer (and the default /work): its own size-limited volume. */
   disk?: DiskQuota;
   /** Where projectDir is bound inside the container (default /work; a workspace: /home/student). */

@@ -60,7 +60,7 @@ export function runArgs(s: ContainerState, p: LaunchPaths, procsFiles: string[],
   args.push('--hostname', s.hostname);
   for (const l of s.lowerdirs) args.push('--lower', l);
   args.push('--upper', p.upper, '--work', p.work, '--rootfs-mount', p.rootfs);
-  args.push('--proc', '--dev', '--devpts-max', String(DEVPTS_MAX));
+  args.push('--proc', '--dev', '--devpts-max', String(s.ptys ?? DEVPTS_MAX));
   for (const t of TMPFS_MOUNTS) args.push('--tmpfs', `${t.path}:${t.bytes}`);
   args.push('--bind', `${s.projectDir}:${s.projectTarget ?? '/work'}`);
   // Copies on a private tmpfs, not binds: a bind would name the host path in /proc/self/mountinfo.
