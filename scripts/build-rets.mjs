@@ -18,7 +18,14 @@ export async function ensureToolboxRets(home, log = () => {}) {
     if (r.kind !== 'runtime' || !['python', 'node'].includes(r.name)) continue;
     const have = (await listRets(h)).some((x) => x.name === `${r.name}-tools` && x.version === r.version);
     if (have) continue;
-    built.push(await ensureToolboxEnvironment(h, { name: r.name, version: r.version }));
+    try {
+      built.push(await ensureToolboxEnvironment(h, { name: r.name, version: r.version }));
+    } catch (e) {
+      // e.g. PATH_CONFLICT: a host-built node carries the host's /usr/bin/bash and /usr/bin/sh →
+      // dash (interpreters of npm's scripts), which differ from Debian's current bash build and
+      // the toolbox's /bin/sh → bash. The runtime itself still works; say why there is no pair.
+      log(`no ${r.name}-tools@${r.version}: ${e.message}`);
+    }
   }
   return built;
 }
