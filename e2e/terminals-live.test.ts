@@ -24,7 +24,7 @@ const SHOTS = '/tmp/shots';
 const why = process.getuid?.() !== 0 ? 'needs root (containers)' : !existsSync(CHROMIUM) ? `needs ${CHROMIUM} (apt-get install chromium)` : !existsSync(new URL('../apps/web/.next/BUILD_ID', import.meta.url)) ? 'needs the built web app (npm run build)' : false;
 if (why) console.log(`e2e skipped: ${why}`);
 
-type Stack = { host: { pid: number; socket: string }; webUrl: string; stop: () => Promise<void> };
+type Stack = { host: { pid: number; socket: string; process: import('node:child_process').ChildProcess }; webUrl: string; stop: () => Promise<void> };
 
 function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -238,5 +238,26 @@ describe('terminals and live teaching in the browser', { skip: why }, () => {
     await waitScreen(student, /^watch 42$/m);
     assert.match(await student.locator('.terminal-bar').innerText(), /following Ms\. Teacher/);
     await student.screenshot({ path: `${SHOTS}/follow-along.png` });
+  });
+
+  // Last: it stops the host.
+  test('a terminal whose host went away says so, stops retrying and offers Retry', { timeout: 120_000 }, async () => {
+    const page = await signedIn('student2');
+    await openPython(page);
+    await new Promise<void>((resolve) => {
+      stack.host.process.once('exit', () => resolve());
+      stack.host.process.kill('SIGKILL');
+    });
+    try {
+      await status(page, 'reconnecting');
+      await status(page, 'offline', 90_000);
+      assert.match(await page.locator('[data-testid=status-detail]').innerText(), /the host does not answer|closed the connection/);
+      await page.locator('button:text-is("Retry")').waitFor();
+      await page.screenshot({ path: `${SHOTS}/terminal-offline.png` });
+    } finally {
+      // A crashed host's containers are swept by the next host's reconcile: start one and stop it.
+      const sweeper = await startStack({ regHome: home, hostPort: 0, web: false, env: { REG_DEMO_PASSWORD: PASSWORD, LOG_LEVEL: 'silent', MEMORY_SAMPLE_SECONDS: '0' } });
+      await sweeper.stop();
+    }
   });
 });

@@ -23,3 +23,26 @@ test('create-container bodies default to a terminal and refuse unknown fields', 
   assert.equal(createContainerSchema.safeParse({ ret: 'python@3.11', projectDir: '/etc' }).success, false);
   assert.equal(createContainerSchema.safeParse({ ret: 'Python 3; rm -rf /' }).success, false);
 });
+
+test('a session end reads as a sentence a student understands, never a bare signal', async () => {
+  const { describeSessionEnd } = await import('./index.js');
+  assert.equal(describeSessionEnd('exited', { outcome: 'exited', code: 0 }), 'the program exited (code 0)');
+  assert.equal(describeSessionEnd('ended', { outcome: 'signaled', signal: 15 }), 'you ended the session');
+  assert.equal(describeSessionEnd('idle', { outcome: 'signaled', signal: 15 }, { idleSeconds: 1800 }), 'idle for 30 minutes');
+  assert.equal(describeSessionEnd('stopped', null), 'stopped by your instructor');
+  assert.equal(describeSessionEnd('host-restart', null), 'the host restarted');
+  assert.equal(describeSessionEnd('exited', { outcome: 'oom' }), 'the program ran out of memory and was stopped');
+  assert.doesNotMatch(describeSessionEnd('exited', { outcome: 'signaled', signal: 15 }), /^\(?signal 15\)?$/);
+});
+
+test('observe, follow, share and grant payloads are checked field by field', async () => {
+  const { observeRequestSchema, followRequestSchema, shareRequestSchema, grantSchema, subscribeSchema, stopSessionSchema } = await import('./index.js');
+  assert.ok(observeRequestSchema.safeParse({ containerId: '0123456789ab', cols: 80, rows: 24 }).success);
+  assert.equal(observeRequestSchema.safeParse({ containerId: '../x', cols: 80, rows: 24 }).success, false);
+  assert.ok(followRequestSchema.safeParse({ classId: 'c1', cols: 80, rows: 24 }).success);
+  assert.equal(followRequestSchema.safeParse({ classId: 'a/b', cols: 80, rows: 24 }).success, false);
+  assert.ok(shareRequestSchema.safeParse({ classId: null }).success);
+  assert.equal(grantSchema.safeParse({ helperId: 'h', allow: 'yes' }).success, false);
+  assert.equal(subscribeSchema.safeParse({ classId: '' }).success, false);
+  assert.equal(stopSessionSchema.safeParse({ classId: 'c1' }).success, false);
+});

@@ -139,6 +139,8 @@ export async function liveSnapshot(deps: Pick<ClassLiveDeps, 'db' | 'sessions'>,
     : [];
   const rss = new Map<string, number>();
   for (const s of samples) if (!rss.has(s.containerId)) rss.set(s.containerId, s.rss);
+  // Not sampled yet (a terminal younger than the sampling period): read it now, once.
+  if (liveIds.some((id) => !rss.has(id))) for (const [id, bytes] of await deps.sessions.rssNow()) if (liveIds.includes(id) && !rss.has(id)) rss.set(id, bytes);
 
   const students: LiveStudent[] = cls.enrolments.map(({ user }) => {
     const mine = live.filter((s) => s.ownerId === user.id);

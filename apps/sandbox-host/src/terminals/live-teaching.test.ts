@@ -154,6 +154,7 @@ describe('live teaching', { skip }, () => {
     await until('connected event', () => states.includes('connected'));
     const again = await live.timeout(5000).emitWithAck('subscribe', { classId });
     assert.ok(again.ok && again.snapshot.students[0]!.state === 'connected' && again.snapshot.students[0]!.containerIds[0] === id);
+    assert.ok(again.ok && (again.snapshot.students[0]!.memoryBytes ?? 0) > 0, 'memory read from the engine before the first sample');
 
     // Strangers cannot observe: a student of the class, a TA of another class.
     for (const who of ['student2', 'student1']) {

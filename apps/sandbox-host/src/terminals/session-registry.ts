@@ -64,6 +64,12 @@ export class SessionRegistry {
     return mine.length;
   }
 
+  /** Resident memory of running containers now (reg-core's smaps reading), by container id. */
+  async rssNow(): Promise<Map<string, number>> {
+    const stats = await this.engine.stats().catch(() => undefined);
+    return new Map((stats?.containers ?? []).map((c) => [c.id, c.rss]));
+  }
+
   share(classId: string, containerId: string | null): void {
     if (containerId) this.shared.set(classId, containerId);
     else this.shared.delete(classId);

@@ -171,6 +171,7 @@ export default function TerminalView({ target, shareClassId, backHref = '/' }: {
         </span>
         {status === 'offline' && <button onClick={() => conn.current?.retry()}>Retry</button>}
         {takenOver && <button onClick={() => location.reload()}>Use here</button>}
+        {ended && !takenOver && <a href={backHref}>Back</a>}
         {problem && (
           <span className="error" role="alert">
             {problem}

@@ -5,7 +5,7 @@
 // their session; share your own terminal with the class (follow along).
 
 import { useRouter } from 'next/navigation';
-import { useMemo, useState } from 'react';
+import { useEffect, useMemo, useState } from 'react';
 import type { LiveStudent, StudentState } from '@reg/protocol';
 import { api, ApiFailure } from '@/api-client';
 import { classApi } from '@/clients/class-client';
@@ -35,7 +35,12 @@ export default function LiveView({ classId }: { classId: string }) {
   const [busy, setBusy] = useState<string | null>(null);
   const [message, setMessage] = useState('');
 
-  const now = Date.now();
+  // "12 s ago" keeps counting between events.
+  const [now, setNow] = useState(() => Date.now());
+  useEffect(() => {
+    const t = setInterval(() => setNow(Date.now()), 5000);
+    return () => clearInterval(t);
+  }, []);
   const rows = useMemo(() => {
     const q = query.trim().toLowerCase();
     const list = (snapshot?.students ?? []).filter((s) => (stateFilter === 'all' || s.state === stateFilter) && (!q || nameOf(s).toLowerCase().includes(q) || s.username.toLowerCase().includes(q)));
@@ -96,7 +101,7 @@ export default function LiveView({ classId }: { classId: string }) {
         </span>
         <span className="spacer" style={{ flex: 1 }} />
         <button onClick={() => void share()}>Share a terminal with the class</button>
-        <a href="/">Home</a>
+        <a href={`/teach/${encodeURIComponent(classId)}`}>Class page</a>
       </div>
       <p className="muted">
         {counts.connected} connected · {counts.idle} idle · {counts.ready} ready · {counts.ended} ended · {counts['not-started']} not started
