@@ -28,6 +28,7 @@ import type { WorkspaceService } from '../workspaces/workspace-service.js';
 import { Admission } from './admission.js';
 import type { ClassEvents } from './class-events.js';
 import { composeEnvironment, type ComposedEnvironment } from './class-environment.js';
+import { isDue } from './class-schedule.js';
 import { runView, type ClassService } from './class-service.js';
 
 export const CLASS_STOPPED_MESSAGE = 'the class was stopped by your instructor';
@@ -270,8 +271,30 @@ export class ClassRunner {
     return { inserted, failures };
   }
 
+  private scheduleTimer: ReturnType<typeof setInterval> | undefined;
+
+  /** Checks the schedules every `everyMs`: a class due is started as its instructor would. */
+  startScheduler(everyMs = 30_000): void {
+    this.scheduleTimer = setInterval(() => void this.runSchedules().catch((e) => this.log.error('class schedules', e)), everyMs);
+    this.scheduleTimer.unref();
+  }
+
+  async runSchedules(now = new Date()): Promise<string[]> {
+    const rows = await this.db.class.findMany({ where: { scheduledStartAt: { not: null }, archivedAt: null }, include: { owner: true } });
+    const started: string[] = [];
+    for (const c of rows) {
+      const last = await this.db.classRun.findFirst({ where: { classId: c.id }, orderBy: { startedAt: 'desc' }, select: { startedAt: true } });
+      if (!isDue(c, last?.startedAt, now)) continue;
+      this.log.info(`class "${c.name}" is scheduled for ${c.scheduledStartAt!.toISOString()}: preparing it now`);
+      await this.start({ kind: 'user', user: { id: c.owner.id, username: c.owner.username, role: c.owner.role as 'instructor' } }, c.id);
+      started.push(c.id);
+    }
+    return started;
+  }
+
   /** Host shutdown: the pool's containers go (sessions are ended by the registry). */
   async close(): Promise<void> {
+    if (this.scheduleTimer) clearInterval(this.scheduleTimer);
     for (const r of this.runs.values()) r.cancelled = true;
     await Promise.all([...this.runs.values()].map((r) => r.done));
     for (const s of this.pool.values()) await this.discard(s.id);

@@ -35,6 +35,7 @@ export async function createClassroom(o: { db: Db; engine: Engine; sessions: Ses
   const classes = new ClassService(o.db, o.engine, events, o.engine.home.root);
   const runner = new ClassRunner(o.db, o.engine, o.sessions, o.containers, classes, workspaces, events, o.log);
   await runner.closeStaleRuns();
+  runner.startScheduler();
   await seedDemoClass(o.db, o.engine, workspaces, o.log).catch((e) => o.log.error('seeding the demo class', e));
   return {
     classes,

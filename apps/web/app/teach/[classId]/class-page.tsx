@@ -12,6 +12,11 @@ import { runtimeLabel } from '@/components/my-classes';
 import Nav from '@/components/nav';
 
 const MiB = 1024 * 1024;
+/** An ISO time as a datetime-local input's value, in the browser's zone. */
+const localInput = (iso: string) => {
+  const d = new Date(iso);
+  return new Date(d.getTime() - d.getTimezoneOffset() * 60_000).toISOString().slice(0, 16);
+};
 const size = (b: number) => (b >= MiB ? `${(b / MiB).toFixed(1)} MiB` : `${Math.ceil(b / 1024)} KiB`);
 
 export default function ClassPage({ classId }: { classId: string }) {
@@ -337,6 +342,7 @@ function Environment({ cls, onSaved }: { cls: ClassView; onSaved: (c: ClassView)
         maxContainersPerStudent: num(f.get('maxContainers')),
         idleTimeoutSeconds: idleMin === null ? null : idleMin * 60,
         idleWarnSeconds: num(f.get('idleWarn')),
+        scheduledStartAt: f.get('scheduledStartAt') ? new Date(String(f.get('scheduledStartAt'))).toISOString() : null,
       });
       onSaved(c);
       setMsg('Saved: terminals opened from now on use it.');
@@ -388,6 +394,10 @@ function Environment({ cls, onSaved }: { cls: ClassView; onSaved: (c: ClassView)
         <label>
           Warn before ending (seconds)
           <input name="idleWarn" type="number" min={0} defaultValue={env.idleWarnSeconds ?? ''} placeholder="60" />
+        </label>
+        <label>
+          Next session starts at (prepared 5 minutes before)
+          <input name="scheduledStartAt" type="datetime-local" defaultValue={env.scheduledStartAt ? localInput(env.scheduledStartAt) : ''} />
         </label>
       </div>
       <p className="muted small">Limits stay within the administrator&apos;s ceilings; students cannot choose their own.</p>
