@@ -18,6 +18,12 @@ const STORE_EVERY_MS = 60_000;
 export interface MemoryMonitorOptions {
   everyMs: number;
   rawKeepMs?: number;
+  /**
+   * The share of one core watching may take (default 0.05): when a snapshot costs more CPU than
+   * everyMs × budget (thousands of containers), the next one waits longer, so a watching admin
+   * never costs the students more than this. The page shows the actual sampling time.
+   */
+  cpuBudget?: number;
 }
 
 export class MemoryMonitor {
@@ -30,6 +36,8 @@ export class MemoryMonitor {
   private store: { at: number; value: (StoreStats & { diskTotal: number; diskFree: number }) | null } | undefined;
   private watchers = 0;
   private readonly limits = new Map<string, number | null>();
+  /** The watched sampling period: everyMs, stretched when a snapshot's CPU exceeds the budget. */
+  periodMs: number;
   private lastTick = 0;
 
   constructor(
@@ -37,7 +45,9 @@ export class MemoryMonitor {
     private readonly db: Db,
     private readonly opts: MemoryMonitorOptions,
     private readonly log: Log,
-  ) {}
+  ) {
+    this.periodMs = opts.everyMs;
+  }
 
   start(): void {
     // One tick a second decides: sample now if watched and due, or once a minute for the history.
@@ -69,7 +79,7 @@ export class MemoryMonitor {
 
   private async tick(force = false): Promise<void> {
     const now = Date.now();
-    const due = this.watchers > 0 ? this.opts.everyMs : 60_000;
+    const due = this.watchers > 0 ? this.periodMs : 60_000;
     if (!force && now - this.lastTick < due - 50) return;
     this.lastTick = now;
     await this.sample().catch((e) => this.log.error('memory sample', e));
@@ -83,6 +93,7 @@ export class MemoryMonitor {
 
   private async take(): Promise<MemorySnapshot> {
     const t0 = performance.now();
+    const cpu0 = process.cpuUsage();
     const [engineStats, meminfo, psi, store] = await Promise.all([this.engine.stats(), readMeminfo(), readPsi(), this.storeFigures()]);
     const ids = engineStats.containers.map((c) => c.id);
     // A container's limits are fixed for its life: inspected once, not on every sample.
@@ -111,6 +122,8 @@ export class MemoryMonitor {
       failedClassRuns: failedRuns.map((r) => ({ classId: r.classId, className: r.class.name, failed: r.failed, status: r.status })),
     });
     this.latest = snap;
+    const cpu = process.cpuUsage(cpu0);
+    this.periodMs = Math.max(this.opts.everyMs, Math.ceil((cpu.user + cpu.system) / 1000 / (this.opts.cpuBudget ?? 0.05)));
     await this.record(snap).catch((e) => this.log.error('memory history', e));
     for (const l of this.listeners) l(snap);
     return snap;

@@ -181,6 +181,21 @@ describe('memory dashboard figures and /metrics', { skip }, () => {
     }
   });
 
+  test('ending idle terminals now: only those idle that long; audited', async () => {
+    const none = await admin.call('POST', '/api/admin/cull-idle', { idleSeconds: 3600 });
+    assert.equal(none.status, 200);
+    assert.deepEqual(none.json.ended, []);
+    const all = await admin.call('POST', '/api/admin/cull-idle', { idleSeconds: 0 });
+    assert.deepEqual([...all.json.ended].sort(), [...ids].sort());
+    for (const id of ids) {
+      assert.equal(host.sessions.get(id), undefined);
+      assert.equal((await host.db.container.findUniqueOrThrow({ where: { id } })).endMessage, 'ended by an administrator because it was idle');
+    }
+    assert.equal((await admin.call('POST', '/api/admin/cull-idle', { idleSeconds: -1 })).status, 400);
+    const log = await admin.call('GET', '/api/admin/audit?action=containers.cull-idle');
+    assert.equal(log.json.total, 2);
+  });
+
   test('a million-row sample table: history reads an index range, and retention prunes it', async () => {
     const file = join(home.dir, 'reg.db');
     const db = new Database(file);
