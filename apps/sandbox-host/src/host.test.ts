@@ -62,7 +62,7 @@ describe('the sandbox host', { skip }, () => {
   test('a python terminal answers, and only its owner can reach it', async () => {
     const id = await s1.openPython();
     const t = term();
-    assert.deepEqual(await t.attach(id, await s1.attachToken(id)), { ok: true, containerId: id, ret: 'python@3.11' });
+    assert.deepEqual(await t.attach(id, await s1.attachToken(id)), { ok: true, containerId: id, ret: 'python@3.11', kind: 'Python', classId: null, className: null, owner: 'student1' });
     await t.waitFor(/>>> $/);
     t.type('print(6*7)\r');
     await t.waitFor(/\r\n42\r\n>>> $/);
@@ -259,7 +259,7 @@ describe('the sandbox host', { skip }, () => {
     await t.waitFor(/>>> $/);
     t.type('import sys; sys.exit(3)\r');
     for (let i = 0; i < 100 && !t.exit; i++) await sleep(50);
-    assert.deepEqual(t.exit, { outcome: { outcome: 'exited', code: 3 }, reason: 'exited' });
+    assert.deepEqual(t.exit, { outcome: { outcome: 'exited', code: 3 }, reason: 'exited', message: 'the program exited (code 3)' });
     assert.equal((await s1.call('GET', `/api/containers/${id}`)).status, 404);
   });
 
