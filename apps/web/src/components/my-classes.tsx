@@ -78,6 +78,7 @@ export default function MyClasses({ teaching = false }: { teaching?: boolean }) 
               </div>
               <span className="spacer" />
               {c.role !== 'student' && <Link href={`/teach/${c.id}`}>Class page</Link>}
+              {c.role === 'student' && <Link href={`/follow/${c.id}`}>Follow {c.owner}</Link>}
               <a href={classApi.myWorkspaceUrl(c.id)} download>
                 Download my files
               </a>
