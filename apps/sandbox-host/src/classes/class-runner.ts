@@ -128,6 +128,8 @@ export class ClassRunner {
         throw new RegError('USAGE', 'the client went away', { hint: 'nothing was left running' });
       }
       this.events.emit({ type: 'student', classId, userId, state: 'connected', containerId: state.id, at: new Date().toISOString() });
+      // The roster shows each workspace's size as of its last open (statfs of its volume).
+      void this.workspaces.recordUsage(classId, userId);
       return this.containers.get(p, state.id);
     }, signal);
   }
