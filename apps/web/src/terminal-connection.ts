@@ -176,7 +176,12 @@ export class TerminalConnection {
     if (!reply.ok) {
       const code = reply.error.code;
       if (code === 'UNAUTHENTICATED') return this.on.signedOut();
-      if (this.target.mode === 'follow' && code === 'NOT_FOUND') return this.giveUp(reply.error.message);
+      if (this.target.mode === 'follow' && code === 'NOT_FOUND') {
+        // Nothing shared yet: wait for it, asking again every few seconds.
+        this.on.status('connecting', `waiting: ${reply.error.message}`);
+        setTimeout(() => !this.ended && this.socket.connected && !this.attached && void this.attach(), 5000);
+        return;
+      }
       if (code === 'NOT_FOUND' || code === 'FORBIDDEN') return this.finish('gone', reply.error.message);
       this.on.error(reply.error);
       return this.failed(reply.error.message);
