@@ -19,7 +19,7 @@ import { BlobWriter } from '../store/put.js';
 import { type Collected, HostCollector } from './collect.js';
 import { isElfFile, readElf, type ElfObject } from './elf.js';
 import { dpkgOwner, dpkgVersion } from './host-packages.js';
-import { readLoaderConfig, resolveDependencies, type ResolvedLibrary } from './loader-search.js';
+import { GLIBC_DLOPENED, readLoaderConfig, resolveDependencies, type ResolvedLibrary } from './loader-search.js';
 import { lockId } from './parse.js';
 import { bumpRetGeneration, loadRet, metaOf, saveRet, type RetMeta } from './repository.js';
 import { modeToString, RetSchema, type LockEntry, type LockedRet } from './schema.js';
@@ -232,7 +232,7 @@ export async function buildFromHost(home: RegHome, binary: string, opts: HostBui
   const elfFiles: string[] = [];
   for (const e of runtime.entries.values()) if (e.kind === 'file' && (await isElfFile(e.hostPath))) elfFiles.push(e.hostPath);
   const config = await readLoaderConfig('/');
-  const closure = await resolveDependencies(elfFiles, config);
+  const closure = await resolveDependencies(elfFiles, config, { runtimeDlopens: true });
   const interpreterReal = closure.interpreter ? await realpath(closure.interpreter).catch(() => undefined) : undefined;
   log(`${elfFiles.length} ELF objects need ${closure.libraries.length} shared libraries`);
 
@@ -298,6 +298,12 @@ export async function buildFromHost(home: RegHome, binary: string, opts: HostBui
       const r = refBySoname.get(n);
       if (r) direct.add(r);
     }
+  }
+  // What glibc dlopens at run time (libgcc_s) is required by the runtime itself: libc cannot
+  // require it (libgcc_s needs libc: a cycle), and nothing else names it.
+  for (const s of GLIBC_DLOPENED) {
+    const r = refBySoname.get(s);
+    if (r) direct.add(r);
   }
   if (closure.interpreter) {
     const ld = [...libByReal.values()].find((x) => x.lib.realPath === interpreterReal);

@@ -53,6 +53,16 @@ export interface DependencyClosure {
 
 const MAX_SYMLINKS = 40; // Linux's MAXSYMLINKS
 
+/**
+ * What glibc opens at run time with dlopen, which no DT_NEEDED shows: libgcc_s.so.1, for the
+ * unwinding that pthread_exit and thread cancellation need (without it they abort the process:
+ * "libgcc_s.so.1 must be installed for pthread_exit to work"). Added to any closure holding
+ * glibc's libc.so.6, when the host has it. Not listed, on purpose: the NSS modules for `files`
+ * and `dns` (built into libc since glibc 2.34; the rootfs nsswitch.conf uses only those) and
+ * gconv modules (iconv(3); python decodes with its own codecs, node with ICU).
+ */
+export const GLIBC_DLOPENED = ['libgcc_s.so.1'];
+
 // ---------------------------------------------------------------------------------------------
 // ld.so.conf
 
@@ -235,8 +245,8 @@ interface Namespace {
  * containing '/' is taken as a path relative to the requesting object's directory — ld.so would use
  * its cwd, which means nothing for a static reading.
  */
-export async function resolveDependencies(objects: string[], config: LoaderConfig): Promise<DependencyClosure> {
-  return new ClosureResolver(config).run(objects);
+export async function resolveDependencies(objects: string[], config: LoaderConfig, opts: { runtimeDlopens?: boolean } = {}): Promise<DependencyClosure> {
+  return new ClosureResolver(config, opts.runtimeDlopens ?? false).run(objects);
 }
 
 class ClosureResolver {
@@ -247,7 +257,11 @@ class ClosureResolver {
   private readonly libTokenCache = new Map<string, Promise<string>>();
   private readonly rootPaths = new Map<string, string>(); // realPath → path as given
 
-  constructor(private readonly config: LoaderConfig) {
+  constructor(
+    private readonly config: LoaderConfig,
+    /** Also what glibc dlopens at run time (GLIBC_DLOPENED), beyond what ld.so loads at start. */
+    private readonly runtimeDlopens = false,
+  ) {
     this.root = resolveHostPath(config.root);
   }
 
@@ -273,10 +287,25 @@ class ClosureResolver {
       }
       // Breadth-first, like _dl_map_object_deps: all of an object's DT_NEEDED before theirs.
       const queue = [node];
-      for (let current = queue.shift(); current; current = queue.shift()) {
-        for (const name of current.object.needed) {
-          const { loaded, isNew } = await this.loadNeeded(ns, current, name);
-          if (isNew) queue.push(loaded);
+      const drain = async () => {
+        for (let current = queue.shift(); current; current = queue.shift()) {
+          for (const name of current.object.needed) {
+            const { loaded, isNew } = await this.loadNeeded(ns, current, name);
+            if (isNew) queue.push(loaded);
+          }
+        }
+      };
+      await drain();
+      // glibc's run-time dlopens, searched as libc would search them (optional: a host without
+      // libgcc_s simply lacks it, as that host itself does).
+      const libc = this.runtimeDlopens ? ns.byName.get('libc.so.6') : undefined;
+      if (libc) {
+        for (const name of GLIBC_DLOPENED) {
+          const got = await this.loadNeeded(ns, libc, name).catch(() => undefined);
+          if (got?.isNew) {
+            queue.push(got.loaded);
+            await drain();
+          }
         }
       }
     }
