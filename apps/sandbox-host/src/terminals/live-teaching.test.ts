@@ -173,6 +173,7 @@ describe('live teaching', { skip }, () => {
     assert.ok(obs.ok, JSON.stringify(obs));
     if (obs.ok) assert.deepEqual([obs.kind, obs.className], ['Python', 'Intro to CS']);
     await until('the student sees the watcher', () => student.watchers.some((w) => w.name === 'Tess Assistant' && !w.canType));
+    await until('observing is audited', async () => (await host.db.auditLog.count({ where: { action: 'terminal.observe', targetId: id, actorId: ids.ta1! } })) === 1);
 
     // The student's work reaches the observer.
     student.type('print(6*7)\r');

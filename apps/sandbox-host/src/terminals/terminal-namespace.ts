@@ -29,6 +29,7 @@ import {
   type TerminalError,
 } from '@reg/protocol';
 import type { Server, Socket } from 'socket.io';
+import { audit } from '../admin/audit.js';
 import { AccessError, type Principal } from '../auth/principal.js';
 import { authorize, type ClassMembership, type Scope } from '../auth/scopes.js';
 import type { TokenSigner } from '../auth/signed-token.js';
@@ -91,7 +92,7 @@ export function registerTerminalNamespace(io: Server, deps: TerminalNamespaceDep
     };
 
     /** The signed-in user of this socket, checked for `scope` in `classId` (throws AccessError). */
-    const who = async (scope: Scope, classId: string | null): Promise<{ userId: string; name: string }> => {
+    const who = async (scope: Scope, classId: string | null): Promise<{ userId: string; name: string; principal: Principal }> => {
       if (!deps.authenticate || !deps.membership) throw new AccessError('FORBIDDEN', 'this host does not allow observing');
       const p = await principalOfHandshake(socket.handshake.headers, deps.authenticate);
       if (!p) throw new AccessError('UNAUTHENTICATED', 'sign in first');
@@ -99,7 +100,7 @@ export function registerTerminalNamespace(io: Server, deps: TerminalNamespaceDep
       await authorize(p, scope, { classId, membership: deps.membership });
       if (!p || p.kind !== 'user') throw new AccessError('UNAUTHENTICATED', 'sign in first');
       const u = await deps.db.user.findUnique({ where: { id: p.user.id }, select: { username: true, displayName: true } }).catch(() => null);
-      return { userId: p.user.id, name: u?.displayName ?? u?.username ?? p.user.username };
+      return { userId: p.user.id, name: u?.displayName ?? u?.username ?? p.user.username, principal: p };
     };
     const accessFail = (e: unknown) => {
       if (e instanceof AccessError) return fail(e.code === 'BAD_REQUEST' ? 'BAD_PAYLOAD' : e.code, e.message);
@@ -135,7 +136,7 @@ export function registerTerminalNamespace(io: Server, deps: TerminalNamespaceDep
       if (!req.success) return reply(fail('BAD_PAYLOAD', `observe: ${req.error.issues.map((i) => `${i.path.join('.') || 'payload'}: ${i.message}`).join('; ')}`));
       const target = deps.sessions.get(req.data.containerId);
       // An unknown container and one outside the observer's classes answer the same.
-      let me: { userId: string; name: string };
+      let me: { userId: string; name: string; principal: Principal };
       try {
         me = await who('class:assist', target ? await deps.sessions.classOf(target) : null);
       } catch (e) {
@@ -146,14 +147,16 @@ export function registerTerminalNamespace(io: Server, deps: TerminalNamespaceDep
       detachAll();
       viewing = target;
       reply({ ok: true, ...infoOf(target) });
-      target.observe(client, { ...me, follower: false });
+      target.observe(client, { userId: me.userId, name: me.name, follower: false });
+      // Looking at a student's screen is recorded, like any instructor action on their work.
+      void audit(deps.db, me.principal, { action: 'terminal.observe', targetType: 'container', targetId: target.containerId, ...(target.info.classId && { classId: target.info.classId }), details: { owner: target.info.owner }, ip: socket.handshake.address }, (m) => deps.log?.error(m));
     });
 
     socket.on('follow', async (payload, cb) => {
       const reply = replyOf<AttachReply>(cb);
       const req = followRequestSchema.safeParse(payload);
       if (!req.success) return reply(fail('BAD_PAYLOAD', `follow: ${req.error.issues.map((i) => `${i.path.join('.') || 'payload'}: ${i.message}`).join('; ')}`));
-      let me: { userId: string; name: string };
+      let me: { userId: string; name: string; principal: Principal };
       try {
         me = await who('class:read', req.data.classId);
       } catch (e) {
@@ -164,7 +167,7 @@ export function registerTerminalNamespace(io: Server, deps: TerminalNamespaceDep
       detachAll();
       viewing = target;
       reply({ ok: true, ...infoOf(target) });
-      target.observe(client, { ...me, follower: true });
+      target.observe(client, { userId: me.userId, name: me.name, follower: true });
     });
 
     socket.on('share', async (payload, cb) => {
