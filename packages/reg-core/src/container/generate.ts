@@ -4,11 +4,11 @@
 // removes the half-made container: nothing is left behind.
 
 import { chown, mkdir, rm, stat, writeFile } from 'node:fs/promises';
-import { basename } from 'node:path';
+import { basename, join } from 'node:path';
 import { validateLimits, type CgroupLimits } from '../cgroup/driver.js';
 import { isRegError, RegError, storeIoError } from '../errors.js';
 import { identityFiles } from '../launch/plan.js';
-import { checkQuota, createVolume, destroyVolume, mountVolume, type DiskQuota } from '../quota/volume.js';
+import { checkQuota, destroyVolume, mountVolume, takeVolume, type DiskQuota } from '../quota/volume.js';
 import { materialise, type Materialised } from '../resolve/materialise.js';
 import type { EngineContext } from './context.js';
 import { claimName, claimUid, containerPaths, newContainerId, releaseMarkers, saveState, writablePaths, type ContainerState } from './state.js';
@@ -134,7 +134,7 @@ export async function generate(ctx: EngineContext, opts: GenerateOptions): Promi
     if (m.workdir && !opts.home) state.workdir = m.workdir;
     if (opts.disk) {
       // The writable layer and /work live in a volume of the quota's size.
-      await createVolume(p.layerImage, opts.disk, { journal: false });
+      await takeVolume(p.layerImage, opts.disk, { journal: false, spareDir: join(ctx.home.root, 'quota', 'spares') });
       await mountVolume(p.layerImage, p.layer);
     }
     try {

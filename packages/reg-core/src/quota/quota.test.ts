@@ -12,7 +12,7 @@ import type { SpawnLauncher } from '../launch/launcher.js';
 import { buildFromHost } from '../ret/build-from-host.js';
 import { tempHome } from '../test-support/temp-home.js';
 import { Workspaces } from '../workspace/workspaces.js';
-import { createVolume, destroyVolume, isMounted, mountVolume, unmountVolume, volumeUsage } from './volume.js';
+import { createVolume, destroyVolume, imageBytes, isMounted, mountVolume, unmountVolume, volumeUsage } from './volume.js';
 
 const isRoot = process.getuid?.() === 0;
 const skip = !isRoot && 'needs root: loop mounts, namespaces and cgroups';
@@ -134,6 +134,25 @@ test('rm of a container with a quota unmounts its volume and frees the loop devi
   assert.equal(await isMounted(p.layer), false);
   assert.equal(loopsOf(p.layerImage), '');
   assert.ok(!existsSync(p.dir));
+});
+
+test('a container takes a pre-formatted spare volume when one is ready, and one is made again for the next', { skip }, async () => {
+  const { readdirSync } = await import('node:fs');
+  const spares = join(home.root, 'quota', 'spares');
+  const disk = { bytes: 12 * MiB, inodes: 300 };
+  const shape = (n: string) => n.startsWith(`${imageBytes(disk, false)}-300-n-`) && n.endsWith('.img');
+  const count = () => (existsSync(spares) ? readdirSync(spares).filter(shape).length : 0);
+  const first = await engine.generate({ ret: 'python@3.11', command: ['/usr/bin/python3.11', '-c', 'pass'], disk });
+  for (let i = 0; i < 200 && count() === 0; i++) await new Promise((r) => setTimeout(r, 25));
+  assert.equal(count(), 1, 'a spare was formatted in the background');
+  const second = await engine.generate({ ret: 'python@3.11', command: ['/usr/bin/python3.11', '-c', 'pass'], disk });
+  assert.ok(await isMounted(containerPaths(home, second.id).layer));
+  for (let i = 0; i < 200 && count() === 0; i++) await new Promise((r) => setTimeout(r, 25));
+  const r = await py(FILL_FILES, { disk, rm: true });
+  assert.match(r.output, /^files \d+ (ENOSPC|EDQUOT)$/, 'a spare has the same quota');
+  assert.ok(Number(r.output.split(' ')[1]) >= 290);
+  await engine.remove(first.id);
+  await engine.remove(second.id);
 });
 
 test('a workspace is the home directory of every container a student opens, keeps files and one owner, and stops at its quota', { skip }, async () => {
