@@ -342,6 +342,11 @@ describe('the classroom', { skip }, () => {
       'class:assist': ['ta', 'instructor', 'admin'],
       'class:manage': ['instructor', 'admin'],
     };
+    // The OpenAPI description covers them, path parameters included.
+    const doc = (await teacher.api.call('GET', '/api/openapi.json')).json;
+    const op = doc.paths['/api/classes/{classId}/members/{userId}'].delete;
+    assert.deepEqual(op.parameters.map((p: { name: string }) => p.name), ['classId', 'userId']);
+    assert.ok(doc.paths['/api/classes/{classId}/terminals'].post);
     const routes = classRoutes({} as never).filter((r) => r.path.includes(':classId'));
     assert.ok(routes.length >= 18);
     for (const r of routes) {
