@@ -12,6 +12,7 @@ const PACKAGES = {
   'apache2-utils': 'htpasswd (bcrypt) for the registry tests with basic auth',
   chromium: 'the browser the e2e tests drive',
   e2fsprogs: 'mkfs.ext4/resize2fs for the disk-quota volumes of containers and workspaces',
+  unzip: 'reading the workspace and collect zips in the classroom tests',
   python3: 'python3.11: the python RET of the container and escape-probe tests; pty.spawn as a terminal holder in the launcher and crash tests',
 };
 
