@@ -62,7 +62,7 @@ describe('the sandbox host', { skip }, () => {
   test('a python terminal answers, and only its owner can reach it', async () => {
     const id = await s1.openPython();
     const t = term();
-    assert.deepEqual(await t.attach(id, await s1.attachToken(id)), { ok: true, containerId: id, ret: 'python@3.11', kind: 'Python', classId: null, className: null, owner: 'student1' });
+    assert.deepEqual(await t.attach(id, await s1.attachToken(id)), { ok: true, containerId: id, ret: 'python@3.11', kind: 'Python', classId: null, className: null, owner: 'student1', cols: 80, rows: 24 });
     await t.waitFor(/>>> $/);
     t.type('print(6*7)\r');
     await t.waitFor(/\r\n42\r\n>>> $/);

@@ -34,6 +34,8 @@ export type TerminalTarget = { mode: 'own'; containerId: string } | { mode: 'obs
 export interface ConnectionEvents {
   status(s: LinkStatus, detail?: string): void;
   info?(i: TerminalInfo): void;
+  /** (observe, follow) The owner's terminal size changed. */
+  resized?(size: { cols: number; rows: number }): void;
   error(e: TerminalError): void;
   ended(message: string, reason: SessionEndReason | 'gone', outcome: Outcome | null): void;
   signedOut(): void;
@@ -82,6 +84,7 @@ export class TerminalConnection {
     this.socket.on('watchers', (l) => on.watchers?.(l));
     this.socket.on('consent', (r) => on.consent?.(r));
     this.socket.on('control', (c) => on.control?.(c));
+    this.socket.on('resized', (size) => on.resized?.(size));
     this.socket.on('notice', (n) => on.notice?.(n));
     this.socket.on('error', (e) => {
       if (e.code === 'TAKEN_OVER') {

@@ -84,6 +84,9 @@ export interface TerminalInfo {
   className: string | null;
   /** The owner's display name (observers and followers see whose terminal it is). */
   owner: string | null;
+  /** The terminal's size (set by its owner's tab): observers and followers show it at this size. */
+  cols: number;
+  rows: number;
 }
 
 export type AttachReply = ({ ok: true } & TerminalInfo) | { ok: false; error: TerminalError };
@@ -132,6 +135,8 @@ export interface ServerToClientEvents {
   watchers: (list: Watcher[]) => void;
   /** (student) A helper asks to type: answer with `grant`. */
   consent: (req: { helperId: string; name: string }) => void;
+  /** (observer, follower) The owner resized the terminal. */
+  resized: (size: TerminalSize) => void;
   /** (observer) Whether the student lets you type now. */
   control: (c: { canType: boolean }) => void;
   /** A message for the person at this terminal, e.g. the idle warning; not program output. */

@@ -26,6 +26,7 @@ class SignedTerminal extends TestTerminal {
   consents: Array<{ helperId: string; name: string }> = [];
   canType = false;
   events: string[] = [];
+  size: { cols: number; rows: number } | undefined;
 
   constructor(base: string, token?: string) {
     super(base);
@@ -51,6 +52,7 @@ class SignedTerminal extends TestTerminal {
     s.on('watchers', (w) => (this.watchers = w));
     s.on('consent', (c) => this.consents.push(c));
     s.on('control', (c) => (this.canType = c.canType));
+    s.on('resized', (size) => (this.size = size));
   }
 }
 
@@ -171,7 +173,10 @@ describe('live teaching', { skip }, () => {
     await ta.connected();
     const obs = await ta.socket.timeout(5000).emitWithAck('observe', { containerId: id, cols: 80, rows: 24 });
     assert.ok(obs.ok, JSON.stringify(obs));
-    if (obs.ok) assert.deepEqual([obs.kind, obs.className], ['Python', 'Intro to CS']);
+    if (obs.ok) assert.deepEqual([obs.kind, obs.className, obs.owner, obs.cols, obs.rows], ['Python', 'Intro to CS', 'student1', 100, 30]);
+    // The observer follows the student's terminal size.
+    student.socket.emit('resize', { cols: 90, rows: 25 });
+    await until('the observer hears the new size', () => ta.size?.cols === 90 && ta.size.rows === 25);
     await until('the student sees the watcher', () => student.watchers.some((w) => w.name === 'Tess Assistant' && !w.canType));
     await until('observing is audited', async () => (await host.db.auditLog.count({ where: { action: 'terminal.observe', targetId: id, actorId: ids.ta1! } })) === 1);
 
@@ -262,7 +267,13 @@ describe('live teaching', { skip }, () => {
     student.type('for i in range(12): print("tick", i, flush=True); time.sleep(0.5)\r\r');
     await student.waitFor(/tick 11/, 20_000);
     assert.equal(student.exit, undefined, 'output counted as activity');
-    // Then idle: a warning, then the end, in that order, with the reason in words.
+    // Idle: a warning; a key keeps the session (the warning is withdrawn).
+    await until('the idle warning', () => student.events.includes('notice:idle-warning'), 20_000);
+    assert.equal(student.exit, undefined);
+    student.type('1\r');
+    await until('the warning withdrawn', () => student.events.includes('notice:idle-cleared'));
+    assert.equal(student.exit, undefined);
+    // Then idle again: a warning, then the end, in that order, with the reason in words.
     await until('the idle end', () => student.exit !== undefined, 20_000);
     assert.deepEqual(student.events.filter((e) => e !== 'notice:idle-cleared').slice(-2), ['notice:idle-warning', 'exit']);
     assert.match(student.notices.find((n) => n.kind === 'idle-warning')!.message, /will end in \d+ seconds? because it has been idle; press a key to keep it/);

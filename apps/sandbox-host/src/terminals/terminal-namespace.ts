@@ -76,6 +76,7 @@ export function registerTerminalNamespace(io: Server, deps: TerminalNamespaceDep
       watchers: (list) => void socket.emit('watchers', list),
       consent: (req) => void socket.emit('consent', req),
       control: (c) => void socket.emit('control', c),
+      resized: (size) => void socket.emit('resized', size),
       notice: (n) => void socket.emit('notice', n),
     };
     const attachedSession = (): TerminalSession | undefined => (session?.isAttached(client) ? session : undefined);
@@ -83,7 +84,7 @@ export function registerTerminalNamespace(io: Server, deps: TerminalNamespaceDep
       const failed = r as { ok?: boolean; error?: TerminalError };
       if (failed.ok === false && failed.error) socket.emit('error', failed.error);
     });
-    const infoOf = (s: TerminalSession) => ({ containerId: s.containerId, ret: s.ret, ...s.info });
+    const infoOf = (s: TerminalSession) => ({ containerId: s.containerId, ret: s.ret, ...s.info, ...s.size });
     const detachAll = () => {
       session?.detach(client);
       session = undefined;

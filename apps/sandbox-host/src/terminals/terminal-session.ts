@@ -44,6 +44,7 @@ export interface TerminalClient {
   watchers?(list: Watcher[]): void;
   consent?(req: { helperId: string; name: string }): void;
   control?(c: { canType: boolean }): void;
+  resized?(size: { cols: number; rows: number }): void;
   notice?(n: { kind: 'idle-warning' | 'idle-cleared' | 'sharing'; message: string; seconds?: number }): void;
 }
 
@@ -313,9 +314,14 @@ export class TerminalSession {
     for (const v of this.viewers.values()) v.client.notice?.(n);
   }
 
+  get size(): { cols: number; rows: number } {
+    return { cols: this.headless.cols, rows: this.headless.rows };
+  }
+
   resize(cols: number, rows: number): void {
     if (cols === this.headless.cols && rows === this.headless.rows) return;
     this.headless.resize(cols, rows);
+    for (const v of this.viewers.values()) v.client.resized?.({ cols, rows });
     try {
       this.pty?.resize(cols, rows);
     } catch {

@@ -78,7 +78,12 @@ export default function TerminalView({ target, shareClassId, backHref = '/' }: {
           setDetail(d ?? '');
           if (s === 'connected') setProblem('');
         },
-        info: setInfo,
+        info: (i) => {
+          setInfo(i);
+          // Someone else's terminal is shown at its owner's size, so lines wrap where theirs do.
+          if (target.mode !== 'own') term.resize(i.cols, i.rows);
+        },
+        resized: ({ cols, rows }) => term.resize(cols, rows),
         // One message per problem, replaced (never stacked) by the next one.
         error: (e) => (e.code === 'TAKEN_OVER' ? setTakenOver(true) : setProblem(e.message)),
         ended: (message) => {
@@ -122,7 +127,7 @@ export default function TerminalView({ target, shareClassId, backHref = '/' }: {
         }
         return true;
       });
-      const onWindowResize = () => fit.fit();
+      const onWindowResize = () => target.mode === 'own' && fit.fit();
       window.addEventListener('resize', onWindowResize);
       term.focus();
       cleanups.push(() => {
