@@ -79,7 +79,12 @@ export function classRoutes(d: ClassRouteDeps): ApiRoute[] {
     route({ method: 'post', path: '/api/classes/:classId/join-code', operationId: 'joinCode', scope: 'class:manage', summary: 'Rotate (a new code) or disable the join code', body: joinCodeActionSchema, status: 200, response: joinCodeReplySchema, handle: ({ principal, body, c }) => d.classes.joinCode(principal, classId(c), body.action) }),
     route({ method: 'get', path: '/api/classes/:classId/members', operationId: 'listMembers', scope: 'class:assist', summary: 'The roster: instructor, TAs and students, with workspace use', status: 200, response: z.array(memberSchema), handle: ({ c }) => d.classes.members(classId(c)) }),
     route({ method: 'post', path: '/api/classes/:classId/members', operationId: 'addMember', scope: 'class:manage', summary: 'Add an existing user as a student or a TA (or change their role)', body: addMemberSchema, status: 200, response: z.array(memberSchema), handle: ({ principal, body, c }) => d.classes.addMember(principal, classId(c), body) }),
-    route({ method: 'delete', path: '/api/classes/:classId/members/:userId', operationId: 'removeMember', scope: 'class:manage', summary: 'Remove a student or TA from the class (their workspace is kept)', status: 200, response: z.array(memberSchema), handle: ({ principal, c }) => d.classes.removeMember(principal, classId(c), c.req.param('userId') ?? '') }),
+    route({ method: 'delete', path: '/api/classes/:classId/members/:userId', operationId: 'removeMember', scope: 'class:manage', summary: 'Remove a student or TA from the class: their terminals in it end, their workspace is kept', status: 200, response: z.array(memberSchema), handle: async ({ principal, c }) => {
+      const members = await d.classes.removeMember(principal, classId(c), c.req.param('userId') ?? '');
+      // Their terminals in this class end with them (the workspace stays).
+      await d.runner.endUserSessions(classId(c), c.req.param('userId') ?? '', 'you were removed from this class');
+      return members;
+    } }),
     route({
       method: 'post',
       path: '/api/classes/:classId/roster',

@@ -256,6 +256,25 @@ export class ClassRunner {
     return { ended, run: await this.current(classId) };
   }
 
+  /** Ends one user's terminals in a class (removed from it): they are told why. */
+  async endUserSessions(classId: string, userId: string, message: string): Promise<number> {
+    const rows = await this.db.container.findMany({ where: { classId, ownerId: userId, status: { not: 'removed' } }, select: { id: true } });
+    const key = `${classId}/${userId}`;
+    const pooled = this.pool.get(key);
+    if (pooled) {
+      this.pool.delete(key);
+      await this.discard(pooled.id);
+    }
+    let ended = 0;
+    for (const r of rows) {
+      if (!this.sessions.get(r.id)) continue;
+      await this.db.container.update({ where: { id: r.id }, data: { endMessage: message } }).catch(() => {});
+      await (this.sessions.end as (id: string, reason: 'ended', message?: string) => Promise<void>).call(this.sessions, r.id, 'ended', message);
+      ended++;
+    }
+    return ended;
+  }
+
   /** Inserts a RET into every running container of the class (the environment is the caller's). */
   async insertEverywhere(classId: string, ret: string): Promise<{ inserted: number; failures: Failure[] }> {
     const rows = await this.db.container.findMany({ where: { classId, status: { not: 'removed' } }, include: { owner: { select: { username: true } } } });

@@ -225,6 +225,17 @@ describe('the classroom', { skip }, () => {
     for (const x of [a, b]) assert.equal((await s2.api.call('POST', `/api/containers/${x.id}/stop`)).status, 200);
   });
 
+  test('a student removed from the class loses their terminals in it, keeps their files, and may rejoin', async () => {
+    const { id } = await open(s2);
+    const s2Id = (await host.db.user.findUnique({ where: { username: 'student2' } }))!.id;
+    assert.equal((await teacher.api.call('DELETE', `/api/classes/${classId}/members/${s2Id}`)).status, 200);
+    const row = await host.db.container.findUnique({ where: { id } });
+    assert.equal(row?.status, 'removed');
+    assert.equal(row?.endMessage, 'you were removed from this class');
+    assert.equal((await s2.api.call('POST', `/api/classes/${classId}/terminals`)).status, 404, 'no longer a member');
+    assert.equal((await teacher.api.call('POST', `/api/classes/${classId}/members`, { username: 'student2', role: 'student' })).status, 200);
+  });
+
   test('distribute reaches a running terminal at once; too large is refused; collect and download are zips', async () => {
     const { id, t } = await open(s1);
     const d = await raw(host.base, teacher, 'POST', `/api/classes/${classId}/distribute?path=week1/notes.txt`, 'read me\n');
