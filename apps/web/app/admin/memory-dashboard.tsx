@@ -319,8 +319,11 @@ function sorted<T extends { pss: number; uss: number; rss: number; shared: numbe
 
 function ContainerTable({ rows, sort, setSort, filter, onStop }: { rows: MemorySnapshot['containers']; sort: SortKey; setSort: (k: SortKey) => void; filter: string; onStop: (c: MemoryContainer) => void }) {
   const f = filter.trim().toLowerCase();
-  const shown = useMemo(() => sorted(rows.filter((c) => !f || [c.id, c.user ?? '', c.class ?? '', c.ret].some((x) => x.toLowerCase().includes(f))), sort, (c) => c.user ?? '', (c) => c.limitUse ?? 0), [rows, f, sort]);
+  const all = useMemo(() => sorted(rows.filter((c) => !f || [c.id, c.user ?? '', c.class ?? '', c.ret].some((x) => x.toLowerCase().includes(f))), sort, (c) => c.user ?? '', (c) => c.limitUse ?? 0), [rows, f, sort]);
+  const [page, setPage] = useState(0);
+  const shown = all.slice(page * PAGE, (page + 1) * PAGE);
   return (
+    <>
     <table className="roster memory-table" data-testid="containers">
       <thead>
         <tr>
@@ -364,13 +367,40 @@ function ContainerTable({ rows, sort, setSort, filter, onStop }: { rows: MemoryS
         ))}
       </tbody>
     </table>
+    <Pager total={all.length} page={page} setPage={setPage} />
+    </>
+  );
+}
+
+/** Rows are sorted over everything and drawn a page at a time: 1000 containers stay responsive. */
+const PAGE = 100;
+
+function Pager({ total, page, setPage }: { total: number; page: number; setPage: (p: number) => void }) {
+  const pages = Math.ceil(total / PAGE);
+  if (page > 0 && page >= pages) setTimeout(() => setPage(Math.max(0, pages - 1)));
+  if (pages <= 1) return null;
+  return (
+    <div className="row small" data-testid="pager">
+      <button className="small" disabled={page === 0} onClick={() => setPage(page - 1)}>
+        ‹
+      </button>
+      <span>
+        {page * PAGE + 1}–{Math.min(total, (page + 1) * PAGE)} of {total}
+      </span>
+      <button className="small" disabled={page >= pages - 1} onClick={() => setPage(page + 1)}>
+        ›
+      </button>
+    </div>
   );
 }
 
 function GroupTable({ rows, sort, setSort, filter, what }: { rows: MemoryGroup[]; sort: SortKey; setSort: (k: SortKey) => void; filter: string; what: View }) {
   const f = filter.trim().toLowerCase();
-  const shown = useMemo(() => sorted(rows.filter((g) => !f || g.label.toLowerCase().includes(f)), sort === 'limitUse' ? 'pss' : sort, (g) => g.label), [rows, f, sort]);
+  const all = useMemo(() => sorted(rows.filter((g) => !f || g.label.toLowerCase().includes(f)), sort === 'limitUse' ? 'pss' : sort, (g) => g.label), [rows, f, sort]);
+  const [page, setPage] = useState(0);
+  const shown = all.slice(page * PAGE, (page + 1) * PAGE);
   return (
+    <>
     <table className="roster memory-table" data-testid={what}>
       <thead>
         <tr>
@@ -405,5 +435,7 @@ function GroupTable({ rows, sort, setSort, filter, what }: { rows: MemoryGroup[]
         ))}
       </tbody>
     </table>
+    <Pager total={all.length} page={page} setPage={setPage} />
+    </>
   );
 }
