@@ -237,6 +237,10 @@ describe('the classroom', { skip }, () => {
   });
 
   test('distribute reaches a running terminal at once; too large is refused; collect and download are zips', async () => {
+    // A student who never opened a terminal: the download says so and makes no workspace.
+    const cyId = (await host.db.user.findUnique({ where: { username: 'cy' } }))!.id;
+    const none = await raw(host.base, teacher, 'GET', `/api/classes/${classId}/workspaces/${cyId}`);
+    assert.equal(zipText(none.bytes, scratch, 'NOT-COLLECTED.txt'), 'Not collected:\n.: no workspace yet\n');
     const { id, t } = await open(s1);
     const d = await raw(host.base, teacher, 'POST', `/api/classes/${classId}/distribute?path=week1/notes.txt`, 'read me\n');
     assert.equal(d.status, 200, JSON.stringify(d.json));

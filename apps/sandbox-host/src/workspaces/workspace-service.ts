@@ -218,9 +218,17 @@ export class WorkspaceService {
     });
     const missing: string[] = [];
     void (async () => {
+      const existing = new Map<string, Set<string>>();
       for (const e of entries) {
         if (gone) break;
         try {
+          // A student who never opened a terminal has no workspace: nothing to read (and none is
+          // made just to be read, which would also skip their starter files later).
+          if (!existing.has(e.cls.id)) existing.set(e.cls.id, new Set(await this.store.list(e.cls.id)));
+          if (!existing.get(e.cls.id)!.has(e.userId)) {
+            missing.push(`${e.prefix || '.'}: no workspace yet`);
+            continue;
+          }
           const ws = await this.store.ensure({ classId: e.cls.id, userId: e.userId }, this.quotaOf(e.cls));
           const target = e.relPath ?? '.';
           if (e.relPath && !(await runAs(ws.uid, 'test', ['-e', e.relPath], ws.path).then(() => true, () => false))) {
