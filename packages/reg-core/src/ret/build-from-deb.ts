@@ -27,8 +27,8 @@ import { blobPath } from '../store/blob-path.js';
 import { commitDrafts, libraryIdentity, type Draft, type HostBuildReport } from './build-from-host.js';
 import { HostCollector } from './collect.js';
 import { candidateStanzas, ensureAptLists, fetchDebs, planDebs, parseDebRequest, showDebs, type DebControl } from './deb-apt.js';
-import { providedPackages } from './deb-provided.js';
-import { applyAlternatives, prepareScratchRoot, unpackDeb, type UnpackedDeb } from './deb-unpack.js';
+import { dpkgFileIndex, dpkgStatusStanzas, providedPackages } from './deb-provided.js';
+import { applyAlternatives, copyInstalledPackage, prepareScratchRoot, unpackDeb, type UnpackedDeb } from './deb-unpack.js';
 import { isElfFile, readElf } from './elf.js';
 import { readLoaderConfig, resolveDependencies, type ResolvedLibrary } from './loader-search.js';
 import { lockId } from './parse.js';
@@ -128,13 +128,22 @@ export async function buildFromDeb(home: RegHome, requests: string[], opts: DebB
     const controls = await showDebs(plan);
     const reused = [...provided.keys()].sort();
     log(`${plan.length} Debian package${plan.length === 1 ? '' : 's'} to unpack: ${plan.map((p) => p.package).join(' ')}`);
-    const files = await fetchDebs([...controls.values()], log, opts.cacheDir);
+    // Packages whose host-installed files some store RET already carries are copied from the host.
+    const fromHost = await hostCopiedPackages(home, plan.map((p) => p.package));
+    for (const [pkg, version] of fromHost) {
+      const c = controls.get(pkg)!;
+      controls.set(pkg, { ...c, version, sha256: '', description: `${c.description}; this host's installed copy` });
+      log(`${pkg}: the store already holds this host's ${pkg} ${version}: its installed files are used, not the archive's ${c.version}`);
+    }
+    const files = await fetchDebs([...controls.values()].filter((c) => !fromHost.has(c.package)), log, opts.cacheDir);
 
     // 1. Unpack everything into one scratch tree.
     const root = join(work, 'root');
     await prepareScratchRoot(root);
     const unpacked = new Map<string, UnpackedDeb>();
-    for (const item of plan) unpacked.set(item.package, await unpackDeb(files.get(item.package)!, item.package, root, work));
+    for (const item of plan) {
+      unpacked.set(item.package, fromHost.has(item.package) ? await copyInstalledPackage(item.package, item.architecture, root) : await unpackDeb(files.get(item.package)!, item.package, root, work));
+    }
     const warnings: string[] = skip.map((p) => `${p} left out (--skip): what needs it at run time will fail`);
     for (const u of unpacked.values()) {
       if (u.notDone.length) warnings.push(`${u.package}: maintainer scripts not run; a real install would also: ${u.notDone.slice(0, 4).join(' | ')}${u.notDone.length > 4 ? ` (+${u.notDone.length - 4} more)` : ''}`);
@@ -351,6 +360,34 @@ export async function buildFromDeb(home: RegHome, requests: string[], opts: DebB
   }
 }
 
+/**
+ * Planned packages installed on this host (same architecture) whose installed files a host-built
+ * RET of the store already holds → their installed version.
+ */
+async function hostCopiedPackages(home: RegHome, packages: string[]): Promise<Map<string, string>> {
+  const out = new Map<string, string>();
+  const hostBuilt: LockedRet[] = [];
+  for (const m of await listRets(home)) {
+    if (m.kind === 'library' || m.kind === 'base') continue; // libraries are matched by soname
+    const r = await loadRet(home, m.name, m.version);
+    if (!r.source?.deb && !r.source?.npm && r.source?.host) hostBuilt.push(r);
+  }
+  if (hostBuilt.length === 0) return out;
+  const index = await dpkgFileIndex('/');
+  const installed = await dpkgStatusStanzas('/');
+  const wanted = new Set(packages);
+  const owners = new Set<string>();
+  for (const r of hostBuilt) for (const e of r.lock.files) if (!e.dir) {
+    const o = index.get(e.path);
+    if (o && wanted.has(o)) owners.add(o);
+  }
+  for (const pkg of owners) {
+    const version = /^Version: (.+)$/m.exec(installed.get(pkg) ?? '')?.[1];
+    if (version) out.set(pkg, version);
+  }
+  return out;
+}
+
 function debSource(ctl: DebControl): NonNullable<LockedRet['source']> {
   return {
     deb: {
@@ -358,7 +395,7 @@ function debSource(ctl: DebControl): NonNullable<LockedRet['source']> {
       version: ctl.version,
       architecture: ctl.architecture,
       ...(ctl.multiArch && { multiArch: ctl.multiArch }),
-      sha256: `sha256:${ctl.sha256}`,
+      ...(ctl.sha256 && { sha256: `sha256:${ctl.sha256}` }),
       ...(ctl.provides.length && { provides: ctl.provides }),
     },
   };

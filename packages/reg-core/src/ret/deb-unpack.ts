@@ -7,7 +7,7 @@
 // plain symlinks (the highest priority wins, as in a fresh install); everything else a script
 // would do is reported so the builder can say what a real install would have done.
 
-import { lstat, mkdir, mkdtemp, readdir, readFile, realpath, rm, symlink } from 'node:fs/promises';
+import { copyFile, chmod, lstat, mkdir, mkdtemp, readdir, readFile, readlink, realpath, rm, symlink, utimes } from 'node:fs/promises';
 import { dirname, isAbsolute, join, posix, relative } from 'node:path';
 import { RegError } from '../errors.js';
 import { runTool } from './deb-apt.js';
@@ -181,3 +181,46 @@ export async function applyAlternatives(root: string, all: Alternative[]): Promi
 }
 
 
+
+/**
+ * The files of a package as the host has them installed (dpkg's file list), copied into the
+ * scratch tree instead of unpacking the archive's .deb. Used when RETs in the store already hold
+ * the host's copies of some of its files (node's host build carries the host's bash): the
+ * archive's newer rebuild would differ byte for byte and the two could never share a container.
+ */
+export async function copyInstalledPackage(pkg: string, architecture: string, root: string, hostRoot = '/'): Promise<UnpackedDeb> {
+  const info = join(hostRoot, 'var/lib/dpkg/info');
+  const base = (await lstat(join(info, `${pkg}:${architecture}.list`)).then(() => `${pkg}:${architecture}`, () => pkg));
+  // The top-level usrmerge links (/bin → usr/bin) are the tree's own, not the package's.
+  const list = (await readFile(join(info, `${base}.list`), 'utf8')).split('\n').filter((l) => l.startsWith('/') && l !== '/.' && !USRMERGE_DIRS.includes(l.slice(1)));
+  const entries: UnpackedEntry[] = [];
+  for (const p of list) {
+    const host = join(hostRoot, p);
+    const st = await lstat(host).catch(() => undefined);
+    if (!st || st.isDirectory()) continue;
+    await mkdir(join(root, dirname(p)), { recursive: true });
+    const path = await canonicalTreePath(root, p.slice(1));
+    const at = join(root, path);
+    await rm(at, { force: true });
+    if (st.isSymbolicLink()) await symlink(await readlink(host), at);
+    else if (st.isFile()) {
+      await copyFile(host, at);
+      await chmod(at, st.mode & 0o7777);
+      await utimes(at, st.atime, st.mtime);
+    } else continue;
+    entries.push({ path, kind: st.isSymbolicLink() ? 'link' : 'file' });
+  }
+  const scripts: string[] = [];
+  const alternatives: Alternative[] = [];
+  const notDone: string[] = [];
+  for (const name of ['preinst', 'postinst', 'prerm', 'postrm']) {
+    const text = await readFile(join(info, `${base}.${name}`), 'utf8').catch(() => undefined);
+    if (text === undefined) continue;
+    scripts.push(name);
+    if (name !== 'postinst' && name !== 'preinst') continue;
+    const r = readMaintainerScript(pkg, text);
+    alternatives.push(...r.alternatives);
+    notDone.push(...r.notDone.map((l) => `${name}: ${l}`));
+  }
+  return { package: pkg, entries, scripts, alternatives, notDone };
+}

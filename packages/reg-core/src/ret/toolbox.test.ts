@@ -39,6 +39,8 @@ before(async () => {
   if (skip) return;
   engine = await Engine.open({ home });
   await buildFromHost(home, '/usr/bin/python3.11');
+  // node's host build carries the host's bash, dash and env: the toolbox must agree with them.
+  if (existsSync('/usr/bin/node')) await buildFromHost(home, '/usr/bin/node');
   const report = await ensureToolbox(home, () => {});
   assert.ok(report, 'the toolbox was built');
   env = await ensureToolboxEnvironment(home, { name: 'python', version: (await listVersions(home, 'python'))[0]! });
@@ -54,7 +56,8 @@ test('the toolbox records where each RET came from and reuses the store\'s libc'
   const bash = await loadRet(home, 'bash', (await listVersions(home, 'bash'))[0]!);
   assert.equal(bash.kind, 'package');
   assert.equal(bash.source?.deb?.package, 'bash');
-  assert.match(bash.source?.deb?.sha256 ?? '', /^sha256:[0-9a-f]{64}$/);
+  const nano = await loadRet(home, 'nano', (await listVersions(home, 'nano'))[0]!);
+  assert.match(nano.source?.deb?.sha256 ?? '', /^sha256:[0-9a-f]{64}$/, 'a package from the archive records its .deb digest');
   assert.ok(bash.libs?.includes('libc@6'), `bash links the store's libc@6: ${bash.libs}`);
   assert.ok(bash.libs?.some((l) => l.startsWith('libtinfo@')), 'and libtinfo from the python closure');
   const tools = await loadRet(home, TOOLBOX.name, TOOLBOX.version);
@@ -124,4 +127,19 @@ test('building the toolbox again adds nothing: every RET is unchanged', { skip }
   const changed = report.rets.filter((r) => r.status !== 'unchanged');
   assert.deepEqual(changed.map((r) => `${r.name}@${r.version} ${r.status}`), []);
   assert.ok(readFileSync(`${home.rets}/tools/1.yaml`, 'utf8').includes('builder: reg ret build --from-deb'));
+});
+
+test('node pairs with the toolbox too: the host copies node carries are the toolbox\'s', { skip: skip || (!existsSync('/usr/bin/node') && 'needs /usr/bin/node') }, async () => {
+  const bash = await loadRet(home, 'bash', (await listVersions(home, 'bash'))[0]!);
+  assert.match(bash.description ?? '', /this host's installed copy/);
+  const node = await ensureToolboxEnvironment(home, { name: 'node', version: (await listVersions(home, 'node'))[0]! });
+  const saved = env;
+  env = node;
+  try {
+    const r = await sh('readlink /bin/sh; sh -c "echo sh-ok"; node -e "console.log(6*7)"; git --version | cut -d" " -f1-2');
+    assert.equal(r.code, 0, r.output);
+    assert.deepEqual(r.output.trim().split('\n'), ['dash', 'sh-ok', '42', 'git version']);
+  } finally {
+    env = saved;
+  }
 });

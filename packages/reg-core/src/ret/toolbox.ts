@@ -11,11 +11,12 @@ import { listVersions } from './repository.js';
 export const TOOLBOX = {
   name: 'tools',
   version: '1',
-  packages: ['bash', 'coreutils', 'nano', 'vim-tiny', 'git', 'less', 'ncurses-base', 'ncurses-bin', 'grep', 'sed', 'findutils', 'diffutils', 'procps'],
+  packages: ['bash', 'dash', 'coreutils', 'nano', 'vim-tiny', 'git', 'less', 'ncurses-base', 'ncurses-bin', 'grep', 'sed', 'findutils', 'diffutils', 'procps'],
   // perl (and with it perl-base, dpkg and tar) only serves git's perl scripts (send-email, svn,
   // instaweb) and package management; init-system-helpers only procps's service files.
   skip: ['perl', 'perl-base', 'dpkg', 'init-system-helpers'],
-  // vim-tiny has no `vim` alternative; students type vim.
+  // dash ships /bin/sh → dash (Debian's default shell for scripts; bash's postinst would
+  // otherwise point it at bash). vim-tiny has no `vim` alternative; students type vim.
   links: { '/usr/bin/vim': 'vim.tiny' },
   env: { EDITOR: 'nano', VISUAL: 'nano', PAGER: 'less', LESS: '-R', SHELL: '/bin/bash' },
 };
