@@ -504,23 +504,37 @@ function DistributeCollect({ cls }: { cls: ClassView }) {
     e.preventDefault();
     const form = e.currentTarget;
     const file = (form.elements.namedItem('file') as HTMLInputElement).files?.[0];
+    const folder = Array.from((form.elements.namedItem('folder') as HTMLInputElement).files ?? []);
     const dest = String(new FormData(form).get('dest') ?? '').trim();
-    if (!file) return;
+    if (!file && folder.length === 0) return;
     setMsg('');
     setError('');
+    // A folder goes file by file, each to its relative path (week1/data/a.csv), so the quota
+    // check and the "keep the student's own file" rule apply to every file.
+    const uploads = file ? [{ f: file, path: dest ? (dest.endsWith('/') ? `${dest}${file.name}` : dest) : file.name }] : folder.map((f) => ({ f, path: `${dest && !dest.endsWith('/') ? `${dest}/` : dest}${f.webkitRelativePath || f.name}` }));
+    const done: string[] = [];
+    const problems: string[] = [];
     try {
-      const r = await classApi.distribute(cls.id, dest ? (dest.endsWith('/') ? `${dest}${file.name}` : dest) : file.name, file);
-      setMsg(`${r.path} (${size(r.bytes)}) is now in ${r.delivered} workspace${r.delivered === 1 ? '' : 's'}.`);
-      if (r.failures.length) setError(r.failures.map((f) => `${f.username}: ${f.message}`).join('\n'));
+      for (const u of uploads) {
+        const r = await classApi.distribute(cls.id, u.path, u.f);
+        done.push(`${r.path} (${size(r.bytes)}) is now in ${r.delivered} workspace${r.delivered === 1 ? '' : 's'}.`);
+        for (const f of r.failures) problems.push(`${f.username}: ${f.message}`);
+      }
     } catch (err) {
-      setError(describeFailure(err));
+      problems.push(describeFailure(err));
     }
+    setMsg(done.length > 3 ? `${done.length} files distributed; the last: ${done[done.length - 1]}` : done.join(' '));
+    setError(problems.join('\n'));
   }
   return (
     <section className="card" aria-labelledby="distribute">
       <h2 id="distribute">Distribute and collect</h2>
       <form className="row" onSubmit={distribute}>
-        <input type="file" name="file" required aria-label="file to distribute" />
+        <input type="file" name="file" aria-label="file to distribute" />
+        <label className="inline">
+          or a folder
+          <input type="file" name="folder" aria-label="folder to distribute" multiple {...{ webkitdirectory: '' }} />
+        </label>
         <label className="inline">
           into
           <input name="dest" placeholder="(home)/ or week1/" style={{ width: '10rem' }} />
