@@ -6,7 +6,8 @@
 // the instructor's shared terminal. Screenshots go to /tmp/shots/.
 
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -120,7 +121,12 @@ describe('terminals and live teaching in the browser', { skip: why }, () => {
     await browser?.close();
     await stack?.stop();
     db?.close();
-    if (home) await rm(home, { recursive: true, force: true });
+    if (home) {
+      // Workspace quota volumes outlive the host by design: unmount them before removing the home.
+      const mounts = readFileSync('/proc/self/mountinfo', 'utf8').split('\n').map((l) => l.split(' ')[4] ?? '').filter((m) => m.startsWith(`${home}/`)).sort((a, b) => b.length - a.length);
+      for (const m of mounts) if (spawnSync('umount', [m]).status !== 0) spawnSync('umount', ['-l', m]);
+      await rm(home, { recursive: true, force: true });
+    }
   });
 
   test('a terminal through a non-localhost address: prompt, no "reconnecting" first, the reason it ended', async () => {
