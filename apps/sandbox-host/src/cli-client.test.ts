@@ -58,7 +58,11 @@ describe('reg --host (client mode)', { skip: isRoot ? false : 'needs root (conta
     assert.doesNotMatch(refused.stderr, /\n\s+at /, 'no stack trace');
     const res = await fetch(`${host.base}/api/auth/sign-in`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'student1', password: DEMO_PASSWORD }) });
     const token = ((await res.json()) as { token: string }).token;
-    const gen = await reg(['--host', host.base, 'generate', '-t', 'python@3.11', '--', 'python3', '-c', 'pass'], { REG_TOKEN: token! });
+    // A student may not choose the command (or limits): the environment does.
+    const own = await reg(['--host', host.base, 'generate', '-t', 'python@3.11', '--', 'python3', '-c', 'pass'], { REG_TOKEN: token! });
+    assert.equal(own.code, 2, 'a usage error');
+    assert.match(own.stderr, /"command" may not be set/);
+    const gen = await reg(['--host', host.base, 'generate', '-t', 'python@3.11'], { REG_TOKEN: token! });
     assert.equal(gen.code, 0, gen.stderr);
     assert.match(gen.stdout.trim(), /^[0-9a-f]{12}$/);
     const exec = await reg(['--host', host.base, 'exec', gen.stdout.trim(), '--', 'true'], { REG_TOKEN: token! });

@@ -184,7 +184,7 @@ test('reg install adds a tool to a running container and the running process use
   const script = [
     'import os, subprocess, time',
     "while not os.path.exists('/usr/local/bin/reg-tool'): time.sleep(0.02)",
-    "open('/work/seen','w').write(subprocess.run(['reg-tool','hostname'],capture_output=True,text=True).stdout)",
+    "r=subprocess.run(['reg-tool','hostname'],capture_output=True,text=True); open('/work/seen','w').write(r.stdout or repr((r.returncode, r.stderr)))",
     "while os.path.exists('/usr/local/bin/reg-tool'): time.sleep(0.02)",
     "open('/work/gone','w').write('gone')",
   ].join('\n');

@@ -15,7 +15,7 @@ import { regHome, type RegHome } from '../home.js';
 import { EventTail } from '../launch/events.js';
 import { childProcessSpawner, type SpawnLauncher, type SpawnedLauncher } from '../launch/launcher.js';
 import type { EngineContext } from './context.js';
-import { waitForExit } from './proc.js';
+import { processStartTime, waitForExit } from './proc.js';
 import { exec } from './exec.js';
 import { generate, type GenerateOptions } from './generate.js';
 import { insert, uninstall } from './insert.js';
@@ -99,7 +99,15 @@ export class Engine {
     const s = await loadState(this.ctx.home, id);
     const writer = spawnLogWriter(containerPaths(this.ctx.home, s.id).log);
     try {
-      return await start(this.ctx, s.id, childProcessSpawner({ detached: true, stdio: ['ignore', writer.stdin!, writer.stdin!] }), { detached: true });
+      const started = await start(this.ctx, s.id, childProcessSpawner({ detached: true, stdio: ['ignore', writer.stdin!, writer.stdin!] }), { detached: true });
+      if (writer.pid && started.state.status === 'running') {
+        // Recorded so that rm can make sure it is gone (it outlives the container by a moment).
+        started.state.logPid = writer.pid;
+        const t = await processStartTime(writer.pid);
+        if (t) started.state.logStartTime = t;
+        await saveState(this.ctx.home, started.state);
+      }
+      return started;
     } finally {
       writer.stdin!.destroy(); // the launcher holds its own copies; the helper ends when they close
       writer.unref();

@@ -7,6 +7,7 @@ import { isRegError, storeIoError } from '../errors.js';
 import { destroyVolume } from '../quota/volume.js';
 import { cgroupName, removeCgroup, type EngineContext } from './context.js';
 import { refresh } from './refresh.js';
+import { waitForExit } from './proc.js';
 import { containerPaths, releaseMarkers, type ContainerState } from './state.js';
 import { assertTransition } from './status.js';
 import { stop } from './stop.js';
@@ -16,6 +17,15 @@ export async function remove(ctx: EngineContext, id: string, opts: { force?: boo
   if (opts.force && (s.status === 'running' || s.status === 'inserting')) s = await stop(ctx, s.id, { graceMs: 0 });
   if (!(opts.force && s.status === 'generating')) assertTransition(s.id, s.status, 'remove');
   await removeCgroup(ctx, s.id); // a no-op unless a crash left it behind
+  // The log helper ends once the container's output pipe is closed; its log is about to go anyway.
+  if (s.logPid && !(await waitForExit(s.logPid, s.logStartTime, 1000, 20))) {
+    try {
+      process.kill(s.logPid, 'SIGKILL');
+    } catch {
+      // gone meanwhile
+    }
+    await waitForExit(s.logPid, s.logStartTime, 1000, 10);
+  }
   const p = containerPaths(ctx.home, s.id);
   try {
     // The quota volume first: rm -r into a mounted filesystem would empty it and then fail.

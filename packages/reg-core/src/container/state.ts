@@ -48,6 +48,9 @@ export interface ContainerState {
   initStartTime?: string;
   /** Host pid of the launcher process (pid 1's parent). */
   launcherPid?: number;
+  /** The log helper of a detached run (pid and start time): it ends when the output pipe closes. */
+  logPid?: number;
+  logStartTime?: string;
   outcome?: Outcome;
 }
 
