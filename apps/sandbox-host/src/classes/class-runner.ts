@@ -240,9 +240,8 @@ export class ClassRunner {
       rows.map(async (r) => {
         await this.db.container.update({ where: { id: r.id }, data: { endMessage: CLASS_STOPPED_MESSAGE } }).catch(() => {});
         if (this.sessions.get(r.id)) {
-          // The registry's end(id, reason, message) tells the student the sentence (its third
-          // parameter is newer than some builds: called loosely, the row above still has it).
-          await (this.sessions.end as (id: string, reason: 'ended', message?: string) => Promise<void>).call(this.sessions, r.id, 'ended', CLASS_STOPPED_MESSAGE);
+          // The student's terminal shows this sentence, and so does their session's row.
+          await this.sessions.end(r.id, 'ended', CLASS_STOPPED_MESSAGE);
           ended++;
         } else await this.discard(r.id);
         if (r.ownerId) this.events.emit({ type: 'student', classId, userId: r.ownerId, state: 'ended', containerId: r.id, at: new Date().toISOString() });
@@ -269,7 +268,7 @@ export class ClassRunner {
     for (const r of rows) {
       if (!this.sessions.get(r.id)) continue;
       await this.db.container.update({ where: { id: r.id }, data: { endMessage: message } }).catch(() => {});
-      await (this.sessions.end as (id: string, reason: 'ended', message?: string) => Promise<void>).call(this.sessions, r.id, 'ended', message);
+      await this.sessions.end(r.id, 'ended', message);
       ended++;
     }
     return ended;
