@@ -28,7 +28,7 @@ import { loadOrCreateSecret } from './auth/secret.js';
 import { TokenSigner } from './auth/signed-token.js';
 import { ContainerService } from './containers/container-service.js';
 import { MemorySampler } from './containers/memory-sampler.js';
-import { reconcileOnStart } from './containers/reconcile-on-start.js';
+import { reconcileOnStart, stopExpired } from './containers/reconcile-on-start.js';
 import { openDb, type Db } from './db/client.js';
 import { seedDemoAccounts } from './db/demo-accounts.js';
 import type { HostConfig } from './env.js';
@@ -74,6 +74,9 @@ export async function startHost(config: HostConfig, opts: { log?: Log } = {}): P
   const signer = new TokenSigner(await loadOrCreateSecret(config.dataDir));
   const engine = await Engine.open({ home: config.regHome });
   const swept = await reconcileOnStart(engine, db, log);
+  // Detached containers have an owner-side lifetime too: checked every minute (reconcile-on-start.ts).
+  const lifetimes = setInterval(() => void stopExpired(engine, db, log).catch((e) => log.error('stopping expired containers', e)), 60_000);
+  lifetimes.unref();
   if (swept.length) log.info(`previous host's terminals closed: ${swept.join(', ')}`);
 
   // One bus for the classroom: class start progress, students' terminal states, the live view.
@@ -174,6 +177,7 @@ export async function startHost(config: HostConfig, opts: { log?: Log } = {}): P
     close() {
       closing ??= (async () => {
         sampler.stop();
+        clearInterval(lifetimes);
         monitor.stop();
         await classroom.close();
         await sessions.endAll('shutdown');
