@@ -193,10 +193,16 @@ export class TerminalSession {
     if (this.attaching?.client.id === client.id) this.attaching = undefined;
     if (this.client?.id !== client.id) return;
     this.client = undefined;
-    this.batch = '';
+    this.flush(); // what is batched still goes to the viewers
     this.unacked = 0;
     this.updatePause();
     this.armGrace();
+    // Consent lasts while the student is there to take it back.
+    for (const v of this.viewers.values()) {
+      if (!v.canType) continue;
+      v.canType = false;
+      v.client.control?.({ canType: false });
+    }
   }
 
   isAttached(client: TerminalClient): boolean {
