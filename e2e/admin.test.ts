@@ -5,8 +5,9 @@
 // Screenshots go to /tmp/shots/.
 
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
+import { request } from 'node:http';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -22,7 +23,7 @@ const SHOTS = '/tmp/shots';
 const why = process.getuid?.() !== 0 ? 'needs root (containers)' : !existsSync(CHROMIUM) ? `needs ${CHROMIUM} (apt-get install chromium)` : !existsSync(new URL('../apps/web/.next/BUILD_ID', import.meta.url)) ? 'needs the built web app (npm run build)' : false;
 if (why) console.log(`e2e skipped: ${why}`);
 
-type Stack = { host: { pid: number; socket: string }; webUrl: string; hostUrl: string; stop: () => Promise<void> };
+type Stack = { host: { pid: number; socket: string }; web: { pid: number }; webUrl: string; hostUrl: string; stop: () => Promise<void> };
 
 function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -77,7 +78,7 @@ describe('admin pages', { skip: why }, () => {
     await page.fill('input[name=username]', username);
     await page.fill('input[name=password]', password);
     await page.click('button[type=submit]');
-    await page.waitForURL((u) => !u.pathname.startsWith('/sign-in') || u.pathname === '/sign-in/password');
+    await page.waitForURL((u) => !u.pathname.startsWith('/sign-in') || u.pathname === '/sign-in/password', { timeout: 60_000 });
     return page;
   }
 
@@ -197,6 +198,40 @@ describe('admin pages', { skip: why }, () => {
     assert.equal(timings.rows, 100);
     assert.equal(timings.pager, '1–100 of 1000');
     await admin.screenshot({ path: join(SHOTS, 'admin-memory-1000.png') });
+  });
+
+  test('a 200 MiB body to sign-in through the web origin is refused (413) without the web app or the host growing', async () => {
+    const rss = (pid: number) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) * 1024;
+    const before = { web: rss(stack.web.pid), host: rss(stack.host.pid) };
+    const url = new URL(`${stack.webUrl}/api/auth/sign-in`);
+    for (const declare of [true, false]) {
+      const r = await new Promise<{ status: number; sent: number }>((resolve, reject) => {
+        const chunk = Buffer.alloc(1024 * 1024, 0x20);
+        const total = 200 * 1024 * 1024;
+        let sent = 0;
+        let done = false;
+        const req = request({ host: '127.0.0.1', port: Number(url.port), path: url.pathname, method: 'POST', headers: { 'content-type': 'application/json', ...(declare && { 'content-length': String(total) }) } });
+        req.on('response', (res) => {
+          done = true;
+          res.resume();
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, sent }));
+        });
+        req.on('error', (e) => (done ? undefined : reject(e)));
+        const pump = () => {
+          while (!done && sent < total) {
+            sent += chunk.length;
+            if (!req.write(chunk)) return void req.once('drain', pump);
+          }
+          if (!done) req.end();
+        };
+        pump();
+      });
+      assert.equal(r.status, 413, `declared ${declare}`);
+      assert.ok(r.sent < 200 * 1024 * 1024, `the whole body was read (declared ${declare})`);
+    }
+    const grown = { web: rss(stack.web.pid) - before.web, host: rss(stack.host.pid) - before.host };
+    console.log(`200 MiB sign-in bodies through the web origin: web RSS ${Math.round(grown.web / 1048576)} MiB, host RSS ${Math.round(grown.host / 1048576)} MiB`);
+    assert.ok(grown.web < 64 * 1024 * 1024 && grown.host < 64 * 1024 * 1024, JSON.stringify(grown));
   });
 
   test('users: an admin creates an account; its initial password signs in and must be replaced', async () => {

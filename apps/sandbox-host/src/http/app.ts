@@ -50,8 +50,6 @@ export function buildApp(routes: ApiRoute[], opts: { adminSockets: WeakSet<Socke
   app.onError((e, c) => {
     const { status, body } = errorResponse(e);
     if (e instanceof RequestError && e.retryAfterSeconds) c.header('retry-after', String(e.retryAfterSeconds));
-    // Unread bytes of a refused body are not worth draining: close the connection instead.
-    if (e instanceof RequestError && e.code === 'PAYLOAD_TOO_LARGE') c.header('connection', 'close');
     // A 5xx is the host's fault: its cause is logged at the default level, whatever the client saw.
     if (status >= 500) (opts.logError ?? opts.log)?.(`${c.req.method} ${c.req.path} failed (${status}): ${(e as Error)?.stack ?? String(e)}`);
     return c.json(body, status as 400);
