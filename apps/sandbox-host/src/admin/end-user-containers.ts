@@ -17,9 +17,8 @@ export interface ContainerEnder {
 export async function endContainer(d: ContainerEnder, id: string, message: string): Promise<boolean> {
   await d.db.container.updateMany({ where: { id }, data: { endMessage: message } });
   if (d.sessions.get(id)) {
-    // end(id, reason, message): the message is what the student's terminal shows.
-    const end = d.sessions.end.bind(d.sessions) as (id: string, reason: 'ended', message?: string) => Promise<void>;
-    await end(id, 'ended', message);
+    // The message is what the student's terminal shows instead of the reason's default sentence.
+    await d.sessions.end(id, 'ended', message);
     // The row keeps the same sentence whatever the registry derived from the reason.
     await d.db.container.updateMany({ where: { id }, data: { endMessage: message } });
     return true;
