@@ -119,7 +119,7 @@ test('pandas and pytest reuse the numpy RET; solve, group-by and a numpy test mo
   assert.doesNotMatch(t.output, /\d+ failed/);
 });
 
-test('reg install: numpy is inserted into a running python, imported without a restart, uninstalled again', { skip }, async () => {
+test('reg install: numpy is inserted into a running python, imported without a restart, uninstalled again', { skip }, async (t) => {
   const script = [
     'import os, time',
     'try:',
@@ -133,6 +133,11 @@ test('reg install: numpy is inserted into a running python, imported without a r
     "while os.path.exists('/usr/lib/python3/dist-packages/numpy/__init__.py'): time.sleep(0.02)",
     "open('/work/gone', 'w').write('gone')",
   ].join('\n');
+  // A detached start leaves no handle of ours: keep the loop alive while the engine's event tail
+  // (whose backstop timer is unref'd) waits for the launcher (seen: the runner's "promise still
+  // pending but the event loop has already resolved" otherwise).
+  const keepAlive = setInterval(() => {}, 1000);
+  t.after(() => clearInterval(keepAlive));
   const s = await engine.generate({ ret: `python@${python}`, command: ['python3', '-c', script] });
   const started = await engine.start(s.id);
   const p = containerPaths(home, s.id);

@@ -86,7 +86,7 @@ function planError(r: RunResult, requests: string[]): RegError {
   if (unknown) {
     return new RegError('RET_NOT_FOUND', `Debian package "${unknown}" does not exist in this host's apt sources`, {
       field: '--from-deb',
-      hint: `check the spelling (apt-cache search ${unknown.replace(/[^a-z0-9+.-]/g, '')}); the sources are Debian ${'bookworm'}'s main`,
+      hint: `check the spelling (apt-cache search ${unknown.replace(/[^a-z0-9+.-]/g, '')}), or add the apt source that has it and run apt-get update`,
     });
   }
   const noVersion = /Version '([^']+)' for '([^']+)' was not found/.exec(text);
