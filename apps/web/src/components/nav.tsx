@@ -39,6 +39,11 @@ export default function Nav() {
           {user.username} ({user.role})
         </span>
       )}
+      {user && (
+        <Link href="/sign-in/password" className="small">
+          Password
+        </Link>
+      )}
       <button className="small" onClick={() => api.signOut().then(() => router.replace('/sign-in'))}>
         Sign out
       </button>
