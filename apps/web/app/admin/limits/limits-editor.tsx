@@ -12,13 +12,15 @@ import { formatBytes } from '@/format-bytes';
 type Field = (typeof LIMIT_FIELD_NAMES)[number];
 const MiB = 1024 * 1024;
 const FIELDS: Record<Field, { label: string; unit: string; scale: number; step: string }> = {
-  memoryBytes: { label: 'Memory', unit: 'MiB', scale: MiB, step: '1' },
-  cpus: { label: 'CPUs', unit: 'cores', scale: 1, step: '0.1' },
+  memoryBytes: { label: 'Memory', unit: 'MiB', scale: MiB, step: 'any' },
+  cpus: { label: 'CPUs', unit: 'cores', scale: 1, step: 'any' },
   pids: { label: 'Processes and threads', unit: '', scale: 1, step: '1' },
-  diskBytes: { label: 'Disk (writable layer, workspace)', unit: 'MiB', scale: MiB, step: '1' },
+  diskBytes: { label: 'Disk (writable layer, workspace)', unit: 'MiB', scale: MiB, step: 'any' },
   diskInodes: { label: 'Files (inodes)', unit: '', scale: 1, step: '1' },
   ptys: { label: 'Terminals (ptys)', unit: '', scale: 1, step: '1' },
 };
+
+const shown = (k: Field, v: number) => (FIELDS[k].scale === 1 ? v : Math.round((v / FIELDS[k].scale) * 100) / 100);
 
 export default function LimitsEditor() {
   const [policy, setPolicy] = useState<LimitPolicyView | null>(null);
@@ -32,7 +34,11 @@ export default function LimitsEditor() {
   async function save(e: FormEvent<HTMLFormElement>) {
     e.preventDefault();
     const f = new FormData(e.currentTarget);
-    const layer = (which: 'defaults' | 'ceilings') => Object.fromEntries(LIMIT_FIELD_NAMES.map((k) => [k, Math.round(Number(f.get(`${which}.${k}`)) * FIELDS[k].scale * (k === 'cpus' ? 100 : 1)) / (k === 'cpus' ? 100 : 1)])) as LimitValues;
+    // Only what the admin changed is sent: a value shown rounded (MiB) is not written back rounded.
+    const layer = (which: 'defaults' | 'ceilings') =>
+      Object.fromEntries(
+        LIMIT_FIELD_NAMES.filter((k) => String(f.get(`${which}.${k}`)) !== String(shown(k, policy![which][k]))).map((k) => [k, k === 'cpus' ? Math.round(Number(f.get(`${which}.${k}`)) * 100) / 100 : Math.round(Number(f.get(`${which}.${k}`)) * FIELDS[k].scale)]),
+      ) as Partial<LimitValues>;
     setProblem(null);
     setSaved(false);
     try {
@@ -44,7 +50,6 @@ export default function LimitsEditor() {
   }
 
   if (!policy) return <p className={problem ? 'error' : 'muted'}>{problem?.message ?? 'loading…'}</p>;
-  const shown = (k: Field, v: number) => (FIELDS[k].scale === 1 ? v : Math.round((v / FIELDS[k].scale) * 100) / 100);
   return (
     <div>
       <h1>Limits</h1>
