@@ -4,8 +4,8 @@
 // against the same without one, interleaved in one run so the machine's load hits both alike.
 // Reports medians (and p90) of generate→start→exit→rm and of each phase. Needs root and a build.
 //   node bench/quota-startup.mjs [--runs 40]
-import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -42,6 +42,9 @@ try {
   }
 } finally {
   await engine.disposeCgroupParent();
+  // The pre-mounted spare volumes first: rm -r must not descend into a mount.
+  const mounts = readFileSync('/proc/self/mountinfo', 'utf8').split('\n').map((l) => l.split(' ')[4] ?? '').filter((m) => m.startsWith(`${root}/`));
+  for (const m of mounts.sort().reverse()) if (spawnSync('umount', [m]).status !== 0) spawnSync('umount', ['-l', m]);
   rmSync(root, { recursive: true, force: true });
 }
 const q = (xs, p) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(p * xs.length))];

@@ -186,6 +186,8 @@ export async function startHost(config: HostConfig, opts: { log?: Log } = {}): P
         await Promise.all([closeServer(tcp), closeServer(unix)]);
         await rm(config.socketPath, { force: true });
         // The home's cgroup parent (reg-<hash> for a non-default REG_HOME) goes once it is empty.
+        // Pre-mounted spare quota volumes go too (no loop device outlives the host for them).
+        await engine.releaseSpareVolumes().catch((e) => log.error('releasing spare volumes', e));
         await engine.disposeCgroupParent().catch(() => {});
         await db.$disconnect();
       })();

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { ensureRet } from '../registry/ensure.js';
 import { detectCgroupDriver } from '../cgroup/detect.js';
 import { markParent } from '../cgroup/parents.js';
+import { releaseSpares } from '../quota/volume.js';
 import type { CgroupDriver } from '../cgroup/driver.js';
 import { RegError } from '../errors.js';
 import { regHome, type RegHome } from '../home.js';
@@ -172,6 +173,11 @@ export class Engine {
 
   reconcile(): ReturnType<typeof reconcile> {
     return reconcile(this.ctx);
+  }
+
+  /** Unmounts and deletes the pre-mounted spare quota volumes (host shutdown; before deleting a REG_HOME). */
+  releaseSpareVolumes(): Promise<void> {
+    return releaseSpares(join(this.ctx.home.root, 'quota', 'spares'));
   }
 
   /**

@@ -8,7 +8,7 @@ import { basename, join } from 'node:path';
 import { validateLimits, type CgroupLimits } from '../cgroup/driver.js';
 import { isRegError, RegError, storeIoError } from '../errors.js';
 import { identityFiles } from '../launch/plan.js';
-import { checkQuota, destroyVolume, mountVolume, takeVolume, type DiskQuota } from '../quota/volume.js';
+import { checkQuota, destroyVolume, takeVolume, type DiskQuota } from '../quota/volume.js';
 import { materialise, type Materialised } from '../resolve/materialise.js';
 import type { EngineContext } from './context.js';
 import { claimName, claimUid, containerPaths, newContainerId, releaseMarkers, saveState, writablePaths, type ContainerState } from './state.js';
@@ -85,7 +85,7 @@ export async function generate(ctx: EngineContext, opts: GenerateOptions): Promi
     projectOwner = st.uid;
   }
   const id = newContainerId();
-  const p = writablePaths(ctx.home, { id, ...(opts.disk && { disk: opts.disk }) });
+  let p = writablePaths(ctx.home, { id, ...(opts.disk && { disk: opts.disk }) });
   if (opts.name !== undefined) await claimName(ctx.home, opts.name, id);
   // A project directory of a (non-root) host user is worked on as that user, like running one's
   // own code; otherwise the container gets a uid of its own and owns its project directory.
@@ -134,8 +134,12 @@ export async function generate(ctx: EngineContext, opts: GenerateOptions): Promi
     if (m.workdir && !opts.home) state.workdir = m.workdir;
     if (opts.disk) {
       // The writable layer and /work live in a volume of the quota's size.
-      await takeVolume(p.layerImage, opts.disk, { journal: false, spareDir: join(ctx.home.root, 'quota', 'spares') });
-      await mountVolume(p.layerImage, p.layer);
+      const { mount } = await takeVolume(p.layerImage, opts.disk, { journal: false, spareDir: join(ctx.home.root, 'quota', 'spares'), mount: p.layer });
+      if (mount !== p.layer) {
+        state.layerMount = mount;
+        p = writablePaths(ctx.home, state);
+        if (state.ownsProject) state.projectDir = p.project;
+      }
     }
     try {
       // The upper dir's own mode becomes the mode of the container's / : it must be 0755.

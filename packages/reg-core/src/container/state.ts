@@ -34,6 +34,8 @@ export interface ContainerState {
   limits: CgroupLimits;
   /** Ptys it may hold at once (its devpts instance's max=; default DEVPTS_MAX). */
   ptys?: number;
+  /** Where the quota volume is mounted, if not at containers/<id>/layer (a pre-mounted spare). */
+  layerMount?: string;
   /** Disk quota of the writable layer (and the default /work): its own size-limited volume. */
   disk?: DiskQuota;
   /** Where projectDir is bound inside the container (default /work; a workspace: /home/student). */
@@ -77,10 +79,11 @@ export function containerPaths(home: RegHome, id: string) {
 }
 
 /** The writable layer and default project dir: inside the quota volume when the container has one. */
-export function writablePaths(home: RegHome, s: Pick<ContainerState, 'id' | 'disk'>) {
+export function writablePaths(home: RegHome, s: Pick<ContainerState, 'id' | 'disk' | 'layerMount'>) {
   const p = containerPaths(home, s.id);
   if (!s.disk) return p;
-  return { ...p, upper: join(p.layer, 'upper'), work: join(p.layer, 'work'), project: join(p.layer, 'project') };
+  const layer = s.layerMount ?? p.layer;
+  return { ...p, layer, upper: join(layer, 'upper'), work: join(layer, 'work'), project: join(layer, 'project') };
 }
 
 export function newContainerId(): string {

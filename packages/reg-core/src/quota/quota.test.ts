@@ -6,7 +6,7 @@ import { existsSync, statSync, writeFileSync, mkdirSync, openSync, writeSync, cl
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { Engine } from '../container/engine.js';
-import { containerPaths } from '../container/state.js';
+import { containerPaths, writablePaths } from '../container/state.js';
 import { isRegError } from '../errors.js';
 import type { SpawnLauncher } from '../launch/launcher.js';
 import { buildFromHost } from '../ret/build-from-host.js';
@@ -120,14 +120,14 @@ test("a container's /work and writable layer stop at the disk quota with ENOSPC;
   // The container's own image is gone with it (rm), and nothing is left mounted.
   const s = bytes.state;
   assert.ok(!existsSync(containerPaths(home, s.id).layerImage));
-  assert.equal(await isMounted(containerPaths(home, s.id).layer), false);
+  assert.equal(await isMounted(writablePaths(home, s).layer), false);
   const ok = await py('print("fine")', { disk: { bytes: 8 * MiB, inodes: 100 }, rm: true });
   assert.equal(ok.output, 'fine');
 });
 
 test('rm of a container with a quota unmounts its volume and frees the loop device', { skip }, async () => {
   const s = await engine.generate({ ret: 'python@3.11', command: ['/usr/bin/python3.11', '-c', 'pass'], disk: { bytes: 8 * MiB, inodes: 100 } });
-  const p = containerPaths(home, s.id);
+  const p = writablePaths(home, s);
   assert.ok(await isMounted(p.layer));
   assert.notEqual(loopsOf(p.layerImage), '');
   await engine.remove(s.id);
@@ -146,13 +146,19 @@ test('a container takes a pre-formatted spare volume when one is ready, and one 
   for (let i = 0; i < 200 && count() === 0; i++) await new Promise((r) => setTimeout(r, 25));
   assert.equal(count(), 1, 'a spare was formatted in the background');
   const second = await engine.generate({ ret: 'python@3.11', command: ['/usr/bin/python3.11', '-c', 'pass'], disk });
-  assert.ok(await isMounted(containerPaths(home, second.id).layer));
+  assert.ok(second.layerMount, 'a pre-mounted spare was taken');
+  assert.ok(await isMounted(writablePaths(home, second).layer));
   for (let i = 0; i < 200 && count() === 0; i++) await new Promise((r) => setTimeout(r, 25));
   const r = await py(FILL_FILES, { disk, rm: true });
   assert.match(r.output, /^files \d+ (ENOSPC|EDQUOT)$/, 'a spare has the same quota');
   assert.ok(Number(r.output.split(' ')[1]) >= 290);
   await engine.remove(first.id);
   await engine.remove(second.id);
+  // A host shutting down releases the spares: no mount, no loop device, nothing left.
+  await engine.releaseSpareVolumes();
+  assert.ok(!existsSync(spares));
+  assert.equal(execFileSync('losetup', ['-a'], { encoding: 'utf8' }).includes(spares), false);
+  assert.equal((await import('node:fs')).readFileSync('/proc/self/mountinfo', 'utf8').includes(spares), false);
 });
 
 test('a workspace is the home directory of every container a student opens, keeps files and one owner, and stops at its quota', { skip }, async () => {
@@ -199,7 +205,7 @@ test('a workspace is the home directory of every container a student opens, keep
   await ws.remove({ classId: 'cs101', userId: 'student-2' });
   assert.deepEqual(await ws.list('cs101'), []);
   assert.equal(await ws.uidOf('student-1'), a.uid, 'the uid stays the student\'s');
-  assert.equal(execFileSync('losetup', ['-a'], { encoding: 'utf8' }).includes(home.root), false, 'no loop device left');
+  assert.equal(execFileSync('losetup', ['-a'], { encoding: 'utf8' }).includes(join(home.root, 'workspaces')), false, 'no workspace loop device left');
 });
 
 test('a root-owned project or home directory is refused, never chowned', { skip }, async () => {

@@ -112,46 +112,75 @@ export async function createVolume(image: string, q: DiskQuota, opts: { journal:
 }
 
 /**
- * A volume from a pool of pre-formatted spares in `spareDir` (one rename, no mkfs on the start
- * path), else formatted now; either way one spare of that shape is formatted again in the
- * background for the next container. Spares are keyed by their exact format (size, inodes,
- * journal), so a taken spare is exactly what createVolume would have made.
+ * A mounted volume from a pool of spares in `spareDir` that are formatted and mounted ahead of
+ * time (one rename, no mkfs and no mount on the start path), else made now and mounted at
+ * `mount`. Either way a spare of that shape is made again in the background. Returns where the
+ * volume is mounted: a spare stays mounted at its own directory (a mount point cannot be renamed),
+ * the image moves to `image`. Spares are keyed by their exact format (size, inodes, journal).
  */
-export async function takeVolume(image: string, q: DiskQuota, opts: { journal: boolean; spareDir: string }): Promise<void> {
+export async function takeVolume(image: string, q: DiskQuota, opts: { journal: boolean; spareDir: string; mount: string }): Promise<{ mount: string }> {
   checkQuota(q);
   const key = `${imageBytes(q, opts.journal)}-${q.inodes}-${opts.journal ? 'j' : 'n'}-`;
-  let taken = false;
+  let mount: string | undefined;
   for (const name of (await readdir(opts.spareDir).catch(() => [] as string[])).filter((n) => n.startsWith(key) && n.endsWith('.img'))) {
     try {
       await mkdir(dirname(image), { recursive: true });
       await rename(join(opts.spareDir, name), image);
-      taken = true;
+      mount = join(opts.spareDir, `${name.slice(0, -4)}.d`);
       break;
     } catch {
       // another process took it first
     }
   }
-  if (!taken) await createVolume(image, q, { journal: opts.journal });
+  if (mount) {
+    // Mounted already, unless the machine rebooted since it was made: then mount it now.
+    await mountVolume(image, mount);
+  } else {
+    await createVolume(image, q, { journal: opts.journal });
+    await mountVolume(image, opts.mount);
+    mount = opts.mount;
+  }
   refillSpare(opts.spareDir, key, q, opts.journal);
+  return { mount };
 }
 
 const refilling = new Set<string>();
+const inFlight = new Set<Promise<void>>();
+
+/**
+ * Unmounts and deletes every spare volume in `spareDir` (after the refills under way): for a host
+ * shutting down, or a REG_HOME about to be deleted. The next container formats again.
+ */
+export async function releaseSpares(spareDir: string): Promise<void> {
+  await Promise.all([...inFlight]);
+  for (const n of await readdir(spareDir).catch(() => [] as string[])) {
+    if (n.endsWith('.img')) await destroyVolume(join(spareDir, n), join(spareDir, `${n.slice(0, -4)}.d`));
+  }
+  for (const m of await mountPoints()) if (m.startsWith(`${spareDir}/`)) await unmountVolume(m);
+  await rm(spareDir, { recursive: true, force: true });
+}
 
 function refillSpare(spareDir: string, key: string, q: DiskQuota, journal: boolean): void {
   if (refilling.has(spareDir + key)) return;
   refilling.add(spareDir + key);
-  void (async () => {
+  const job = (async () => {
     const have = (await readdir(spareDir).catch(() => [] as string[])).filter((n) => n.startsWith(key) && n.endsWith('.img')).length;
     if (have >= 2) return;
     await mkdir(spareDir, { recursive: true, mode: 0o700 });
-    const tmp = join(spareDir, `.tmp-${process.pid}-${Math.random().toString(36).slice(2)}`);
+    const name = `${key}${process.pid}-${Date.now()}-${Math.random().toString(36).slice(2, 8)}`;
+    const tmp = join(spareDir, `.tmp-${name}`);
     try {
       await createVolume(tmp, q, { journal });
-      await rename(tmp, join(spareDir, `${key}${process.pid}-${Date.now()}.img`));
+      await mountVolume(tmp, join(spareDir, `${name}.d`));
+      await rename(tmp, join(spareDir, `${name}.img`)); // ready: visible to takers only now
     } catch {
-      await rm(tmp, { force: true }).catch(() => {});
+      await destroyVolume(tmp, join(spareDir, `${name}.d`)).catch(() => {});
     }
-  })().finally(() => refilling.delete(spareDir + key));
+  })().finally(() => {
+    refilling.delete(spareDir + key);
+    inFlight.delete(job);
+  });
+  inFlight.add(job);
 }
 
 /** Mount points in this mount namespace (octal escapes of mountinfo decoded). */
