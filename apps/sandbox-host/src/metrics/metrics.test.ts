@@ -9,6 +9,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import Database from 'better-sqlite3';
+import { io as ioClient } from 'socket.io-client';
 import type { RunningHost } from '../host.js';
 import { ApiClient, cgroupDirsOf, ensurePythonRet, isRoot, sleep, startTestHost, tempRegHome, TestTerminal } from '../test-support/host-fixture.js';
 import { pruneHistory, RETENTION } from './memory-monitor.js';
@@ -157,6 +158,27 @@ describe('memory dashboard figures and /metrics', { skip }, () => {
     assert.equal(series.get('reg_containers')!.find((x) => x.labels.status === 'running')!.value, 3);
     assert.ok(series.get('reg_sessions')![0]!.value >= 2);
     assert.ok(series.get('reg_store_blobs')![0]!.value > 0);
+  });
+
+  test('the /admin socket: students refused at the handshake; an admin demoted while watching is cut off within seconds', async () => {
+    const token = async (u: string) => ((await (await fetch(`${host.base}/api/auth/sign-in`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: u, password: 'test-password' }) })).json()) as { token: string }).token;
+    const connect = (t: string) => ioClient(`${host.base}/admin`, { transports: ['websocket'], forceNew: true, reconnection: false, extraHeaders: { authorization: `Bearer ${t}` } });
+    const refused = connect(await token('student1'));
+    const err = await new Promise<{ data?: { code?: string } }>((resolve) => refused.once('connect_error', (e) => resolve(e as { data?: { code?: string } })));
+    assert.equal(err.data?.code, 'FORBIDDEN');
+    refused.close();
+    const u = await host.db.user.findUniqueOrThrow({ where: { username: 'student2' } });
+    assert.equal((await admin.call('POST', `/api/admin/users/${u.id}`, { role: 'admin' })).status, 200);
+    const watcher = connect(await token('student2'));
+    try {
+      const first = await new Promise<{ containers: unknown[] }>((resolve) => watcher.once('snapshot', resolve));
+      assert.ok(Array.isArray(first.containers));
+      const gone = new Promise<void>((resolve) => watcher.once('disconnect', () => resolve()));
+      assert.equal((await admin.call('POST', `/api/admin/users/${u.id}`, { role: 'student' })).status, 200);
+      await Promise.race([gone, sleep(20_000).then(() => assert.fail('still watching 20 s after being demoted'))]);
+    } finally {
+      watcher.close();
+    }
   });
 
   test('an admin stops a container from the dashboard: the student\'s terminal is told why; it is audited', async () => {
