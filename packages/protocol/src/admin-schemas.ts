@@ -170,6 +170,8 @@ export const memorySnapshotSchema = z.object({
   at: z.string(),
   /** How long computing this snapshot took (ms): the cost of watching. */
   sampleMs: z.number(),
+  /** How often snapshots come while watched: 2 s, longer when that would cost more than 5% of a core. */
+  everyMs: z.number(),
   host: z.object({
     total: z.number(),
     used: z.number(),

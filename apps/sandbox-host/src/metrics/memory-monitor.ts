@@ -110,9 +110,12 @@ export class MemoryMonitor {
       rows.map((r) => [r.id, { user: r.owner?.username ?? null, userId: r.ownerId, class: r.class?.name ?? null, classId: r.classId, limitBytes: limitOf.get(r.id) ?? null }]),
     );
     for (const id of ids) if (!meta.has(id)) meta.set(id, { user: null, userId: null, class: null, classId: null, limitBytes: limitOf.get(id) ?? null });
+    const cpu = process.cpuUsage(cpu0);
+    this.periodMs = Math.max(this.opts.everyMs, Math.ceil((cpu.user + cpu.system) / 1000 / (this.opts.cpuBudget ?? 0.05)));
     const snap = memorySnapshot({
       at: new Date(),
       sampleMs: performance.now() - t0,
+      everyMs: this.periodMs,
       meminfo,
       psi,
       engine: engineStats,
@@ -122,8 +125,6 @@ export class MemoryMonitor {
       failedClassRuns: failedRuns.map((r) => ({ classId: r.classId, className: r.class.name, failed: r.failed, status: r.status })),
     });
     this.latest = snap;
-    const cpu = process.cpuUsage(cpu0);
-    this.periodMs = Math.max(this.opts.everyMs, Math.ceil((cpu.user + cpu.system) / 1000 / (this.opts.cpuBudget ?? 0.05)));
     await this.record(snap).catch((e) => this.log.error('memory history', e));
     for (const l of this.listeners) l(snap);
     return snap;

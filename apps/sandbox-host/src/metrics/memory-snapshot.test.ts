@@ -11,6 +11,7 @@ function inputs(over: Partial<SnapshotInputs> = {}): SnapshotInputs {
   return {
     at: new Date('2026-11-30T12:00:00Z'),
     sampleMs: 3.2,
+    everyMs: 2000,
     meminfo: { total: 16 * GiB, free: 2 * GiB, available: 10 * GiB, pageCache: 5 * GiB, swapTotal: GiB, swapFree: GiB / 2 },
     psi: { some: { avg10: 1, avg60: 0.5, avg300: 0.1, totalUs: 5 }, full: null },
     engine: {

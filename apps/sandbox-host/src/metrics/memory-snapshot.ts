@@ -32,6 +32,7 @@ export interface ContainerMeta {
 export interface SnapshotInputs {
   at: Date;
   sampleMs: number;
+  everyMs: number;
   meminfo: Meminfo;
   psi: Psi | null;
   engine: HostStats;
@@ -127,6 +128,7 @@ export function memorySnapshot(i: SnapshotInputs): MemorySnapshot {
   return {
     at: i.at.toISOString(),
     sampleMs: Math.round(i.sampleMs * 10) / 10,
+    everyMs: i.everyMs,
     host: {
       total: m.total,
       used: hostUsed,

@@ -93,7 +93,7 @@ export default function MemoryDashboard() {
         <h1>Memory</h1>
         <span className="spacer" />
         <span className={link === 'live' ? 'ok small' : 'warn small'} data-testid="link">
-          {link === 'live' ? `live · sampled ${new Date(s.at).toLocaleTimeString()} in ${s.sampleMs} ms` : (error ?? link)}
+          {link === 'live' ? `live · every ${(s.everyMs / 1000).toFixed(s.everyMs % 1000 ? 1 : 0)} s · sampled ${new Date(s.at).toLocaleTimeString()} in ${s.sampleMs} ms` : (error ?? link)}
         </span>
       </div>
 
