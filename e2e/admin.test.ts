@@ -130,8 +130,8 @@ describe('admin pages', { skip: why }, () => {
     const saved = async () => bytesOf(await admin.locator('[data-figure=saved]').innerText());
     const before = await saved();
     const others = [await signedIn('student2'), await signedIn('ta1'), student];
-    const made: string[] = [];
-    for (let i = 0; made.length < 9; i++) made.push(await newContainer(others[i % 3]!));
+    const made: Array<[Page, string]> = [];
+    for (let i = 0; made.length < 9; i++) made.push([others[i % 3]!, await newContainer(others[i % 3]!)]);
     // Ten running pythons (the first one included); wait for a sample that has them all.
     await admin.locator('table[data-testid=containers] tbody tr[data-container]').nth(9).waitFor({ timeout: 15_000 });
     await admin.waitForTimeout(2_500);
@@ -140,7 +140,7 @@ describe('admin pages', { skip: why }, () => {
     // Ten interpreters share one libpython: at least several MiB saved.
     assert.ok(after > 5 * 1024 * 1024, `saved ${after}`);
     await admin.screenshot({ path: join(SHOTS, 'admin-memory-ten.png'), fullPage: true });
-    for (const id of made) await student.request.delete(`${stack.webUrl}/api/containers/${id}`).catch(() => {});
+    for (const [owner, id] of made) assert.equal((await owner.request.delete(`${stack.webUrl}/api/containers/${id}`)).status(), 200);
   });
 
   test('an admin stops a container from the dashboard and the student\'s terminal says why', async () => {
