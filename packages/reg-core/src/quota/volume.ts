@@ -210,7 +210,9 @@ export function mountVolume(image: string, mountPoint: string): Promise<void> {
       throw new RegError('QUOTA_FAILED', `volume image ${image} is missing`, { file: image, cause: e, hint: 'the quota volume was deleted; remove the container or workspace and create it again' });
     });
     await mkdir(mountPoint, { recursive: true, mode: 0o700 });
-    await tool('mount', ['-t', 'ext4', '-o', 'loop,nodev,nosuid,noatime', image, mountPoint], `mounting ${image}`);
+    // noinit_itable: the kernel would otherwise zero every inode table in the background
+    // (25 MiB for 100,000 inodes), filling the sparse image for nothing.
+    await tool('mount', ['-t', 'ext4', '-o', 'loop,nodev,nosuid,noatime,noinit_itable', image, mountPoint], `mounting ${image}`);
   })().finally(() => mounting.delete(mountPoint));
   mounting.set(mountPoint, p);
   return p;
