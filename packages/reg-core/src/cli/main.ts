@@ -99,7 +99,9 @@ export async function main(argv: string[]): Promise<number> {
         if (positionals[0] !== 'prune') throw new RegError('USAGE', `unknown cgroup command "${positionals[0] ?? ''}"`, { hint: `usage: ${usage}` });
         const r = await pruneCgroupParents({ dryRun: values['dry-run'] ?? false });
         for (const p of r.removed) console.log(`${values['dry-run'] ? 'would remove' : 'removed'} ${p.parent} (home ${p.home}, gone)`);
-        for (const p of r.busy) console.log(`kept ${p.parent} (home ${p.home}, gone): cgroups with processes: ${p.cgroups.join(', ')}`);
+        for (const p of r.busy) {
+          console.log(values['dry-run'] ? `would remove ${p.parent} (home ${p.home}, gone) with its cgroups ${p.cgroups.join(', ')} if they have no processes` : `kept ${p.parent} (home ${p.home}, gone): cgroups with processes: ${p.cgroups.join(', ')}`);
+        }
         if (!r.removed.length && !r.busy.length) console.log('nothing to prune');
         return 0;
       }
