@@ -148,6 +148,10 @@ describe('terminals and live teaching in the browser', { skip: why }, () => {
     assert.equal(await page.locator('[data-testid=status-detail]').innerText(), 'the program exited (code 0)');
     assert.doesNotMatch(await screen(page), /signal 15/);
     await page.screenshot({ path: `${SHOTS}/terminal-ended.png` });
+    // A reload of an ended terminal still says why it ended.
+    await page.reload();
+    await status(page, 'ended');
+    assert.equal(await page.locator('[data-testid=status-detail]').innerText(), 'the program exited (code 0)');
   });
 
   test('a reload restores more than 1000 lines of scrollback', async () => {

@@ -22,6 +22,7 @@ import {
   type TerminalError,
   type TerminalInfo,
   type Watcher,
+  type WhyEndedReply,
 } from '@reg/protocol';
 import { api, ApiFailure } from './api-client';
 import { inputChunks } from './input-chunks';
@@ -173,7 +174,7 @@ export class TerminalConnection {
       }
     } catch (e) {
       if (e instanceof ApiFailure && e.status === 401) return this.on.signedOut();
-      if (e instanceof ApiFailure && (e.status === 404 || e.status === 403)) return this.finish('gone', 'this terminal has ended or is not yours');
+      if (e instanceof ApiFailure && (e.status === 404 || e.status === 403)) return this.finishGone();
       return this.failed(e instanceof ApiFailure && e.status >= 500 ? 'the host does not answer' : 'the host did not answer in time');
     }
     if (!reply.ok) {
@@ -185,7 +186,7 @@ export class TerminalConnection {
         setTimeout(() => !this.ended && this.socket.connected && !this.attached && void this.attach(), 5000);
         return;
       }
-      if (code === 'NOT_FOUND' || code === 'FORBIDDEN') return this.finish('gone', reply.error.message);
+      if (code === 'NOT_FOUND' || code === 'FORBIDDEN') return this.target.mode === 'own' ? this.finishGone() : this.finish('gone', reply.error.message);
       this.on.error(reply.error);
       return this.failed(reply.error.message);
     }
@@ -222,6 +223,15 @@ export class TerminalConnection {
     } finally {
       this.sending = false;
     }
+  }
+
+  /** The terminal is gone (e.g. after a reload): say why when the host remembers. */
+  private async finishGone(): Promise<void> {
+    if (this.target.mode === 'own') {
+      const r: WhyEndedReply = await this.socket.timeout(5000).emitWithAck('whyEnded', { containerId: this.target.containerId }).catch(() => ({ ok: false, error: { code: 'INTERNAL', message: '' } }) as WhyEndedReply);
+      if (r.ok && r.ended && r.message) return this.finish(r.reason ?? 'gone', r.message);
+    }
+    this.finish('gone', 'this terminal has ended or is not yours');
   }
 
   private finish(reason: SessionEndReason | 'gone', message: string, outcome: Outcome | null = null): void {

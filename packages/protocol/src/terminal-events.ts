@@ -91,6 +91,10 @@ export interface TerminalInfo {
 
 export type AttachReply = ({ ok: true } & TerminalInfo) | { ok: false; error: TerminalError };
 
+/** Why a terminal of yours is over (after a reload finds it gone, e.g. the host restarted). */
+export const whyEndedSchema = z.object({ containerId });
+export type WhyEndedReply = { ok: true; ended: boolean; reason: SessionEndReason | null; message: string | null } | { ok: false; error: TerminalError };
+
 /** Someone is watching or helping: shown in the student's terminal bar. */
 export interface Watcher {
   id: string;
@@ -119,6 +123,8 @@ export interface ClientToServerEvents {
   requestControl: (reply?: (r: InputReply) => void) => void;
   /** (student) Answer a request to type, or revoke it later with allow=false. */
   grant: (g: Grant) => void;
+  /** Why one of your terminals ended (signed-in cookie); for a page that finds it gone. */
+  whyEnded: (req: { containerId: string }, reply: (r: WhyEndedReply) => void) => void;
   /** (instructor) Share the attached terminal with a class read-only, or stop (classId null). */
   share: (req: ShareRequest, reply?: (r: InputReply) => void) => void;
 }

@@ -223,6 +223,17 @@ describe('live teaching', { skip }, () => {
     assert.equal(row.endMessage, 'stopped by your instructor');
     const audit = await host.db.auditLog.findFirst({ where: { action: 'class.session.stop', classId } });
     assert.equal(audit?.targetId, ids.student1);
+
+    // A reload finds the terminal gone and asks why: only its owner gets the answer.
+    const reloaded = new SignedTerminal(host.base, tokens.student1);
+    sockets.push(reloaded);
+    await reloaded.connected();
+    assert.deepEqual(await reloaded.socket.timeout(5000).emitWithAck('whyEnded', { containerId: id }), { ok: true, ended: true, reason: 'stopped', message: 'stopped by your instructor' });
+    const nosy = new SignedTerminal(host.base, tokens.ta1);
+    sockets.push(nosy);
+    await nosy.connected();
+    const denied = await nosy.socket.timeout(5000).emitWithAck('whyEnded', { containerId: id });
+    assert.ok(!denied.ok && denied.error.code === 'NOT_FOUND');
   });
 
   test('follow along: the instructor shares a terminal, students of the class watch it read-only', async () => {

@@ -21,12 +21,16 @@ import {
   observeRequestSchema,
   resizeSchema,
   shareRequestSchema,
+  describeSessionEnd,
+  sessionEndReasonSchema,
   TERMINALS_NAMESPACE,
+  whyEndedSchema,
   type AttachReply,
   type ClientToServerEvents,
   type InputReply,
   type ServerToClientEvents,
   type TerminalError,
+  type WhyEndedReply,
 } from '@reg/protocol';
 import type { Server, Socket } from 'socket.io';
 import { audit } from '../admin/audit.js';
@@ -169,6 +173,20 @@ export function registerTerminalNamespace(io: Server, deps: TerminalNamespaceDep
       viewing = target;
       reply({ ok: true, ...infoOf(target) });
       target.observe(client, { userId: me.userId, name: me.name, follower: true });
+    });
+
+    socket.on('whyEnded', async (payload, cb) => {
+      const reply = replyOf<WhyEndedReply>(cb);
+      const req = whyEndedSchema.safeParse(payload);
+      if (!req.success) return reply(fail('BAD_PAYLOAD', 'whyEnded needs {containerId}'));
+      const p = deps.authenticate ? await principalOfHandshake(socket.handshake.headers, deps.authenticate).catch(() => undefined) : undefined;
+      if (!p || p.kind !== 'user') return reply(fail('UNAUTHENTICATED', 'sign in first'));
+      const row = await deps.db.container.findUnique({ where: { id: req.data.containerId }, select: { ownerId: true, endReason: true, endMessage: true, endedAt: true } }).catch(() => null);
+      // Someone else's terminal and no terminal answer the same.
+      if (!row || row.ownerId !== p.user.id) return reply(fail('NOT_FOUND', 'no such terminal of yours'));
+      const reason = sessionEndReasonSchema.safeParse(row.endReason);
+      const ended = row.endedAt !== null || deps.sessions.get(req.data.containerId) === undefined;
+      reply({ ok: true, ended, reason: reason.success ? reason.data : null, message: row.endMessage ?? (reason.success ? describeSessionEnd(reason.data) : null) });
     });
 
     socket.on('share', async (payload, cb) => {
