@@ -1,6 +1,6 @@
 // Starts the Reg stack as child processes: the host (apps/sandbox-host/dist/main.js) and the web
-// app (apps/web/server.mjs: Next.js plus the one-origin proxy of /api and /socket.io/ to the host), after building the python and node RETs from this machine if REG_HOME lacks
-// them. Used by scripts/start.mjs (npm start), the e2e tests and the benchmark.
+// app (apps/web/server.mjs: Next.js plus the one-origin proxy of /api and /socket.io/ to the
+// host), after building the python and node RETs from this machine if REG_HOME lacks them. Used by scripts/start.mjs (npm start), the e2e tests and the benchmark.
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
