@@ -91,7 +91,7 @@ async function main() {
         const c = client(`${stack.hostUrl}/terminals`);
         clients.push(c);
         const t0 = now();
-        const created = await (await fetch(`${stack.hostUrl}/api/containers`, { method: 'POST', headers: H, body: JSON.stringify({ ret: 'python@3.11', command: ['python3'] }) })).json();
+        const created = await (await fetch(`${stack.hostUrl}/api/containers`, { method: 'POST', headers: H, body: JSON.stringify({ ret: 'python@3.11' }) })).json();
         if (!created.id) throw new Error(JSON.stringify(created));
         const { token } = await (await fetch(`${stack.hostUrl}/api/containers/${created.id}/terminal-token`, { method: 'POST', headers: H })).json();
         const r = await c.s.emitWithAck('attach', { containerId: created.id, token, cols: 80, rows: 24 });

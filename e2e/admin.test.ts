@@ -15,7 +15,7 @@ import { after, before, describe, test } from 'node:test';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { buildFromHost, listRets, regHome } from '@reg/core';
 // @ts-expect-error: a plain .mjs module without types
-import { startStack } from '../scripts/stack.mjs';
+import { removeHome, startStack } from '../scripts/stack.mjs';
 
 const CHROMIUM = '/usr/bin/chromium';
 const PASSWORD = 'e2e-password';
@@ -102,7 +102,7 @@ describe('admin pages', { skip: why }, () => {
     for (const c of contexts) await c.close().catch(() => {});
     await browser?.close();
     await stack?.stop();
-    if (home) await rm(home, { recursive: true, force: true });
+    if (home) await removeHome(home);
   });
 
   let admin: Page;

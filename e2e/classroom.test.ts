@@ -17,7 +17,7 @@ import { after, before, describe, test } from 'node:test';
 import { buildFromHost, regHome } from '@reg/core';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 // @ts-expect-error: a plain .mjs module without types
-import { startStack } from '../scripts/stack.mjs';
+import { removeHome, startStack } from '../scripts/stack.mjs';
 
 const CHROMIUM = '/usr/bin/chromium';
 const PASSWORD = 'e2e-password';
@@ -124,7 +124,7 @@ describe('the instructor journey', { skip: why }, () => {
     for (const c of contexts) await c.close().catch(() => {});
     await browser?.close();
     await stack?.stop();
-    if (home) await rm(home, { recursive: true, force: true });
+    if (home) await removeHome(home);
   });
 
   test('create a class, import 30 students (a bad line first), start it, students write and keep hello.py, distribute and collect', async () => {

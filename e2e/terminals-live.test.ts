@@ -17,7 +17,7 @@ import Database from 'better-sqlite3';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { buildFromHost, regHome } from '@reg/core';
 // @ts-expect-error: a plain .mjs module without types
-import { startStack } from '../scripts/stack.mjs';
+import { removeHome, startStack } from '../scripts/stack.mjs';
 
 const CHROMIUM = '/usr/bin/chromium';
 const PASSWORD = 'e2e-password';
@@ -121,12 +121,7 @@ describe('terminals and live teaching in the browser', { skip: why }, () => {
     await browser?.close();
     await stack?.stop();
     db?.close();
-    if (home) {
-      // Workspace quota volumes outlive the host by design: unmount them before removing the home.
-      const mounts = readFileSync('/proc/self/mountinfo', 'utf8').split('\n').map((l) => l.split(' ')[4] ?? '').filter((m) => m.startsWith(`${home}/`)).sort((a, b) => b.length - a.length);
-      for (const m of mounts) if (spawnSync('umount', [m]).status !== 0) spawnSync('umount', ['-l', m]);
-      await rm(home, { recursive: true, force: true });
-    }
+    if (home) await removeHome(home);
   });
 
   test('a terminal through a non-localhost address: prompt, no "reconnecting" first, the reason it ended', async () => {

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 // @ts-expect-error: a plain .mjs module without types
-import { ensureRets, startStack } from '../scripts/stack.mjs';
+import { ensureRets, removeHome, startStack } from '../scripts/stack.mjs';
 
 const CHROMIUM = '/usr/bin/chromium';
 const PASSWORD = 'e2e-password';
@@ -133,7 +133,7 @@ describe('browser terminals', { skip: why }, () => {
     for (const c of contexts) await c.close().catch(() => {});
     await browser?.close();
     await stack?.stop();
-    if (home) await rm(home, { recursive: true, force: true });
+    if (home) await removeHome(home);
   });
 
   test('a wrong password is refused on the sign-in page', async () => {

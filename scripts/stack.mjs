@@ -1,7 +1,9 @@
 // Starts the Reg stack as child processes: the host (apps/sandbox-host/dist/main.js) and the web
 // app (apps/web/server.mjs: Next.js plus the one-origin proxy of /api and /socket.io/ to the
 // host), after building the python and node RETs from this machine if REG_HOME lacks them. Used by scripts/start.mjs (npm start), the e2e tests and the benchmark.
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { buildFromHost, listRets, regHome } from '@reg/core';
@@ -116,4 +118,20 @@ export async function startStack(opts = {}) {
     hostUrl: `http://127.0.0.1:${ready.port}`,
     stop,
   };
+}
+
+/**
+ * Removes a REG_HOME a test or a run made: unmounts whatever is mounted below it first (quota
+ * volumes of workspaces and spares outlive the host by design; `rm -r` would descend into them
+ * and then fail on the mount point, leaking the loop device), deepest first, lazily if busy.
+ */
+export async function removeHome(home) {
+  if (!home || home === '/') return;
+  const mounts = readFileSync('/proc/self/mountinfo', 'utf8')
+    .split('\n')
+    .map((l) => l.split(' ')[4] ?? '')
+    .filter((m) => m.startsWith(`${home}/`))
+    .sort((a, b) => b.length - a.length);
+  for (const m of mounts) if (spawnSync('umount', [m]).status !== 0) spawnSync('umount', ['-l', m]);
+  await rm(home, { recursive: true, force: true });
 }
