@@ -72,10 +72,11 @@ describe('the sandbox host', { skip }, () => {
     assert.equal((await s2.call('POST', `/api/containers/${id}/stop`)).status, 404);
     assert.equal((await s2.call('POST', `/api/containers/${id}/terminal-token`)).status, 404);
     assert.ok(!(await s2.call('GET', '/api/containers')).json.some((c: { id: string }) => c.id === id));
-    // A teacher may look but not touch.
-    assert.equal((await teacher.call('GET', `/api/containers/${id}`)).status, 200);
-    assert.equal((await teacher.call('DELETE', `/api/containers/${id}`)).status, 403);
-    assert.equal((await teacher.call('POST', `/api/containers/${id}/terminal-token`)).status, 403);
+    // An instructor sees only the containers of classes they teach or assist: this one is in none.
+    assert.equal((await teacher.call('GET', `/api/containers/${id}`)).status, 404);
+    assert.equal((await teacher.call('DELETE', `/api/containers/${id}`)).status, 404);
+    assert.equal((await teacher.call('POST', `/api/containers/${id}/terminal-token`)).status, 404);
+    assert.ok(!(await teacher.call('GET', '/api/containers')).json.some((c: { id: string }) => c.id === id));
 
     const other = await s2.openPython();
     const intruder = term();

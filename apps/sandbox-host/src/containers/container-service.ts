@@ -1,7 +1,8 @@
 // What the API does with containers, and who may: the engine does the work, the database records
 // ownership, the session registry runs terminals. Students see and touch only their own
-// containers (others' are reported as not found, so ids leak nothing); teachers may look at every
-// container but change only their own; the administrator (unix socket) may do anything.
+// containers (others' are reported as not found, so ids leak nothing); TAs and instructors may look
+// at the containers of the classes they assist or teach (observing and stopping them go through the
+// class routes and the live view); admins may do anything.
 
 import { assertContainerCap, cgroupLimitsOf, diskQuotaOf, effectiveLimits, listRets, loadLimitPolicy, RegError, type ContainerState, type Engine, type Limits } from '@reg/core';
 import { createContainerSchema, type ContainerView } from '@reg/protocol';
@@ -13,7 +14,7 @@ import type { SessionRegistry } from '../terminals/session-registry.js';
 
 const ID_RE = /^[0-9a-f]{12}$/;
 
-type OwnerRow = { id: string; ownerId: string | null; owner: { username: string } | null };
+type OwnerRow = { id: string; ownerId: string | null; classId: string | null; owner: { username: string } | null };
 
 export class ContainerService {
   constructor(
@@ -93,7 +94,8 @@ export class ContainerService {
     const states = await this.engine.list({ all: true });
     const rows = await this.db.container.findMany({ where: { id: { in: states.map((s) => s.id) } }, include: { owner: { select: { username: true } } } });
     const byId = new Map(rows.map((r) => [r.id, r]));
-    return states.filter((s) => this.canSee(p, byId.get(s.id))).map((s) => this.view(s, byId.get(s.id)));
+    const assisted = await this.assistedClasses(p);
+    return states.filter((s) => this.canSee(p, byId.get(s.id), assisted)).map((s) => this.view(s, byId.get(s.id)));
   }
 
   async get(p: Principal, id: string): Promise<ContainerView> {
@@ -159,10 +161,20 @@ export class ContainerService {
     return (await this.db.container.findUnique({ where: { id }, include: { owner: { select: { username: true } } } })) ?? undefined;
   }
 
-  private canSee(p: Principal, row: OwnerRow | undefined): boolean {
-    if (p.kind === 'admin') return true;
-    if (p.user.role === 'teacher' || p.user.role === 'admin') return true;
-    return row?.ownerId === p.user.id;
+  /** The classes whose containers this caller may look at: those they teach or assist. */
+  private async assistedClasses(p: Principal): Promise<Set<string>> {
+    if (p.kind === 'admin' || p.user.role === 'admin') return new Set();
+    const [owned, helping] = await Promise.all([
+      this.db.class.findMany({ where: { ownerId: p.user.id }, select: { id: true } }),
+      this.db.enrolment.findMany({ where: { userId: p.user.id, role: { in: ['ta', 'instructor'] } }, select: { classId: true } }),
+    ]);
+    return new Set([...owned.map((c) => c.id), ...helping.map((e) => e.classId)]);
+  }
+
+  private canSee(p: Principal, row: OwnerRow | undefined, assisted: Set<string>): boolean {
+    if (p.kind === 'admin' || p.user.role === 'admin') return true;
+    if (row?.ownerId === p.user.id) return true;
+    return row?.classId != null && assisted.has(row.classId);
   }
 
   private canChange(p: Principal, row: OwnerRow | undefined): boolean {
@@ -174,7 +186,7 @@ export class ContainerService {
     const notFound = new AccessError('NOT_FOUND', `no container ${id}`, 'list yours with GET /api/containers');
     if (!ID_RE.test(id)) throw notFound;
     const row = await this.row(id);
-    if (!this.canSee(p, row)) throw notFound;
+    if (!this.canSee(p, row, await this.assistedClasses(p))) throw notFound;
     const state = await this.engine.inspect(id).catch((e: { code?: string }) => {
       throw e.code === 'CONTAINER_NOT_FOUND' ? notFound : e;
     });

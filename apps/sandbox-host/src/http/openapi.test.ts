@@ -12,7 +12,7 @@ test('the OpenAPI description lists exactly the routes the app serves, with thei
   const routes = apiRoutes(deps);
   const doc = openApiDocument(routes) as { openapi: string; paths: Record<string, Record<string, any>> };
   assert.equal(doc.openapi, '3.1.0');
-  const app = buildApp(routes, { adminSockets: new WeakSet(), authenticate: async () => undefined });
+  const app = buildApp(routes, { adminSockets: new WeakSet(), authenticate: async () => undefined, membership: async () => undefined });
   const served = app.routes.filter((r) => r.path.startsWith('/api')).map((r) => `${r.method.toLowerCase()} ${openApiPath(r.path)}`).sort();
   const described = Object.entries(doc.paths).flatMap(([p, ops]) => Object.keys(ops).map((m) => `${m} ${p}`)).sort();
   assert.deepEqual(described, served);
@@ -31,7 +31,7 @@ test('every reg-core error code has an HTTP status in the one table', () => {
 });
 
 test('API calls without a session are refused with 401 before any handler runs', async () => {
-  const app = buildApp(apiRoutes(deps), { adminSockets: new WeakSet(), authenticate: async () => undefined });
+  const app = buildApp(apiRoutes(deps), { adminSockets: new WeakSet(), authenticate: async () => undefined, membership: async () => undefined });
   const env = { incoming: { socket: {} }, outgoing: {} };
   for (const [method, path] of [['GET', '/api/containers'], ['POST', '/api/containers'], ['DELETE', '/api/containers/0123456789ab'], ['GET', '/api/stats'], ['GET', '/api/rets']] as const) {
     const res = await app.request(path, { method, headers: { authorization: 'Bearer forged.token' } }, env);

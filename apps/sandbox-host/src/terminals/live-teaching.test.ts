@@ -148,7 +148,7 @@ describe('live teaching', { skip }, () => {
     assert.ok(sub.ok, JSON.stringify(sub));
     if (!sub.ok) return;
     assert.equal(sub.snapshot.className, 'Intro to CS');
-    assert.deepEqual(sub.snapshot.students.map((s) => [s.username, s.state]), [['student1', 'not-started']], 'only students are on the roster');
+    assert.deepEqual(sub.snapshot.students.map((s: { username: string; state: string }) => [s.username, s.state]), [['student1', 'not-started']], 'only students are on the roster');
 
     const id = await openInClass('student1', classId);
     const student = await attachAs('student1', id);
