@@ -27,8 +27,10 @@
  *         --die-with-parent, PDEATHSIG and "no go byte means the launcher is
  *         gone"; makes / rprivate, mounts the overlay root on --rootfs-mount
  *         (layers passed as fds of detached clones, so mountinfo names no
- *         host path), then /proc, /dev (with a private devpts, --devpts-max),
- *         --bind/--ro-bind/--tmpfs/--ro-copy (in command-line order) inside
+ *         host path; the writable layer is --upper/--work on the host or,
+ *         with --upper-tmpfs, a size-limited tmpfs made here), then /proc,
+ *         /dev (with a private devpts, --devpts-max),
+ *         --bind/--ro-bind/--tmpfs/--ro-copy/--owned-dir (in command-line order) inside
  *         it; sets the hostname; brings lo up; pivot_root + detach old root;
  *     (4) forks pid 2, learns through a close-on-exec pipe whether exec
  *         succeeded (-> "started" or "exec-failed" + 127), then forwards

@@ -137,13 +137,48 @@ static int open_in_clone(struct held_fds *held, const char *path)
     return hold(held, fd);
 }
 
+/* --upper-tmpfs: the writable layer as a tmpfs made here, in the container's
+ * own mount namespace. Its size and inode count are the disk quota (a full
+ * one is ENOSPC inside the container), its pages are charged to the
+ * container's memory cgroup, the host's mount table never sees it, and it
+ * vanishes with the namespace: nothing to unmount at rm. upper/ (0755: it
+ * becomes the mode of the container's /) and work/ are made in it, on one
+ * filesystem as overlayfs wants. Returns the detached mount's fd. */
+static int make_upper_tmpfs(const struct options *o)
+{
+    const char *step = "upper-tmpfs";
+    char bytes[32], inodes[32];
+    snprintf(bytes, sizeof bytes, "%llu", o->upper_tmpfs_bytes);
+    snprintf(inodes, sizeof inodes, "%llu", o->upper_tmpfs_inodes);
+    int fs = fs_open(step, "tmpfs");
+    fs_set(step, fs, "mode", "0755");
+    fs_set(step, fs, "size", bytes);
+    fs_set(step, fs, "nr_inodes", inodes);
+    int mnt = fs_create(step, fs, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV);
+    /* fchmodat after mkdirat: the modes must not depend on the umask. */
+    if (mkdirat(mnt, "upper", 0755) < 0 || fchmodat(mnt, "upper", 0755, 0) < 0)
+        die_errno(step, "mkdir upper in the tmpfs");
+    if (mkdirat(mnt, "work", 0700) < 0)
+        die_errno(step, "mkdir work in the tmpfs");
+    return mnt;
+}
+
+/* An O_PATH fd of a directory in the writable layer's tmpfs. */
+static int open_in_scratch(struct held_fds *held, int scratch, const char *name)
+{
+    int fd = openat(scratch, name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0)
+        die_errno("overlay", "open %s in the tmpfs", name);
+    return hold(held, fd);
+}
+
 /* Gives the layers to overlayfs as fds (Linux >= 6.13), so that
  * /proc/self/mountinfo inside the container reads "lowerdir+=/<layer>,...,
  * upperdir=/upper,workdir=/work" instead of naming REG_HOME's layout. Upper
  * and work share their parent's clone, as overlayfs wants them under one
  * mount. Returns false, having set nothing, on a kernel that takes layers
  * only as paths (EINVAL on the first fsconfig). */
-static bool overlay_layers_by_fd(int fs, const struct options *o, struct held_fds *held)
+static bool overlay_layers_by_fd(int fs, const struct options *o, int scratch, struct held_fds *held)
 {
     const char *step = "overlay";
     for (size_t i = 0; i < o->lowers.len; i++) {
@@ -155,6 +190,13 @@ static bool overlay_layers_by_fd(int fs, const struct options *o, struct held_fd
             }
             die_fs(step, fs, "fsconfig lowerdir+ (fd of %s)", o->lowers.items[i]);
         }
+    }
+    if (scratch >= 0) {
+        if (fsconfig(fs, FSCONFIG_SET_FD, "upperdir", NULL, open_in_scratch(held, scratch, "upper")) < 0)
+            die_fs(step, fs, "fsconfig upperdir (fd of the tmpfs's upper)");
+        if (fsconfig(fs, FSCONFIG_SET_FD, "workdir", NULL, open_in_scratch(held, scratch, "work")) < 0)
+            die_fs(step, fs, "fsconfig workdir (fd of the tmpfs's work)");
+        return true;
     }
     if (o->upper == NULL)
         return true;
@@ -169,7 +211,9 @@ void mounts_overlay_root(const struct options *o)
 {
     const char *step = "overlay";
     int mnt;
-    if (o->upper == NULL && o->lowers.len == 1) {
+    bool writable = o->upper != NULL || o->upper_tmpfs;
+    int scratch = o->upper_tmpfs ? make_upper_tmpfs(o) : -1;
+    if (!writable && o->lowers.len == 1) {
         /* overlayfs wants two lowers when there is no upper; one read-only
          * layer is simply a read-only bind of it. */
         mnt = open_tree(AT_FDCWD, o->lowers.items[0], OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
@@ -184,10 +228,18 @@ void mounts_overlay_root(const struct options *o)
         /* lowerdir+ takes one layer per call: no page-size limit on the
          * option string, no escaping of ':' and ','. Topmost first. */
         struct held_fds held = {0};
-        if (!overlay_layers_by_fd(fs, o, &held)) {
+        if (!overlay_layers_by_fd(fs, o, scratch, &held)) {
             for (size_t i = 0; i < o->lowers.len; i++)
                 fs_set(step, fs, "lowerdir+", o->lowers.items[i]);
-            if (o->upper != NULL) {
+            if (scratch >= 0) {
+                /* Older kernels take paths only: the detached tmpfs is
+                 * reachable through our own fd link until "create". */
+                char upper[64], work[64];
+                snprintf(upper, sizeof upper, "/proc/self/fd/%d/upper", scratch);
+                snprintf(work, sizeof work, "/proc/self/fd/%d/work", scratch);
+                fs_set(step, fs, "upperdir", upper);
+                fs_set(step, fs, "workdir", work);
+            } else if (o->upper != NULL) {
                 fs_set(step, fs, "upperdir", o->upper);
                 fs_set(step, fs, "workdir", o->work);
             }
@@ -195,11 +247,14 @@ void mounts_overlay_root(const struct options *o)
         /* nosuid/nodev: no setuid binary or device node inside a layer or the
          * upper dir has any power; /dev is provided by --dev. */
         unsigned int attrs = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV;
-        if (o->upper == NULL)
+        if (!writable)
             attrs |= MOUNT_ATTR_RDONLY;
         mnt = fs_create(step, fs, attrs);
         release(&held);
     }
+    /* overlayfs holds the tmpfs now; our detached fd of it can go. */
+    if (scratch >= 0)
+        close(scratch);
     if (move_mount(mnt, "", AT_FDCWD, o->rootfs_mount, MOVE_MOUNT_F_EMPTY_PATH) < 0)
         die_errno(step, "move_mount onto %s", o->rootfs_mount);
     close(mnt);
@@ -429,9 +484,27 @@ void mounts_apply_done(void)
     copies_tmpfs = -1;
 }
 
+/* --owned-dir: a directory in the container's writable layer (the default
+ * /work of a container whose layer is a tmpfs), owned by the container's user. */
+static void make_owned_dir(int rootfd, const struct mount_op *op)
+{
+    const char *step = "owned-dir";
+    int fd = ensure_target(step, rootfd, op->dst, 1);
+    struct stat st;
+    if (fstat(fd, &st) < 0)
+        die_errno(step, "stat %s", op->dst);
+    if (!S_ISDIR(st.st_mode))
+        die_with(step, ENOTDIR, "%s exists and is not a directory", op->dst);
+    if (fchownat(fd, "", op->uid, op->gid, AT_EMPTY_PATH) < 0)
+        die_errno(step, "chown %s", op->dst);
+    close(fd);
+}
+
 void mounts_apply(int rootfd, const struct mount_op *op)
 {
-    if (op->kind == MOUNT_TMPFS)
+    if (op->kind == MOUNT_OWNED_DIR)
+        make_owned_dir(rootfd, op);
+    else if (op->kind == MOUNT_TMPFS)
         mount_tmpfs(rootfd, op);
     else if (op->kind == MOUNT_RO_COPY)
         mount_ro_copy(rootfd, op);

@@ -13,7 +13,8 @@
 /* mount --make-rprivate /: nothing we mount propagates back to the host. */
 void mounts_make_private(void);
 
-/* Overlay of the lowers (+ upper/work if given) on o->rootfs_mount. */
+/* Overlay of the lowers (+ upper/work if given, or a tmpfs of
+ * --upper-tmpfs's size holding them) on o->rootfs_mount. */
 void mounts_overlay_root(const struct options *o);
 
 /* O_PATH fd of the container root (the overlay just mounted). */

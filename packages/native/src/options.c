@@ -67,6 +67,15 @@ static void add_mount(struct options *o, enum mount_kind kind, const char *flag,
     if (kind == MOUNT_TMPFS) {
         op.dst = left;
         op.size = parse_ull(flag, right, ULLONG_MAX);
+    } else if (kind == MOUNT_OWNED_DIR) {
+        /* DST:UID:GID (the path is the left part, the ids after the last two ':'). */
+        char *gid = strrchr(right, ':');
+        if (gid == NULL)
+            die_with(STEP, EINVAL, "%s: expected DST:UID:GID, got '%s'", flag, arg);
+        *gid++ = '\0';
+        op.dst = left;
+        op.uid = (uid_t)parse_ull(flag, right, UINT_MAX - 1);
+        op.gid = (gid_t)parse_ull(flag, gid, UINT_MAX - 1);
     } else {
         op.src = left;
         op.dst = right;
@@ -172,7 +181,7 @@ enum {
     OPT_DEV, OPT_UID, OPT_GID, OPT_ALLOW_ROOT, OPT_CWD, OPT_CLEARENV, OPT_SETENV,
     OPT_RLIMIT, OPT_DENY_SYSCALLS, OPT_DENY_IOCTL, OPT_DIE_WITH_PARENT, OPT_TARGET_PID,
     OPT_LAYER, OPT_DIR, OPT_STATUS_FILE, OPT_ENOSYS_SYSCALLS, OPT_DENY_CLONE_FLAGS,
-    OPT_DEVPTS_MAX, OPT_RO_COPY, OPT_DENY_SOCKET_FAMILIES,
+    OPT_DEVPTS_MAX, OPT_RO_COPY, OPT_DENY_SOCKET_FAMILIES, OPT_UPPER_TMPFS, OPT_OWNED_DIR,
 };
 
 static const struct option long_options[] = {
@@ -184,6 +193,8 @@ static const struct option long_options[] = {
     {"lower", required_argument, NULL, OPT_LOWER},
     {"upper", required_argument, NULL, OPT_UPPER},
     {"work", required_argument, NULL, OPT_WORK},
+    {"upper-tmpfs", required_argument, NULL, OPT_UPPER_TMPFS},
+    {"owned-dir", required_argument, NULL, OPT_OWNED_DIR},
     {"rootfs-mount", required_argument, NULL, OPT_ROOTFS_MOUNT},
     {"bind", required_argument, NULL, OPT_BIND},
     {"ro-bind", required_argument, NULL, OPT_RO_BIND},
@@ -237,6 +248,23 @@ static void apply_option(struct options *o, int c, const char *arg, const char *
     case OPT_LOWER: require_absolute("--lower", arg); str_list_add(&o->lowers, arg); break;
     case OPT_UPPER: require_absolute("--upper", arg); o->upper = arg; break;
     case OPT_WORK: require_absolute("--work", arg); o->work = arg; break;
+    case OPT_UPPER_TMPFS: {
+        /* BYTES,INODES: both required, both at least 1. */
+        const char *comma = strchr(arg, ',');
+        if (comma == NULL)
+            die_with(STEP, EINVAL, "--upper-tmpfs: expected BYTES,INODES, got '%s'", arg);
+        char *bytes = strndup(arg, (size_t)(comma - arg));
+        if (bytes == NULL)
+            die_errno(STEP, "strndup");
+        o->upper_tmpfs_bytes = parse_ull("--upper-tmpfs", bytes, ULLONG_MAX);
+        o->upper_tmpfs_inodes = parse_ull("--upper-tmpfs", comma + 1, UINT_MAX);
+        free(bytes);
+        if (o->upper_tmpfs_bytes == 0 || o->upper_tmpfs_inodes == 0)
+            die_with(STEP, EINVAL, "--upper-tmpfs: bytes and inodes must be at least 1");
+        o->upper_tmpfs = true;
+        break;
+    }
+    case OPT_OWNED_DIR: add_mount(o, MOUNT_OWNED_DIR, "--owned-dir", arg); break;
     case OPT_ROOTFS_MOUNT: require_absolute("--rootfs-mount", arg); o->rootfs_mount = arg; break;
     case OPT_BIND: add_mount(o, MOUNT_BIND, "--bind", arg); break;
     case OPT_RO_BIND: add_mount(o, MOUNT_RO_BIND, "--ro-bind", arg); break;
@@ -293,6 +321,8 @@ static void validate(const struct options *o)
             die_with(STEP, EINVAL, "--lower and --rootfs-mount are required");
         if ((o->upper == NULL) != (o->work == NULL))
             die_with(STEP, EINVAL, "--upper and --work go together");
+        if (o->upper_tmpfs && o->upper != NULL)
+            die_with(STEP, EINVAL, "--upper-tmpfs replaces --upper/--work: give one or the other");
     }
     if (o->mode == MODE_INSERT && (o->layers.len == 0 || o->dirs.len == 0))
         die_with(STEP, EINVAL, "--layer and --dir are required");

@@ -13,14 +13,16 @@
 
 enum launch_mode { MODE_RUN, MODE_EXEC, MODE_INSERT };
 
-enum mount_kind { MOUNT_BIND, MOUNT_RO_BIND, MOUNT_TMPFS, MOUNT_RO_COPY };
+enum mount_kind { MOUNT_BIND, MOUNT_RO_BIND, MOUNT_TMPFS, MOUNT_RO_COPY, MOUNT_OWNED_DIR };
 
-/* One --bind, --ro-bind, --tmpfs or --ro-copy, kept in command-line order. */
+/* One --bind, --ro-bind, --tmpfs, --ro-copy or --owned-dir, kept in command-line order. */
 struct mount_op {
     enum mount_kind kind;
     const char *src; /* host path (binds, copies) */
     const char *dst; /* path inside the container */
     unsigned long long size; /* tmpfs bytes */
+    uid_t uid; /* --owned-dir */
+    gid_t gid;
 };
 
 struct rlimit_op {
@@ -41,6 +43,10 @@ struct options {
     const char *hostname;
     struct str_list lowers; /* topmost first */
     const char *upper, *work, *rootfs_mount;
+    /* --upper-tmpfs BYTES,INODES: the writable layer is a tmpfs of that size made
+     * inside the container's mount namespace (instead of --upper/--work). */
+    bool upper_tmpfs;
+    unsigned long long upper_tmpfs_bytes, upper_tmpfs_inodes;
     struct mount_op *mounts;
     size_t n_mounts;
     bool proc, dev;
