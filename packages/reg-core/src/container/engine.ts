@@ -50,7 +50,7 @@ export interface RunOptions extends GenerateOptions {
   spawn?: SpawnLauncher;
   /** Kill the run after this long; its outcome is then `timeout`. */
   timeoutMs?: number;
-  /** Remove the container when the run ends. */
+  /** Remove the container when the run ends (its writable layer is then ephemeral unless `writable` says otherwise). */
   rm?: boolean;
   /** Aborting stops the run (SIGTERM, a short grace, then every process killed); `rm` still applies. */
   signal?: AbortSignal;
@@ -228,7 +228,8 @@ export class Engine {
 
   /** generate → start → wait (→ remove): the paper's `reg run`. */
   async run(opts: RunOptions): Promise<{ state: ContainerState; outcome: Outcome }> {
-    const s = await this.generate(opts);
+    // A container removed when its run ends needs no writable layer on the host: a tmpfs will do.
+    const s = await this.generate({ ...opts, ...(opts.rm && opts.disk && !opts.writable && { writable: 'ephemeral' as const }) });
     // The owner going away (the CLI killed by SIGTERM/SIGHUP) ends the run and still removes it.
     const onAbort = () => void this.stop(s.id, { graceMs: 1000 }).catch(() => {});
     opts.signal?.addEventListener('abort', onAbort, { once: true });

@@ -24,6 +24,15 @@ export interface GenerateOptions {
   limits?: CgroupLimits;
   /** A disk quota for the writable layer (and the default /work): bytes and files (inodes). */
   disk?: DiskQuota;
+  /**
+   * Where the writable layer (and the default /work) lives. `persistent` (the default): a loop
+   * volume of the quota's size on the host, kept across stop/start. `ephemeral`: a tmpfs of the
+   * quota's size made inside the container's mount namespace at each start (charged to its memory
+   * cgroup; empty again after a restart; nothing mounted on the host, nothing to unmount at rm):
+   * for containers whose files live elsewhere (a terminal's workspace) or that end with their run
+   * (`reg run --rm`). Needs `disk` (the tmpfs's size).
+   */
+  writable?: 'ephemeral' | 'persistent';
   /** Pseudo-terminals it may hold at once (the limit policy's `ptys`). */
   ptys?: number;
   /**
@@ -55,6 +64,13 @@ export async function generate(ctx: EngineContext, opts: GenerateOptions): Promi
     throw new RegError('USAGE', `network must be "none" or "host", not "${String(opts.network)}"`, { field: 'network' });
   }
   if (opts.disk !== undefined) checkQuota(opts.disk, 'disk');
+  if (opts.writable !== undefined && opts.writable !== 'ephemeral' && opts.writable !== 'persistent') {
+    throw new RegError('USAGE', `writable must be "ephemeral" or "persistent", not ${JSON.stringify(opts.writable)}`, { field: 'writable' });
+  }
+  if (opts.writable === 'ephemeral' && !opts.disk) {
+    throw new RegError('USAGE', 'an ephemeral writable layer needs a disk quota: it is a tmpfs of that size', { field: 'writable', hint: 'give disk (bytes and inodes), or writable: "persistent"' });
+  }
+  const ephemeral = opts.writable === 'ephemeral';
   if (opts.ptys !== undefined && !(Number.isInteger(opts.ptys) && opts.ptys >= 1 && opts.ptys <= 4096)) {
     throw new RegError('USAGE', `ptys must be a whole number from 1 to 4096, got ${JSON.stringify(opts.ptys)}`, { field: 'ptys' });
   }
@@ -85,7 +101,9 @@ export async function generate(ctx: EngineContext, opts: GenerateOptions): Promi
     projectOwner = st.uid;
   }
   const id = newContainerId();
-  let p = writablePaths(ctx.home, { id, ...(opts.disk && { disk: opts.disk }) });
+  let p = writablePaths(ctx.home, { id, ...(opts.disk && { disk: opts.disk }), ...(ephemeral && { writable: 'ephemeral' as const }) });
+  // An ephemeral container's own /work is a directory of its tmpfs layer: nothing on the host.
+  const ownWorkInLayer = ephemeral && given === undefined && !opts.home;
   if (opts.name !== undefined) await claimName(ctx.home, opts.name, id);
   // A project directory of a (non-root) host user is worked on as that user, like running one's
   // own code; otherwise the container gets a uid of its own and owns its project directory.
@@ -106,10 +124,10 @@ export async function generate(ctx: EngineContext, opts: GenerateOptions): Promi
     command: [],
     env: {},
     workdir: bindTarget,
-    projectDir: given ?? p.project,
+    projectDir: given ?? (ownWorkInLayer ? '' : p.project),
     ownsProject: given === undefined,
     ...(bindTarget !== '/work' && { projectTarget: bindTarget }),
-    ...(opts.disk && { disk: { bytes: opts.disk.bytes, inodes: opts.disk.inodes } }),
+    ...(opts.disk && { disk: { bytes: opts.disk.bytes, inodes: opts.disk.inodes }, writable: ephemeral ? 'ephemeral' : 'persistent' }),
     ...(opts.ptys !== undefined && { ptys: opts.ptys }),
     uid,
     gid: uid,
@@ -132,8 +150,9 @@ export async function generate(ctx: EngineContext, opts: GenerateOptions): Promi
     state.command = command;
     state.env = { ...m.env, ...opts.env };
     if (m.workdir && !opts.home) state.workdir = m.workdir;
-    if (opts.disk) {
-      // The writable layer and /work live in a volume of the quota's size.
+    if (opts.disk && !ephemeral) {
+      // The writable layer and /work live in a volume of the quota's size (an ephemeral
+      // container's tmpfs is made by the launcher at start: nothing to prepare, no spare used).
       const { mount } = await takeVolume(p.layerImage, opts.disk, { journal: false, spareDir: join(ctx.home.root, 'quota', 'spares'), mount: p.layer });
       if (mount !== p.layer) {
         state.layerMount = mount;
@@ -143,13 +162,15 @@ export async function generate(ctx: EngineContext, opts: GenerateOptions): Promi
     }
     try {
       // The upper dir's own mode becomes the mode of the container's / : it must be 0755.
-      for (const d of [p.upper, p.rootfs, p.etc]) await mkdir(d, { recursive: true, mode: 0o755 });
-      await mkdir(p.work, { mode: 0o700 });
+      for (const d of ephemeral ? [p.rootfs, p.etc] : [p.upper, p.rootfs, p.etc]) await mkdir(d, { recursive: true, mode: 0o755 });
+      if (!ephemeral) await mkdir(p.work, { mode: 0o700 });
       const ids = identityFiles(uid, uid, bindTarget);
       await writeFile(`${p.etc}/passwd`, ids.passwd, { mode: 0o644 });
       await writeFile(`${p.etc}/group`, ids.group, { mode: 0o644 });
-      if (state.ownsProject) await mkdir(p.project, { mode: 0o755 });
-      if (state.ownsProject) await chown(state.projectDir, uid, uid);
+      if (state.ownsProject && !ownWorkInLayer) {
+        await mkdir(p.project, { mode: 0o755 });
+        await chown(state.projectDir, uid, uid);
+      }
     } catch (e) {
       throw storeIoError(e, `creating the space of container ${id}`, p.dir);
     }
@@ -157,7 +178,7 @@ export async function generate(ctx: EngineContext, opts: GenerateOptions): Promi
     await saveState(ctx.home, state);
     return state;
   } catch (e) {
-    if (opts.disk) await destroyVolume(p.layerImage, p.layer).catch(() => {});
+    if (opts.disk && !ephemeral) await destroyVolume(p.layerImage, p.layer).catch(() => {});
     await rm(p.dir, { recursive: true, force: true }).catch(() => {});
     await releaseMarkers(ctx.home, state).catch(() => {});
     throw e;

@@ -8,7 +8,7 @@ import { destroyVolume } from '../quota/volume.js';
 import { cgroupName, removeCgroup, type EngineContext } from './context.js';
 import { refresh } from './refresh.js';
 import { waitForExit } from './proc.js';
-import { containerPaths, releaseMarkers, writablePaths, type ContainerState } from './state.js';
+import { containerPaths, hasVolume, releaseMarkers, writablePaths, type ContainerState } from './state.js';
 import { assertTransition } from './status.js';
 import { stop } from './stop.js';
 
@@ -29,7 +29,8 @@ export async function remove(ctx: EngineContext, id: string, opts: { force?: boo
   const p = containerPaths(ctx.home, s.id);
   try {
     // The quota volume first: rm -r into a mounted filesystem would empty it and then fail.
-    await destroyVolume(p.layerImage, writablePaths(ctx.home, s).layer);
+    // (An ephemeral layer's tmpfs went with the container's mount namespace.)
+    if (hasVolume(s)) await destroyVolume(p.layerImage, writablePaths(ctx.home, s).layer);
     await rm(p.dir, { recursive: true, force: true });
   } catch (e) {
     if (isRegError(e)) throw e;

@@ -12,7 +12,7 @@ import { runArgs } from '../launch/plan.js';
 import { cgroupName, cgroupRemovalSettled, type EngineContext } from './context.js';
 import { processStartTime } from './proc.js';
 import { finalise, refresh } from './refresh.js';
-import { saveState, writablePaths, type ContainerState } from './state.js';
+import { hasVolume, saveState, writablePaths, type ContainerState } from './state.js';
 import { mountVolume } from '../quota/volume.js';
 import { assertTransition } from './status.js';
 
@@ -27,8 +27,9 @@ export async function start(ctx: EngineContext, id: string, spawn: SpawnLauncher
   assertTransition(s.id, s.status, 'start');
   trace('refresh');
   const p = writablePaths(ctx.home, s);
-  // After a reboot (or an unmount) the quota volume of the writable layer is mounted again.
-  if (s.disk) await mountVolume(p.layerImage, p.layer);
+  // After a reboot (or an unmount) the quota volume of the writable layer is mounted again
+  // (an ephemeral layer is a tmpfs the launcher makes: nothing to do here).
+  if (hasVolume(s)) await mountVolume(p.layerImage, p.layer);
   const file = launcherPath();
   await cgroupRemovalSettled(s.id); // the previous run's cgroup, still being torn down
   const { procsFiles } = await ctx.cgroups.create(cgroupName(s.id), s.limits);

@@ -36,8 +36,15 @@ export interface ContainerState {
   ptys?: number;
   /** Where the quota volume is mounted, if not at containers/<id>/layer (a pre-mounted spare). */
   layerMount?: string;
-  /** Disk quota of the writable layer (and the default /work): its own size-limited volume. */
+  /** Disk quota of the writable layer (and the default /work): a loop volume, or (ephemeral) a tmpfs. */
   disk?: DiskQuota;
+  /**
+   * Where the writable layer lives. `persistent` (the default; absent in older states): on the host
+   * (the quota's loop volume), kept across stop/start. `ephemeral`: a tmpfs of the quota's size in
+   * the container's own mount namespace, empty at every start, gone when it stops; nothing is
+   * mounted on the host and its default /work is in it too (projectDir is then "").
+   */
+  writable?: 'ephemeral' | 'persistent';
   /** Where projectDir is bound inside the container (default /work; a workspace: /home/student). */
   projectTarget?: string;
   tty: boolean;
@@ -79,12 +86,15 @@ export function containerPaths(home: RegHome, id: string) {
 }
 
 /** The writable layer and default project dir: inside the quota volume when the container has one. */
-export function writablePaths(home: RegHome, s: Pick<ContainerState, 'id' | 'disk' | 'layerMount'>) {
+export function writablePaths(home: RegHome, s: Pick<ContainerState, 'id' | 'disk' | 'layerMount' | 'writable'>) {
   const p = containerPaths(home, s.id);
-  if (!s.disk) return p;
+  if (!hasVolume(s)) return p;
   const layer = s.layerMount ?? p.layer;
   return { ...p, layer, upper: join(layer, 'upper'), work: join(layer, 'work'), project: join(layer, 'project') };
 }
+
+/** Whether the container's writable layer is a loop volume on the host (persistent with a disk quota). */
+export const hasVolume = (s: Pick<ContainerState, 'disk' | 'writable'>) => !!s.disk && s.writable !== 'ephemeral';
 
 export function newContainerId(): string {
   return randomBytes(6).toString('hex');

@@ -30,6 +30,29 @@ export const TMPFS_MOUNTS: ReadonlyArray<{ path: string; bytes: number }> = [
   { path: '/dev/shm', bytes: SHM_BYTES },
 ];
 
+/**
+ * The container's writable layer (its overlay's upper and work dirs). `tmpfs`: a size-limited
+ * tmpfs the launcher makes inside the container's own mount namespace (an ephemeral container:
+ * nothing on the host, gone with the namespace); `dir`: directories on the host (a persistent
+ * container's, in its quota volume or its container space), kept across stop/start.
+ */
+export type WritableLayer = { kind: 'tmpfs'; bytes: number; inodes: number } | { kind: 'dir'; upper: string; work: string };
+
+/**
+ * Inodes of an ephemeral layer's tmpfs beyond the quota: its root, upper/ and work/, the default
+ * /work, and overlayfs's work files; the user gets the quota's count (give or take the
+ * directories a copy-up adds, as on any overlay).
+ */
+export const LAYER_TMPFS_SPARE_INODES = 8;
+
+export function writableLayer(s: Pick<ContainerState, 'writable' | 'disk'>, p: Pick<LaunchPaths, 'upper' | 'work'>): WritableLayer {
+  if (s.writable === 'ephemeral' && s.disk) return { kind: 'tmpfs', bytes: s.disk.bytes, inodes: s.disk.inodes + LAYER_TMPFS_SPARE_INODES };
+  return { kind: 'dir', upper: p.upper, work: p.work };
+}
+
+/** Whether /work is a directory of the (ephemeral) writable layer rather than a host directory bound there. */
+export const workInLayer = (s: Pick<ContainerState, 'writable' | 'disk' | 'ownsProject' | 'projectTarget'>) => s.writable === 'ephemeral' && !!s.disk && s.ownsProject && !s.projectTarget;
+
 /** How the launcher is supervised: whether it dies with the process that spawned it. */
 export interface Supervision {
   /**
@@ -59,10 +82,15 @@ export function runArgs(s: ContainerState, p: LaunchPaths, procsFiles: string[],
   if (s.network === 'host') args.push('--share-net');
   args.push('--hostname', s.hostname);
   for (const l of s.lowerdirs) args.push('--lower', l);
-  args.push('--upper', p.upper, '--work', p.work, '--rootfs-mount', p.rootfs);
+  const layer = writableLayer(s, p);
+  if (layer.kind === 'tmpfs') args.push('--upper-tmpfs', `${layer.bytes},${layer.inodes}`);
+  else args.push('--upper', layer.upper, '--work', layer.work);
+  args.push('--rootfs-mount', p.rootfs);
   args.push('--proc', '--dev', '--devpts-max', String(s.ptys ?? DEVPTS_MAX));
   for (const t of TMPFS_MOUNTS) args.push('--tmpfs', `${t.path}:${t.bytes}`);
-  args.push('--bind', `${s.projectDir}:${s.projectTarget ?? '/work'}`);
+  // An ephemeral container's own /work is a directory in its tmpfs layer, owned by its user.
+  if (workInLayer(s)) args.push('--owned-dir', `/work:${s.uid}:${s.gid}`);
+  else args.push('--bind', `${s.projectDir}:${s.projectTarget ?? '/work'}`);
   // Copies on a private tmpfs, not binds: a bind would name the host path in /proc/self/mountinfo.
   args.push('--ro-copy', `${p.etc}/passwd:/etc/passwd`, '--ro-copy', `${p.etc}/group:/etc/group`);
   args.push(...processArgs(s, s.workdir));

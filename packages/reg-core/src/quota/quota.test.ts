@@ -2,12 +2,14 @@
 // inside containers (writable layer, /work, a student's workspace). Needs root (loop mounts).
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, statSync, writeFileSync, mkdirSync, openSync, writeSync, closeSync } from 'node:fs';
+import { copyFileSync, existsSync, readFileSync, statSync, writeFileSync, mkdirSync, openSync, writeSync, closeSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { Engine } from '../container/engine.js';
 import { containerPaths, writablePaths } from '../container/state.js';
 import { isRegError } from '../errors.js';
+import { probePath } from '@reg/native';
+import { addRet } from '../ret/add.js';
 import type { SpawnLauncher } from '../launch/launcher.js';
 import { buildFromHost } from '../ret/build-from-host.js';
 import { tempHome } from '../test-support/temp-home.js';
@@ -67,10 +69,17 @@ before(async () => {
   if (!isRoot) return;
   engine = await Engine.open({ home });
   await buildFromHost(home, '/usr/bin/python3.11');
+  // A "tool" RET to insert into a running container.
+  const root = join(home.root, 'tool-root');
+  mkdirSync(join(root, 'usr/local/bin'), { recursive: true });
+  copyFileSync(probePath, join(root, 'usr/local/bin/reg-tool'));
+  writeFileSync(join(home.root, 'tool.yaml'), 'name: tool\nversion: "1"\nfiles:\n  bin: /usr/local/bin/reg-tool\nrequires: [rootfs@1]\n');
+  await addRet(home, join(home.root, 'tool.yaml'), { root });
 });
 
 after(async () => {
   if (engine) for (const s of await engine.list({ all: true })) await engine.remove(s.id, { force: true }).catch(() => {});
+  await engine?.releaseSpareVolumes();
   await engine?.disposeCgroupParent();
   home.cleanup();
 });
@@ -107,13 +116,13 @@ test('a volume holds at least its quota and refuses more with ENOSPC; destroy le
   assert.equal(loopsOf(image), '', 'no loop device left');
 });
 
-test("a container's /work and writable layer stop at the disk quota with ENOSPC; the next container runs", { skip }, async () => {
-  const bytes = await py(FILL_BYTES, { disk: { bytes: 24 * MiB, inodes: 1000 }, rm: true });
+test("a persistent container's /work and writable layer (a loop volume) stop at the disk quota with ENOSPC; the next container runs", { skip }, async () => {
+  const bytes = await py(FILL_BYTES, { disk: { bytes: 24 * MiB, inodes: 1000 }, writable: 'persistent', rm: true });
   assert.equal(bytes.outcome.outcome, 'exited', bytes.output);
   const [, n, err] = bytes.output.split(' ');
   assert.match(err!, /ENOSPC|EDQUOT/);
   assert.ok(Number(n) >= 24 * MiB && Number(n) < 32 * MiB, bytes.output);
-  const files = await py(FILL_FILES, { disk: { bytes: 64 * MiB, inodes: 500 }, rm: true });
+  const files = await py(FILL_FILES, { disk: { bytes: 64 * MiB, inodes: 500 }, writable: 'persistent', rm: true });
   const [, count, ferr] = files.output.split(' ');
   assert.match(ferr!, /ENOSPC|EDQUOT/);
   assert.ok(Number(count) >= 490 && Number(count) < 1000, files.output);
@@ -149,7 +158,7 @@ test('a container takes a pre-formatted spare volume when one is ready, and one 
   assert.ok(second.layerMount, 'a pre-mounted spare was taken');
   assert.ok(await isMounted(writablePaths(home, second).layer));
   for (let i = 0; i < 200 && count() === 0; i++) await new Promise((r) => setTimeout(r, 25));
-  const r = await py(FILL_FILES, { disk, rm: true });
+  const r = await py(FILL_FILES, { disk, writable: 'persistent', rm: true });
   assert.match(r.output, /^files \d+ (ENOSPC|EDQUOT)$/, 'a spare has the same quota');
   assert.ok(Number(r.output.split(' ')[1]) >= 290);
   await engine.remove(first.id);
@@ -215,4 +224,63 @@ test('a root-owned project or home directory is refused, never chowned', { skip 
     await assert.rejects(engine.generate({ ret: 'python@3.11', ...opts }), (e) => isRegError(e, 'PERMISSION_DENIED') && /owned by root/.test(e.message));
     assert.equal(statSync(dir).uid, 0);
   }
+});
+
+test("an ephemeral container's writable layer is a tmpfs of its quota in its own namespace: ENOSPC at the byte and inode quota, another container unaffected, nothing mounted on the host, exec and insert work, empty again after a restart", { skip }, async () => {
+  const hostMounts = () => readFileSync('/proc/self/mountinfo', 'utf8').trim().split('\n');
+  const before = hostMounts().length;
+  const disk = { bytes: 16 * MiB, inodes: 300 };
+  const s = await engine.generate({ ret: 'python@3.11', command: ['/usr/bin/python3.11', '-c', 'import time; time.sleep(120)'], disk, writable: 'ephemeral' });
+  assert.equal(s.writable, 'ephemeral');
+  const p = containerPaths(home, s.id);
+  assert.ok(!existsSync(p.layerImage) && !existsSync(p.upper) && !existsSync(p.project), 'no volume, upper dir or project dir on the host');
+  await engine.start(s.id, capture().spawn);
+  const exec = async (code: string) => {
+    const c = capture();
+    const child = await engine.exec(s.id, ['/usr/bin/python3.11', '-c', `import os\nos.chdir('/work')\n${code}`], c.spawn);
+    await child.exited;
+    return c.output().trim();
+  };
+  assert.equal(await exec("import os; print(os.stat('.').st_uid == os.getuid(), oct(os.stat('/').st_mode & 0o777))"), 'True 0o755', '/work is the user\'s, / stays 0755');
+  const bytes = await exec(FILL_BYTES);
+  const [, n, err] = bytes.split(' ');
+  assert.equal(err, 'ENOSPC', bytes);
+  assert.ok(Number(n) >= 15 * MiB && Number(n) <= 16 * MiB, bytes);
+  // The layer is full; another container writes freely meanwhile.
+  const other = await py("with open('/work/f','wb') as f: f.write(b'z'*(8*1048576))\nprint('ok')", { disk, writable: 'ephemeral', rm: true });
+  assert.equal(other.output, 'ok');
+  await exec("import os; os.remove('big')");
+  const files = await exec(FILL_FILES);
+  const [, count, ferr] = files.split(' ');
+  assert.equal(ferr, 'ENOSPC', files);
+  assert.ok(Number(count) >= 290 && Number(count) <= 310, files);
+  // Nothing on the host: no new mount (the tmpfs lives in the container's namespace), no loop device.
+  assert.equal(hostMounts().length, before, 'the host mount table did not grow');
+  assert.equal(execFileSync('findmnt', ['-rn', '-o', 'TARGET,SOURCE'], { encoding: 'utf8' }).includes(s.id), false);
+  assert.equal(execFileSync('losetup', ['-a'], { encoding: 'utf8' }).includes(p.dir), false);
+  // Inserting works in the namespace where the tmpfs is.
+  const ins = await engine.insert(s.id, 'tool');
+  assert.equal(ins.status, 'running');
+  const c = capture();
+  assert.equal((await (await engine.exec(s.id, ['reg-tool', 'hostname'], c.spawn)).exited).code, 0);
+  assert.equal(c.output().trim(), s.hostname);
+  // Stop and start: the layer is a fresh, empty tmpfs.
+  await engine.stop(s.id, { graceMs: 0 });
+  await engine.start(s.id, capture().spawn);
+  assert.equal(await exec("import os; print(os.path.exists('many'), len(os.listdir('.')))"), 'False 0');
+  await engine.remove(s.id, { force: true });
+  assert.ok(!existsSync(p.dir));
+  assert.equal(hostMounts().length, before);
+});
+
+test('writable: ephemeral needs a disk quota; reg run --rm is ephemeral by default, generate persistent', { skip }, async () => {
+  await assert.rejects(engine.generate({ ret: 'python@3.11', writable: 'ephemeral' }), (e) => isRegError(e, 'USAGE') && /needs a disk quota/.test(e.message));
+  await assert.rejects(engine.generate({ ret: 'python@3.11', writable: 'tmp' as never, disk: { bytes: 8 * MiB, inodes: 100 } }), (e) => isRegError(e, 'USAGE') && /writable/.test(e.message));
+  const r = await py('print(1)', { disk: { bytes: 8 * MiB, inodes: 100 }, rm: true });
+  assert.equal(r.state.writable, 'ephemeral');
+  assert.equal(r.output, '1');
+  const s = await engine.generate({ ret: 'python@3.11', disk: { bytes: 8 * MiB, inodes: 100 } });
+  assert.equal(s.writable, 'persistent');
+  assert.ok(await isMounted(writablePaths(home, s).layer));
+  await engine.remove(s.id);
 });
