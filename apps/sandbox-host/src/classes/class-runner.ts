@@ -88,8 +88,9 @@ export class ClassRunner {
   /** Generates (does not start) a student's container in the class environment. */
   private async generate(c: Awaited<ReturnType<ClassService['row']>>, userId: string): Promise<ContainerState> {
     const [env, { limits }, ws] = await Promise.all([this.environment(c), this.limitsOf(c), this.workspaces.ensure(c, userId)]);
-    // The writable layer gets its own disk quota too: a student filling /tmp fills only that.
-    const state = await this.engine.generate({ ret: env.ref, limits: cgroupLimitsOf(limits), disk: diskQuotaOf(limits), home: { dir: ws.home }, tty: true });
+    // The writable layer gets its own disk quota too: a tmpfs of that size inside the container
+    // (ephemeral: the student's files live in the workspace, so no loop volume per container).
+    const state = await this.engine.generate({ ret: env.ref, limits: cgroupLimitsOf(limits), disk: diskQuotaOf(limits), writable: 'ephemeral', home: { dir: ws.home }, tty: true });
     await this.db.container.create({ data: { id: state.id, ownerId: userId, classId: c.id, ret: state.ret, command: JSON.stringify(state.command), tty: true, status: state.status } });
     return state;
   }
