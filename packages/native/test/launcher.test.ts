@@ -278,6 +278,35 @@ describe('reg-launch', { concurrency: 1 }, () => {
     assert.equal(statSync(lowerFile).mtimeMs, before.mtimeMs);
   });
 
+  test('--upper-tmpfs: the writable layer is a tmpfs of that size and inode count made inside; nothing reaches the host; --owned-dir makes a user-owned dir in it', async (t) => {
+    if (skipUnlessRoot(t)) return;
+    /** runArgs with the layer as a tmpfs instead of host upper/work dirs. */
+    const tmpfsArgs = (size: string, extra: string[] = []) => {
+      const args = runArgs({ shell: true, extra: ['--upper-tmpfs', size, ...extra] });
+      const i = args.indexOf('--upper');
+      const base = dirname(args[i + 1]!);
+      args.splice(i, 4);
+      return { args, base };
+    };
+    const bytes = tmpfsArgs(`${4 * 1024 * 1024},64`, ['--owned-dir', '/scratch:1000:1000']);
+    const fill = await launch([...bytes.args, '--', '/bin/reg-probe', 'fill', '/scratch']).done;
+    assert.equal(fill.code, 0, fill.stderr);
+    assert.match(fill.stdout.trim(), /^ENOSPC after [34]$/, 'a 4 MiB layer holds 3-4 MiB and then refuses');
+    for (const d of ['upper', 'work']) assert.equal(readdirSync(join(bytes.base, d)).length, 0, `nothing written to the host's ${d} dir`);
+    const files = tmpfsArgs('16777216,40', ['--owned-dir', '/scratch:1000:1000']);
+    const made = await launch([...files.args, '--', '/bin/sh', '-c', 'i=0; while true 2>/dev/null > /scratch/f$i; do i=$((i+1)); done; echo $i']).done;
+    const n = Number(made.stdout.trim());
+    assert.ok(n >= 30 && n <= 40, `the inode count holds (${made.stdout.trim()} files, ${made.code} ${made.stderr} ${JSON.stringify(made.events)})`);
+    const info = await launch([...tmpfsArgs('16777216,100').args, '--', '/bin/reg-probe', 'cat', '/proc/self/mountinfo']).done;
+    const root = info.stdout.split('\n').find((l) => l.split(' ')[4] === '/')!;
+    assert.match(root, / - overlay reg /, root);
+    assert.ok(!root.includes(tmp), `the root's options name no host path: ${root}`);
+    // With --upper as well: a usage error, not a guess.
+    const both = await launch([...runArgs({ extra: ['--upper-tmpfs', '1048576,64'] }), '--', '/bin/reg-probe', 'uid']).done;
+    assert.equal(both.code, 125);
+    assert.match(String(both.events[0]?.error), /--upper-tmpfs replaces --upper/);
+  });
+
   test('without --upper the root is read-only', async (t) => {
     if (skipUnlessRoot(t)) return;
     const c = newContainer();

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { ContainerState } from '../container/state.js';
-import { execArgs, identityFiles, insertArgs, runArgs } from './plan.js';
+import { execArgs, identityFiles, insertArgs, LAYER_TMPFS_SPARE_INODES, runArgs, writableLayer } from './plan.js';
 import { deniedSyscallNumbers } from './seccomp.js';
 
 const state: ContainerState = {
@@ -71,4 +71,24 @@ test('exec joins pid 1; insert lists layers and dirs', () => {
 
 test('identity files name the container uid as student', () => {
   assert.match(identityFiles(200005, 200005).passwd, /^student:x:200005:200005:/m);
+});
+
+test('writable layer: ephemeral → --upper-tmpfs of the disk quota (+ a few inodes) and /work owned in it; persistent or no quota → host upper/work', () => {
+  const disk = { bytes: 64 * 1024 * 1024, inodes: 1000 };
+  const eph = runArgs({ ...state, disk, writable: 'ephemeral', projectDir: '' }, paths, []);
+  assert.deepEqual(after(eph, '--upper-tmpfs'), [`${disk.bytes},${disk.inodes + LAYER_TMPFS_SPARE_INODES}`]);
+  assert.deepEqual(after(eph, '--upper'), []);
+  assert.deepEqual(after(eph, '--work'), []);
+  assert.deepEqual(after(eph, '--owned-dir'), ['/work:200000:200000']);
+  assert.deepEqual(after(eph, '--bind'), [], 'nothing of the host is bound at /work');
+  // A workspace home stays a bind, in an ephemeral container too.
+  const ws = runArgs({ ...state, disk, writable: 'ephemeral', ownsProject: false, projectDir: '/ws/home', projectTarget: '/home/student' }, paths, []);
+  assert.deepEqual(after(ws, '--bind'), ['/ws/home:/home/student']);
+  assert.deepEqual(after(ws, '--owned-dir'), []);
+  for (const s of [{ ...state, disk, writable: 'persistent' as const }, { ...state, disk }, { ...state, writable: 'ephemeral' as const }]) {
+    const args = runArgs(s, paths, []);
+    assert.deepEqual(after(args, '--upper'), ['/c/upper']);
+    assert.deepEqual(after(args, '--upper-tmpfs'), []);
+  }
+  assert.deepEqual(writableLayer({ disk, writable: 'ephemeral' }, paths), { kind: 'tmpfs', bytes: disk.bytes, inodes: disk.inodes + LAYER_TMPFS_SPARE_INODES });
 });
