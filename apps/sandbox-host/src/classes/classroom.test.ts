@@ -5,7 +5,7 @@
 
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { access, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -292,7 +292,15 @@ describe('the classroom', { skip }, () => {
     assert.equal(runView.status, 'started', JSON.stringify(runView));
     assert.equal(runView.ready, runView.total);
     assert.equal(runView.failed, 0);
+    // Prepared containers have an ephemeral writable layer (a tmpfs made at start): no loop volume on the host.
+    const prepared = await host.db.container.findMany({ where: { classId, status: { not: 'removed' } } });
+    assert.ok(prepared.length > 0);
+    for (const c of prepared) {
+      assert.equal(JSON.parse(await readFile(join(home.dir, 'containers', c.id, 'state.json'), 'utf8')).writable, 'ephemeral');
+      await assert.rejects(access(join(home.dir, 'containers', c.id, 'layer.img')), 'no volume image');
+    }
     const { id, t } = await open(s2);
+    assert.ok(!(await readFile('/proc/self/mountinfo', 'utf8')).includes(id), "the running terminal's layer is not in the host's mount table");
     await run(t, 'echo "[$(<starter.py)]"', /\[print\("starter"\)\]/);
     const stopped = await teacher.api.call('POST', `/api/classes/${classId}/stop`);
     assert.equal(stopped.status, 200, JSON.stringify(stopped.json));

@@ -59,6 +59,7 @@ describe('container limits on the host', { skip }, () => {
     assert.equal(state.limits.memoryBytes, 128 * MiB);
     assert.equal(state.limits.pids, 64);
     assert.deepEqual(state.disk, { bytes: 32 * MiB, inodes: 2000 });
+    assert.equal(state.writable, 'persistent', 'a detached container keeps its writable layer (a loop volume) across stop/start');
     assert.equal(state.ptys, 16, 'the policy\'s pty limit reaches the launcher (devpts max=)');
     assert.equal((await s1.call('DELETE', `/api/containers/${r.json.id}`)).status, 200);
   });

@@ -227,8 +227,9 @@ test('a root-owned project or home directory is refused, never chowned', { skip 
 });
 
 test("an ephemeral container's writable layer is a tmpfs of its quota in its own namespace: ENOSPC at the byte and inode quota, another container unaffected, nothing mounted on the host, exec and insert work, empty again after a restart", { skip }, async () => {
-  const hostMounts = () => readFileSync('/proc/self/mountinfo', 'utf8').trim().split('\n');
-  const before = hostMounts().length;
+  // The host's mounts of this REG_HOME (other test runs on the machine mount and unmount their own meanwhile).
+  const hostMounts = () => readFileSync('/proc/self/mountinfo', 'utf8').trim().split('\n').filter((l) => l.includes(home.root) && !l.includes(join(home.root, 'quota', 'spares'))).map((l) => l.split(' ').slice(4).join(' ')).sort();
+  const before = hostMounts();
   const disk = { bytes: 16 * MiB, inodes: 300 };
   const s = await engine.generate({ ret: 'python@3.11', command: ['/usr/bin/python3.11', '-c', 'import time; time.sleep(120)'], disk, writable: 'ephemeral' });
   assert.equal(s.writable, 'ephemeral');
@@ -255,7 +256,7 @@ test("an ephemeral container's writable layer is a tmpfs of its quota in its own
   assert.equal(ferr, 'ENOSPC', files);
   assert.ok(Number(count) >= 290 && Number(count) <= 310, files);
   // Nothing on the host: no new mount (the tmpfs lives in the container's namespace), no loop device.
-  assert.equal(hostMounts().length, before, 'the host mount table did not grow');
+  assert.deepEqual(hostMounts(), before, 'the host mount table did not change');
   assert.equal(execFileSync('findmnt', ['-rn', '-o', 'TARGET,SOURCE'], { encoding: 'utf8' }).includes(s.id), false);
   assert.equal(execFileSync('losetup', ['-a'], { encoding: 'utf8' }).includes(p.dir), false);
   // Inserting works in the namespace where the tmpfs is.
@@ -270,7 +271,12 @@ test("an ephemeral container's writable layer is a tmpfs of its quota in its own
   assert.equal(await exec("import os; print(os.path.exists('many'), len(os.listdir('.')))"), 'False 0');
   await engine.remove(s.id, { force: true });
   assert.ok(!existsSync(p.dir));
-  assert.equal(hostMounts().length, before);
+  assert.deepEqual(hostMounts(), before);
+  // No spare volume of this shape was formatted for it (nor for the other ephemeral container).
+  const { readdirSync } = await import('node:fs');
+  const spares = join(home.root, 'quota', 'spares');
+  const shape = `${imageBytes(disk, false)}-${disk.inodes}-`;
+  assert.deepEqual(existsSync(spares) ? readdirSync(spares).filter((n) => n.includes(shape)) : [], [], 'no background mkfs for ephemeral containers');
 });
 
 test('writable: ephemeral needs a disk quota; reg run --rm is ephemeral by default, generate persistent', { skip }, async () => {
