@@ -91,4 +91,8 @@ test('writable layer: ephemeral → --upper-tmpfs of the disk quota (+ a few ino
     assert.deepEqual(after(args, '--upper-tmpfs'), []);
   }
   assert.deepEqual(writableLayer({ disk, writable: 'ephemeral' }, paths), { kind: 'tmpfs', bytes: disk.bytes, inodes: disk.inodes + LAYER_TMPFS_SPARE_INODES });
+  // Never more than half the memory limit (tmpfs pages are charged to it): ENOSPC comes before the OOM killer.
+  const big = { bytes: 1024 ** 3, inodes: 1000 };
+  assert.equal(after(runArgs({ ...state, disk: big, writable: 'ephemeral', limits: { memoryBytes: 512 * 1024 ** 2 } }, paths, []), '--upper-tmpfs')[0], `${256 * 1024 ** 2},${1000 + LAYER_TMPFS_SPARE_INODES}`);
+  assert.equal(after(runArgs({ ...state, disk, writable: 'ephemeral', limits: { memoryBytes: 512 * 1024 ** 2 } }, paths, []), '--upper-tmpfs')[0], `${disk.bytes},${disk.inodes + LAYER_TMPFS_SPARE_INODES}`);
 });

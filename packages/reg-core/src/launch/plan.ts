@@ -45,8 +45,19 @@ export type WritableLayer = { kind: 'tmpfs'; bytes: number; inodes: number } | {
  */
 export const LAYER_TMPFS_SPARE_INODES = 8;
 
-export function writableLayer(s: Pick<ContainerState, 'writable' | 'disk'>, p: Pick<LaunchPaths, 'upper' | 'work'>): WritableLayer {
-  if (s.writable === 'ephemeral' && s.disk) return { kind: 'tmpfs', bytes: s.disk.bytes, inodes: s.disk.inodes + LAYER_TMPFS_SPARE_INODES };
+/**
+ * The share of the memory limit an ephemeral layer may take at most. Its tmpfs pages are charged
+ * to the container's memory cgroup and cannot be reclaimed without swap: a layer as large as the
+ * memory limit would end in the OOM killer (the student's shell killed) instead of ENOSPC.
+ */
+export const LAYER_TMPFS_MEMORY_SHARE = 0.5;
+
+export function writableLayer(s: Pick<ContainerState, 'writable' | 'disk'> & { limits?: Pick<ContainerState['limits'], 'memoryBytes'> }, p: Pick<LaunchPaths, 'upper' | 'work'>): WritableLayer {
+  if (s.writable === 'ephemeral' && s.disk) {
+    const memory = s.limits?.memoryBytes;
+    const bytes = memory ? Math.min(s.disk.bytes, Math.floor(memory * LAYER_TMPFS_MEMORY_SHARE)) : s.disk.bytes;
+    return { kind: 'tmpfs', bytes, inodes: s.disk.inodes + LAYER_TMPFS_SPARE_INODES };
+  }
   return { kind: 'dir', upper: p.upper, work: p.work };
 }
 

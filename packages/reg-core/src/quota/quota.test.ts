@@ -279,6 +279,14 @@ test("an ephemeral container's writable layer is a tmpfs of its quota in its own
   assert.deepEqual(existsSync(spares) ? readdirSync(spares).filter((n) => n.includes(shape)) : [], [], 'no background mkfs for ephemeral containers');
 });
 
+test('an ephemeral layer larger than half the memory limit is capped there: the writer gets ENOSPC, not the OOM killer', { skip }, async () => {
+  const r = await py(FILL_BYTES, { limits: { memoryBytes: 128 * MiB }, disk: { bytes: 1024 * MiB, inodes: 1000 }, writable: 'ephemeral', rm: true });
+  assert.equal(r.outcome.outcome, 'exited', `${JSON.stringify(r.outcome)} ${r.output}`);
+  const [, n, err] = r.output.split(' ');
+  assert.equal(err, 'ENOSPC', r.output);
+  assert.ok(Number(n) >= 60 * MiB && Number(n) <= 64 * MiB, r.output);
+});
+
 test('writable: ephemeral needs a disk quota; reg run --rm is ephemeral by default, generate persistent', { skip }, async () => {
   await assert.rejects(engine.generate({ ret: 'python@3.11', writable: 'ephemeral' }), (e) => isRegError(e, 'USAGE') && /needs a disk quota/.test(e.message));
   await assert.rejects(engine.generate({ ret: 'python@3.11', writable: 'tmp' as never, disk: { bytes: 8 * MiB, inodes: 100 } }), (e) => isRegError(e, 'USAGE') && /writable/.test(e.message));
