@@ -33,7 +33,7 @@ describe('host restarts', { skip }, () => {
     terminals.push(t);
     assert.equal((await t.attach(id, await api.attachToken(id))).ok, true);
     t.type('print(6*7)\r');
-    await t.waitFor(/\r\n42\r\n>>> $/);
+    await t.waitFor(/\r\n42\r\n[\s\S]*>>> $/); // readline may redraw the prompt after a resize
     return { id, t, api };
   }
 
