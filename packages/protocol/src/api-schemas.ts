@@ -44,6 +44,11 @@ export const createContainerSchema = z
     limits: limitsSchema.optional(),
     /** true (default): start it now under a pseudo-terminal that browsers attach to; false: only generate it. */
     terminal: z.boolean().default(true),
+    /**
+     * The writable layer ends with the container: a tmpfs of the disk quota inside it, empty at each
+     * start, nothing on the host (terminals always are; `reg run --rm` through a host asks for it).
+     */
+    ephemeral: z.boolean().optional(),
   })
   .strict();
 export type CreateContainer = z.input<typeof createContainerSchema>;

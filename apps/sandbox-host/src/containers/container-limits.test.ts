@@ -3,7 +3,7 @@
 // ask for more but never above a ceiling, and a per-user cap bounds concurrent containers.
 
 import assert from 'node:assert/strict';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -61,6 +61,15 @@ describe('container limits on the host', { skip }, () => {
     assert.deepEqual(state.disk, { bytes: 32 * MiB, inodes: 2000 });
     assert.equal(state.writable, 'persistent', 'a detached container keeps its writable layer (a loop volume) across stop/start');
     assert.equal(state.ptys, 16, 'the policy\'s pty limit reaches the launcher (devpts max=)');
+    assert.equal((await s1.call('DELETE', `/api/containers/${r.json.id}`)).status, 200);
+  });
+
+  test('ephemeral: true (reg run --rm through the host) gives a tmpfs writable layer: no volume image on the host', async () => {
+    const r = await s1.call('POST', '/api/containers', { ret: 'python@3.11', terminal: false, ephemeral: true });
+    assert.equal(r.status, 201, JSON.stringify(r.json));
+    const dir = join(home.dir, 'containers', r.json.id);
+    assert.equal(JSON.parse(readFileSync(join(dir, 'state.json'), 'utf8')).writable, 'ephemeral');
+    assert.equal(existsSync(join(dir, 'layer.img')), false);
     assert.equal((await s1.call('DELETE', `/api/containers/${r.json.id}`)).status, 200);
   });
 

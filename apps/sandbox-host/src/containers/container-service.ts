@@ -62,9 +62,9 @@ export class ContainerService {
         ...(body.name && { name: body.name }),
         limits: cgroupLimitsOf(limits),
         disk: diskQuotaOf(limits),
-        // A terminal's writable layer ends with it (a tmpfs of the quota in its namespace); a
-        // detached container keeps its upper dir across stop/start (a loop volume).
-        writable: body.terminal ? 'ephemeral' : 'persistent',
+        // A terminal's writable layer ends with it (a tmpfs of the quota in its namespace), as does
+        // one asked to be ephemeral; a detached container keeps its upper dir across stop/start (a loop volume).
+        writable: body.terminal || body.ephemeral ? 'ephemeral' : 'persistent',
         ptys: limits.ptys,
         tty: body.terminal,
       });

@@ -24,9 +24,10 @@ export const CREATE_OPTIONS: Options = {
   'disk-inodes': { type: 'string' },
   net: { type: 'string' },
   env: { type: 'string', short: 'e', multiple: true },
+  ephemeral: { type: 'boolean' },
 };
 
-export const USAGE = `reg run -t REF [-c CMD | -- CMD ARGS...] [--name N] [-p DIR] [-m 256m] [--pids N] [--cpus 0.5] [--disk 1g] [--disk-inodes N] [--net none|host] [-e K=V] [--rm] [-d] [--timeout SEC]
+export const USAGE = `reg run -t REF [-c CMD | -- CMD ARGS...] [--name N] [-p DIR] [-m 256m] [--pids N] [--cpus 0.5] [--disk 1g] [--disk-inodes N] [--net none|host] [-e K=V] [--ephemeral] [--rm] [-d] [--timeout SEC]
        reg generate -t REF [same options]       reg start [-a] ID
        reg stop [-t SEC] ID    reg rm [-f] ID    reg ps [-a] [--json]    reg inspect ID    reg logs [-n N] [-f] ID
        reg exec ID -- CMD ARGS    reg install ID REF    reg uninstall ID REF    reg stats [--json]`;
@@ -95,6 +96,8 @@ export function createOptions(values: Record<string, any>, positionals: string[]
     ...(values.project && { projectDir: values.project }),
     limits: limitsFrom(values),
     ...(values.net && { network: values.net }),
+    // --ephemeral: the writable layer is a tmpfs of the disk quota, emptied at every start (--rm implies it).
+    ...(values.ephemeral && { writable: 'ephemeral' as const }),
     tty: process.stdin.isTTY ?? false,
     env,
   };

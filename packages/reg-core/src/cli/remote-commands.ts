@@ -28,6 +28,8 @@ export async function remoteCommand(host: RemoteHost, cmd: string, argv: string[
         ...(o.name && { name: o.name }),
         ...(o.limits && Object.keys(o.limits).length && { limits: o.limits }),
         terminal: false,
+        // Removed when it ends: its writable layer need not outlive it (no loop volume on the host).
+        ...((values.rm || values.ephemeral) && { ephemeral: true }),
       });
       if (cmd === 'generate') return void console.log(created.id), 0;
       let s = await host.call<RemoteContainer>('POST', `/api/containers/${id(created.id)}/start`);
