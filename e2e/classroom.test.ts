@@ -213,6 +213,13 @@ describe('the instructor journey', { skip: why }, () => {
     assert.equal((await apiFrom(s3, 'GET', `/api/classes/${classId}/members`)).status, 404);
     assert.equal((await apiFrom(s1, 'GET', `/api/classes/${classId}/workspaces/${s2Id}`)).status, 403);
     assert.equal((await apiFrom(s1, 'POST', `/api/classes/${classId}/start`)).status, 403);
+    // The class page is for its staff: a student sees a short note, no staff sections, no error.
+    const s1Class = await s1.context().newPage();
+    await s1Class.goto(`${stack.webUrl}/teach/${classId}`);
+    await s1Class.getByText("This page is for the class's instructors and TAs.").waitFor({ timeout: 10_000 });
+    assert.equal(await s1Class.locator('.error, section.card, a:has-text("Live class view")').count(), 0, 'no staff sections for a student');
+    await s1Class.screenshot({ path: `${SHOTS}/classroom-student-class-page.png` });
+    await s1Class.close();
     assert.equal((await apiFrom(s1, 'GET', `/api/containers/${t2}`)).status, 404);
 
     // Stop class: the students' sessions end and their files stay.

@@ -34,6 +34,20 @@ export default function ClassPage({ classId }: { classId: string }) {
         <main className="page wide">{error ? <p className="error">{error}</p> : <p className="muted">Loading…</p>}</main>
       </>
     );
+  if (cls.role === 'student')
+    return (
+      <>
+        <Nav />
+        <title>{`${cls.name} · Reg`}</title>
+        <main className="page" data-testid="staff-only">
+          <h1>{cls.name}</h1>
+          <p>This page is for the class&apos;s instructors and TAs.</p>
+          <p>
+            <Link href="/">Back to your classes</Link>
+          </p>
+        </main>
+      </>
+    );
   const manage = cls.role === 'instructor';
   return (
     <>
