@@ -155,7 +155,9 @@ describe('admin pages', { skip: why }, () => {
     for (const who of ['student2', 'teacher']) {
       const page = await signedIn(who);
       await page.goto(`${stack.webUrl}/admin`);
-      await page.getByText('the memory dashboard is for admins').waitFor({ timeout: 10_000 });
+      await page.getByRole('heading', { name: 'Administrators only' }).waitFor({ timeout: 10_000 });
+      assert.equal(await page.getByRole('navigation', { name: 'administration' }).count(), 0, `${who} sees no admin tabs`);
+      assert.equal(await page.locator('.error').count(), 0, `${who} sees no error`);
       for (const path of ['/api/admin/users', '/api/admin/audit', '/api/admin/memory']) assert.equal((await page.request.get(`${stack.webUrl}${path}`)).status(), 403, `${who} ${path}`);
       const cookies = await page.context().cookies();
       const token = cookies.find((c) => c.name === 'reg_session')!.value;

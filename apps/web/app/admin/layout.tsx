@@ -1,14 +1,13 @@
 import type { ReactNode } from 'react';
 import Nav from '@/components/nav';
-import AdminTabs from './admin-tabs';
+import AdminGate from './admin-gate';
 
 export default function AdminLayout({ children }: { children: ReactNode }) {
   return (
     <>
       <Nav />
       <main className="page wide admin">
-        <AdminTabs />
-        {children}
+        <AdminGate>{children}</AdminGate>
       </main>
     </>
   );
