@@ -42,9 +42,10 @@ export function useClassLive(classId: string) {
           students: s.students.map((st) => {
             if (st.userId !== e.userId) return st;
             const ids = e.state === 'ended' ? st.containerIds.filter((id) => id !== e.containerId) : e.containerId && !st.containerIds.includes(e.containerId) ? [...st.containerIds, e.containerId] : st.containerIds;
-            // One terminal ending while another is open leaves the student connected.
+            // One terminal ending while another is open leaves the student connected. Being prepared
+            // (ready) is not something the student did: it leaves the last activity as it was.
             const state = e.state === 'ended' && ids.length ? st.state : e.state;
-            return { ...st, state, containerIds: ids, lastActivityAt: e.at, endMessage: state === 'ended' ? (e.endMessage ?? null) : null, ...(e.memoryBytes !== undefined && { memoryBytes: e.memoryBytes }) };
+            return { ...st, state, containerIds: ids, lastActivityAt: state === 'ready' || state === 'not-started' ? st.lastActivityAt : e.at, endMessage: state === 'ended' ? (e.endMessage ?? null) : null, ...(e.memoryBytes !== undefined && { memoryBytes: e.memoryBytes }) };
           }),
         };
       }),

@@ -23,6 +23,8 @@ function ago(iso: string | null, now: number): string {
   return `${Math.floor(s / 3600)} h ago`;
 }
 
+/** When the student last did something: a prepared (ready) or never-started environment is no activity. */
+const activityOf = (s: LiveStudent) => (s.state === 'ready' || s.state === 'not-started' || !s.lastActivityAt ? 0 : Date.parse(s.lastActivityAt));
 const mib = (b: number | null) => (b === null ? '—' : `${(b / 1048576).toFixed(1)} MiB`);
 const nameOf = (s: LiveStudent) => s.displayName ?? s.username;
 
@@ -47,7 +49,7 @@ export default function LiveView({ classId }: { classId: string }) {
     const by: Record<SortKey, (a: LiveStudent, b: LiveStudent) => number> = {
       name: (a, b) => nameOf(a).localeCompare(nameOf(b)),
       state: (a, b) => STATE_ORDER[a.state] - STATE_ORDER[b.state] || nameOf(a).localeCompare(nameOf(b)),
-      activity: (a, b) => Date.parse(b.lastActivityAt ?? '0') - Date.parse(a.lastActivityAt ?? '0'),
+      activity: (a, b) => activityOf(b) - activityOf(a),
       memory: (a, b) => (b.memoryBytes ?? -1) - (a.memoryBytes ?? -1),
     };
     return [...list].sort(by[sort]);
@@ -182,7 +184,7 @@ export default function LiveView({ classId }: { classId: string }) {
                 </span>
                 {s.endMessage && <span className="muted"> ({s.endMessage})</span>}
               </td>
-              <td>{ago(s.lastActivityAt, now)}</td>
+              <td>{s.state === 'ready' || s.state === 'not-started' ? '—' : ago(s.lastActivityAt, now)}</td>
               <td>{mib(s.memoryBytes)}</td>
               <td>
                 <div className="actions">
