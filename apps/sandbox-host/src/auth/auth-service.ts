@@ -40,7 +40,7 @@ export class AuthService {
       this.d.limiter.failed(username, ip);
       throw new AccessError('UNAUTHENTICATED', 'wrong username or password');
     }
-    this.d.limiter.succeeded(username);
+    this.d.limiter.succeeded(username, ip);
     return this.open(c, u, 'password');
   }
 

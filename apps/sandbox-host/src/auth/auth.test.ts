@@ -129,7 +129,7 @@ describe('accounts and sessions', { skip }, () => {
     assert.equal(r.json.error.message, 'wrong username or password');
   });
 
-  test('sign-in is rate limited per account (429 + Retry-After) and a right password does not get through the block', async () => {
+  test('sign-in is rate limited per account and address (429 + Retry-After); the owner at another address still signs in', async () => {
     await host.db.user.create({ data: { id: 'u-rl', username: 'ratelimited', role: 'student', passwordHash: await hashPassword(DEMO_PASSWORD) } });
     const codes: number[] = [];
     for (let i = 0; i < 6; i++) codes.push((await signInRaw(host.base, 'ratelimited', `guess${i}`)).status);
@@ -141,6 +141,9 @@ describe('accounts and sessions', { skip }, () => {
     assert.ok(retry > 0 && retry <= 60, `Retry-After ${retry}`);
     // Another account from the same address is not affected.
     assert.equal((await signInRaw(host.base, 'student2', DEMO_PASSWORD)).status, 200);
+    // Nor is the owner at an address with no failures, while the guesser stays throttled.
+    assert.equal((await signInRaw(host.base, 'ratelimited', DEMO_PASSWORD, { 'x-forwarded-for': '192.0.2.44' })).status, 200);
+    assert.equal((await signInRaw(host.base, 'ratelimited', DEMO_PASSWORD)).status, 429);
   });
 
   test('sign-in is rate limited per address (through the web proxy\'s X-Forwarded-For)', async () => {

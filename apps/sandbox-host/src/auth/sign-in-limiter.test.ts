@@ -2,27 +2,45 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { SignInLimiter } from './sign-in-limiter.js';
 
-test('five failures in a minute block the account, with a doubling backoff', () => {
-  const l = new SignInLimiter({ maxFailuresPerAccount: 5, baseBlockMs: 60_000, maxBlockMs: 600_000 });
+test('five failures in a minute from one address block that account at that address, with a doubling backoff', () => {
+  const l = new SignInLimiter({ baseBlockMs: 60_000, maxBlockMs: 600_000 });
   const t0 = 1_000_000;
   for (let i = 0; i < 4; i++) l.failed('Alice', '10.0.0.1', t0 + i);
-  assert.equal(l.retryAfterMs('alice', '10.0.0.9', t0 + 10), 0);
-  l.failed('alice', '10.0.0.2', t0 + 10);
-  // Blocked whatever the address: the account is the key.
-  assert.equal(l.retryAfterMs('alice', '10.0.0.3', t0 + 10), 60_000);
-  assert.equal(l.retryAfterMs('bob', '10.0.0.3', t0 + 10), 0);
+  assert.equal(l.retryAfterMs('alice', '10.0.0.1', t0 + 10), 0);
+  l.failed('alice', '10.0.0.1', t0 + 10);
+  assert.equal(l.retryAfterMs('alice', '10.0.0.1', t0 + 10), 60_000);
+  // The owner at another address is not locked out, nor is another account at the same address.
+  assert.equal(l.retryAfterMs('alice', '10.0.0.3', t0 + 10), 0);
+  assert.equal(l.retryAfterMs('bob', '10.0.0.1', t0 + 10), 0);
   const t1 = t0 + 60_011;
-  assert.equal(l.retryAfterMs('alice', '10.0.0.3', t1), 0);
+  assert.equal(l.retryAfterMs('alice', '10.0.0.1', t1), 0);
   for (let i = 0; i < 5; i++) l.failed('alice', '10.0.0.1', t1 + i);
   assert.equal(l.retryAfterMs('alice', '10.0.0.1', t1 + 4), 120_000);
 });
 
-test('failures spread over more than the window do not block; a success clears the account', () => {
-  const l = new SignInLimiter({ maxFailuresPerAccount: 5, windowMs: 60_000 });
-  for (let i = 0; i < 20; i++) l.failed('carol', `10.0.0.${i}`, i * 20_000);
-  assert.equal(l.retryAfterMs('carol', '10.0.1.1', 20 * 20_000), 0);
+test('wrong passwords for an account from many addresses do not lock out its owner until the account-wide bound', () => {
+  const l = new SignInLimiter();
+  const t0 = 5_000_000;
+  // Four guessers, five wrong passwords each: every one of them is throttled.
+  for (let g = 1; g <= 4; g++) for (let i = 0; i < 5; i++) l.failed('erin', `198.51.100.${g}`, t0 + g * 10 + i);
+  for (let g = 1; g <= 4; g++) assert.ok(l.retryAfterMs('erin', `198.51.100.${g}`, t0 + 100) > 0, `guesser ${g}`);
+  // The owner, at an address with no failures, may sign in.
+  assert.equal(l.retryAfterMs('erin', '10.1.1.1', t0 + 100), 0);
+  l.succeeded('erin', '10.1.1.1');
+  // A distributed guesser (50 addresses, one try each within the minute) hits the account-wide bound.
+  const l2 = new SignInLimiter();
+  for (let i = 0; i < 49; i++) l2.failed('frank', `203.0.113.${i}`, t0 + i);
+  assert.equal(l2.retryAfterMs('frank', '10.1.1.1', t0 + 100), 0);
+  l2.failed('frank', '203.0.113.200', t0 + 100);
+  assert.equal(l2.retryAfterMs('frank', '10.1.1.1', t0 + 100), 60_000);
+});
+
+test('failures spread over more than the window do not block; a success clears that address\'s count', () => {
+  const l = new SignInLimiter({ windowMs: 60_000 });
+  for (let i = 0; i < 20; i++) l.failed('carol', '10.0.0.1', i * 20_000);
+  assert.equal(l.retryAfterMs('carol', '10.0.0.1', 20 * 20_000), 0);
   for (let i = 0; i < 4; i++) l.failed('dave', '10.0.0.1', i);
-  l.succeeded('dave');
+  l.succeeded('dave', '10.0.0.1');
   l.failed('dave', '10.0.0.1', 5);
   assert.equal(l.retryAfterMs('dave', '10.0.0.1', 6), 0);
 });

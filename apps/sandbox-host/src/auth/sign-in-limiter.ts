@@ -1,13 +1,23 @@
-// Sign-in rate limit: failures are counted per account and per client address; once a key has
-// `maxFailures` failures inside `windowMs` it is blocked, for baseBlockMs the first time and twice
-// as long each time again (up to maxBlockMs). A success clears the account's count. Addresses get
-// a larger allowance than accounts, because a classroom often shares one NAT address.
+// Sign-in rate limit. Failures are counted under three keys, each with its own allowance inside
+// `windowMs` (default one minute):
+//   - (account, client address): 5 — the guesser at one address is stopped quickly;
+//   - client address, any account: 30 — a larger allowance, because a classroom often shares one
+//     NAT address, but one address spraying many accounts is still stopped;
+//   - account, any address: 50 — a distributed guesser is still slowed, yet a handful of wrong
+//     passwords typed at one address (or by someone else) never lock the owner out elsewhere.
+// Once a key reaches its allowance it is blocked, for baseBlockMs the first time and twice as long
+// each time again (up to maxBlockMs). A success clears the (account, address) count only: the
+// account-wide count keeps bounding a distributed guesser.
 //
 // A flood of distinct usernames or addresses must not grow memory without bound: the table holds
 // at most `maxKeys` entries (a Map in insertion order, refreshed on use, oldest evicted first).
 
 export interface SignInLimiterOptions {
+  /** Failures of one account from one address (default 5). */
+  maxFailuresPerAccountAddress?: number;
+  /** Failures of one account from all addresses together (default 50). */
   maxFailuresPerAccount?: number;
+  /** Failures from one address, whatever the account (default 30). */
   maxFailuresPerAddress?: number;
   windowMs?: number;
   baseBlockMs?: number;
@@ -30,7 +40,8 @@ export class SignInLimiter {
 
   constructor(opts: SignInLimiterOptions = {}) {
     this.o = {
-      maxFailuresPerAccount: opts.maxFailuresPerAccount ?? 5,
+      maxFailuresPerAccountAddress: opts.maxFailuresPerAccountAddress ?? 5,
+      maxFailuresPerAccount: opts.maxFailuresPerAccount ?? 50,
       maxFailuresPerAddress: opts.maxFailuresPerAddress ?? 30,
       windowMs: opts.windowMs ?? 60_000,
       baseBlockMs: opts.baseBlockMs ?? 60_000,
@@ -54,13 +65,15 @@ export class SignInLimiter {
   }
 
   failed(account: string, address: string, now = Date.now()): void {
-    const [acc, addr] = keysOf(account, address);
+    const [pair, acc, addr] = keysOf(account, address);
+    this.count(pair, this.o.maxFailuresPerAccountAddress, now);
     this.count(acc, this.o.maxFailuresPerAccount, now);
     this.count(addr, this.o.maxFailuresPerAddress, now);
   }
 
-  succeeded(account: string): void {
-    this.entries.delete(keysOf(account, '')[0]);
+  /** The right password from `address`: that address's count for the account starts over. */
+  succeeded(account: string, address: string): void {
+    this.entries.delete(keysOf(account, address)[0]);
   }
 
   private count(key: string, max: number, now: number): void {
@@ -82,4 +95,7 @@ export class SignInLimiter {
   }
 }
 
-const keysOf = (account: string, address: string): [string, string] => [`a:${account.toLowerCase().slice(0, 64)}`, `ip:${address}`];
+const keysOf = (account: string, address: string): [string, string, string] => {
+  const a = account.toLowerCase().slice(0, 64);
+  return [`aip:${a}\n${address}`, `a:${a}`, `ip:${address}`];
+};
