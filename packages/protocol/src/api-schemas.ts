@@ -79,6 +79,10 @@ export const retSchema = z.object({
   name: z.string(),
   version: z.string(),
   description: z.string().optional(),
+  /** runtime, package, library, base or data: what the new-class form offers as a tool. */
+  kind: z.enum(['runtime', 'library', 'data', 'base', 'package']).optional(),
+  /** The RETs it brings in (libs and requires as written): a bundle's parts, a package's dependencies. */
+  requires: z.array(z.string()).optional(),
 });
 
 export const userSchema = z.object({

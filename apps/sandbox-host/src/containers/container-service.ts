@@ -157,7 +157,7 @@ export class ContainerService {
   }
 
   async rets() {
-    return (await listRets(this.engine.home)).map((r) => ({ name: r.name, version: r.version, ...(r.description && { description: r.description }) }));
+    return (await listRets(this.engine.home)).map((r) => ({ name: r.name, version: r.version, kind: r.kind, requires: r.requires, ...(r.description && { description: r.description }) }));
   }
 
   private async row(id: string): Promise<OwnerRow | undefined> {

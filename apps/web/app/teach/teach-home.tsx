@@ -11,8 +11,29 @@ import { classApi, describeFailure } from '@/clients/class-client';
 import { runtimeLabel } from '@/components/my-classes';
 import Nav from '@/components/nav';
 
-type Ret = { name: string; version: string; description?: string };
-const RUNTIMES = new Set(['python', 'node']);
+type Ret = { name: string; version: string; description?: string; kind?: string; requires?: string[] };
+const RUNTIMES = ['python', 'node'];
+const nameOf = (ref: string) => ref.split('@')[0];
+
+/**
+ * What the new-class form offers beside the runtime: bundles (tools@1) first, then course packages
+ * (kind `package`) that no other package pulls in. The parts of a bundle and packages' dependencies
+ * (bash, vim-common, base-files…) are under "more packages"; libraries, base files, data, runtime
+ * bundles (python-tools) and class environments (env-…) are not tools.
+ */
+function toolChoices(rets: Ret[]): { main: Ret[]; more: Ret[] } {
+  const isTool = (r: Ret) =>
+    !RUNTIMES.includes(r.name) &&
+    !r.name.startsWith('env-') &&
+    // A program built from this host (bash) is a runtime RET too; a runtime bundle (python-tools) is not a tool.
+    (r.kind ? r.kind === 'package' || (r.kind === 'runtime' && !(r.requires ?? []).some((q) => RUNTIMES.includes(nameOf(q)))) : !r.name.startsWith('lib') && !r.name.endsWith('-tools') && !['rootfs', 'tzdata', 'ca-certificates', 'ld-linux-x86-64'].includes(r.name));
+  const packages = rets.filter(isTool);
+  const pulledIn = new Set(packages.flatMap((r) => (r.requires ?? []).map(nameOf)));
+  const main = packages.filter((r) => !pulledIn.has(r.name));
+  const bundle = (r: Ret) => (r.name === 'tools' ? 0 : 1);
+  main.sort((a, b) => bundle(a) - bundle(b) || a.name.localeCompare(b.name));
+  return { main, more: packages.filter((r) => pulledIn.has(r.name)) };
+}
 
 export default function TeachHome() {
   const router = useRouter();
@@ -29,8 +50,10 @@ export default function TeachHome() {
     classApi.rets().then(setRets, () => {});
   }, []);
 
-  const runtimes = rets.filter((r) => RUNTIMES.has(r.name));
-  const tools = rets.filter((r) => !RUNTIMES.has(r.name) && !r.name.startsWith('env-') && !r.name.startsWith('lib') && r.name !== 'rootfs' && r.name !== 'tzdata' && r.name !== 'ca-certificates' && r.name !== 'ld-linux-x86-64');
+  // Python first (the usual first course), then Node.
+  const runtimes = rets.filter((r) => RUNTIMES.includes(r.name) && (!r.kind || r.kind === 'runtime')).sort((a, b) => RUNTIMES.indexOf(a.name) - RUNTIMES.indexOf(b.name));
+  const tools = toolChoices(rets);
+  const hasBundle = tools.main.some((r) => r.name === 'tools');
 
   async function create(e: FormEvent<HTMLFormElement>) {
     e.preventDefault();
@@ -105,16 +128,22 @@ export default function TeachHome() {
               ))}
             </select>
           </label>
-          {tools.length > 0 && (
+          {tools.main.length + tools.more.length > 0 && (
             <fieldset className="tools">
               <legend className="muted">Tools beside the runtime (a shell and an editor make it a real terminal)</legend>
-              {tools.map((r) => (
-                <label key={`${r.name}@${r.version}`} className="inline">
-                  <input type="checkbox" name="tools" value={`${r.name}@${r.version}`} defaultChecked={r.name.startsWith('tools') || r.name === 'bash'} />
-                  {r.name} {r.version}
-                  {r.description && <span className="muted small"> · {r.description}</span>}
-                </label>
+              {tools.main.map((r) => (
+                <ToolChoice key={`${r.name}@${r.version}`} ret={r} checked={r.name === 'tools' || (!hasBundle && r.name === 'bash')} />
               ))}
+              {tools.more.length > 0 && (
+                <details>
+                  <summary className="muted small">
+                    {tools.more.length} more package{tools.more.length === 1 ? '' : 's'} (parts of the bundles above and their dependencies)
+                  </summary>
+                  {tools.more.map((r) => (
+                    <ToolChoice key={`${r.name}@${r.version}`} ret={r} checked={!hasBundle && r.name === 'bash'} />
+                  ))}
+                </details>
+              )}
             </fieldset>
           )}
           <div className="row">
@@ -130,5 +159,15 @@ export default function TeachHome() {
         </form>
       </main>
     </>
+  );
+}
+
+function ToolChoice({ ret: r, checked }: { ret: Ret; checked: boolean }) {
+  return (
+    <label className="inline">
+      <input type="checkbox" name="tools" value={`${r.name}@${r.version}`} defaultChecked={checked} />
+      {r.name} {r.version}
+      {r.description && <span className="muted small"> · {r.description}</span>}
+    </label>
   );
 }
