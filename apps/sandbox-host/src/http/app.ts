@@ -4,21 +4,22 @@
 
 import type { Socket } from 'node:net';
 import { Hono, type Context } from 'hono';
+import { isRegError } from '@reg/core';
 import { getCookie } from 'hono/cookie';
 import type { HttpBindings } from '@hono/node-server';
 import { AccessError, RequestError, type Principal } from '../auth/principal.js';
-import { authorize, type ClassMembership } from '../auth/scopes.js';
+import { authorize, isAdmin, type ClassMembership } from '../auth/scopes.js';
 import { OPEN_WHILE_PASSWORD_CHANGE_REQUIRED } from '../auth/auth-routes.js';
 import type { ApiRoute } from './api-routes.js';
 import { DEFAULT_MAX_BODY_BYTES, readJsonCapped } from './body-limit.js';
-import { errorResponse } from './error-status.js';
+import { errorResponseFor } from './error-status.js';
 
 export const SESSION_COOKIE = 'reg_session';
 
 /** Resolves a session token to a principal (undefined: not signed in). */
 export type Authenticate = (token: string) => Promise<Principal | undefined>;
 
-export function buildApp(routes: ApiRoute[], opts: { adminSockets: WeakSet<Socket>; authenticate: Authenticate; membership: ClassMembership; log?: (m: string) => void; logError?: (m: string) => void }): Hono<{ Bindings: HttpBindings }> {
+export function buildApp(routes: ApiRoute[], opts: { adminSockets: WeakSet<Socket>; authenticate: Authenticate; membership: ClassMembership; log?: (m: string) => void; logInfo?: (m: string) => void; logError?: (m: string) => void }): Hono<{ Bindings: HttpBindings }> {
   const app = new Hono<{ Bindings: HttpBindings }>();
 
   const principalOf = async (c: Context<{ Bindings: HttpBindings }>): Promise<Principal | undefined> => {
@@ -28,14 +29,21 @@ export function buildApp(routes: ApiRoute[], opts: { adminSockets: WeakSet<Socke
     return token ? opts.authenticate(token) : undefined;
   };
 
+  // Who asked, for the error handler: admins see engine errors whole, others a redacted copy.
+  const callers = new WeakMap<Request, Principal>();
+
   for (const r of routes) {
     app.on(r.method.toUpperCase(), r.path, async (c) => {
       opts.log?.(`${r.method.toUpperCase()} ${c.req.path}`);
-      // Who may is data on the route: checked here, once, before the body is even read.
-      const access = await authorize(await principalOf(c), r.scope, { classId: c.req.param(r.classParam ?? 'classId'), membership: opts.membership });
-      if (access.principal.kind === 'user' && access.principal.mustChangePassword && !OPEN_WHILE_PASSWORD_CHANGE_REQUIRED.has(r.operationId)) {
+      const principal = await principalOf(c);
+      if (principal) callers.set(c.req.raw, principal);
+      // A password to change comes before anything else, whatever the route would answer (even
+      // "no class"): the same 403 everywhere but the few routes that stay open.
+      if (principal?.kind === 'user' && principal.mustChangePassword && !OPEN_WHILE_PASSWORD_CHANGE_REQUIRED.has(r.operationId)) {
         throw new RequestError('PASSWORD_CHANGE_REQUIRED', 'choose a new password first', 'POST /api/auth/password with {newPassword}');
       }
+      // Who may is data on the route: checked here, once, before the body is even read.
+      const access = await authorize(principal, r.scope, { classId: c.req.param(r.classParam ?? 'classId'), membership: opts.membership });
       let body: unknown;
       // Capped before it is read: a flood cannot make the host hold more than the route allows.
       if (r.body) body = r.body.parse(await readJsonCapped(c, r.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES));
@@ -48,10 +56,16 @@ export function buildApp(routes: ApiRoute[], opts: { adminSockets: WeakSet<Socke
 
   app.notFound((c) => c.json({ error: { code: 'NOT_FOUND', message: `no route ${c.req.method} ${c.req.path}`, hint: 'see GET /api/openapi.json' } }, 404));
   app.onError((e, c) => {
-    const { status, body } = errorResponse(e);
+    const caller = callers.get(c.req.raw);
+    const { status, body, redacted } = errorResponseFor(e, caller !== undefined && isAdmin(caller));
     if (e instanceof RequestError && e.retryAfterSeconds) c.header('retry-after', String(e.retryAfterSeconds));
     // A 5xx is the host's fault: its cause is logged at the default level, whatever the client saw.
     if (status >= 500) (opts.logError ?? opts.log)?.(`${c.req.method} ${c.req.path} failed (${status}): ${(e as Error)?.stack ?? String(e)}`);
+    // What a non-admin did not see is logged whole (message, hint, file), for the admin.
+    else if (redacted) {
+      const full = isRegError(e) ? JSON.stringify(e.toJSON()) : String(e);
+      (opts.logInfo ?? opts.log)?.(`${c.req.method} ${c.req.path} answered ${status} (redacted for ${caller?.kind === 'user' ? caller.user.username : 'an anonymous caller'}): ${full}`);
+    }
     return c.json(body, status as 400);
   });
   return app;

@@ -47,6 +47,42 @@ export const STATUS_BY_CODE: Record<ErrorCode | AccessCode | RequestCode, number
   HOST_REFUSED: 403,
 };
 
+/**
+ * What a caller who is not an admin sees of an error. Engine errors are written for the operator
+ * at a terminal: their hints name CLI commands, environment variables and files on the host, and
+ * their messages may hold absolute host paths. For everyone else the message keeps its meaning
+ * with host paths cut out, and a hint survives only if it is plain advice (no command, flag,
+ * variable or path); unexpected (non-Reg) errors say only that the host failed. Admins (role admin
+ * or the unix socket) get `errorResponse` unchanged; the host logs the full error either way.
+ */
+export function errorResponseFor(e: unknown, admin: boolean): { status: number; body: ApiError; redacted: boolean } {
+  const full = errorResponse(e);
+  if (admin || e instanceof AccessError || e instanceof RequestError || e instanceof ZodError) return { ...full, redacted: false };
+  const err = full.body.error;
+  let message: string;
+  if (!isRegError(e)) message = 'the host failed to do that; an admin can find the details in the host log';
+  else if (e.code === 'RET_NOT_FOUND' && /^no RET matches /.test(e.message)) message = e.message.replace(/^no RET matches (\S+)/, 'no RET $1 on this host');
+  else if (e.code === 'USAGE' && e.field === 'command' && / names no default command$/.test(e.message)) message = 'this RET has no command to run';
+  else message = withoutHostPaths(err.message);
+  const hint = err.hint && !OPERATOR_HINT.test(err.hint) ? err.hint : undefined;
+  const body: ApiError = {
+    error: {
+      code: err.code,
+      message,
+      ...(hint && { hint }),
+      ...(err.field && { field: err.field }),
+      ...(err.issues && { issues: err.issues.map((i) => ({ path: i.path, message: withoutHostPaths(i.message) })) }),
+    },
+  };
+  return { status: full.status, body, redacted: JSON.stringify(body) !== JSON.stringify(full.body) };
+}
+
+/** A hint for the operator: a command (`reg …`, backticks, --flags), a variable, a path or a config file. */
+const OPERATOR_HINT = /`|\breg\s|(^|\s)--?[a-z]|\bREG_|\$\{|\$[A-Z]|(^|[\s"'(=])\/[\w.@+-]+\/|\.json\b|\bapt(-cache|-get)?\s|\bnpm\s|\bsudo\b/;
+/** Absolute paths of two or more components (a host's /var/lib/reg/…, /tmp/…); a bare "/" or "/x" stays. */
+const ABSOLUTE_PATH = /(^|[\s"'(=:,])\/[\w.@+-]+(\/[\w.@+-]*)+/g;
+export const withoutHostPaths = (m: string): string => m.replace(ABSOLUTE_PATH, '$1(a path on the host)');
+
 export function errorResponse(e: unknown): { status: number; body: ApiError } {
   if (e instanceof AccessError || e instanceof RequestError) {
     return { status: STATUS_BY_CODE[e.code], body: { error: { code: e.code, message: e.message, ...(e.hint && { hint: e.hint }) } } };
