@@ -122,6 +122,7 @@ export async function startHost(config: HostConfig, opts: { log?: Log } = {}): P
     authenticate: (token) => authSessions.authenticate(token),
     membership: classMembership,
     log: (m) => log.debug(m),
+    logInfo: (m) => log.info(m),
     logError: (m) => log.error(m),
   });
   app.get(

@@ -96,8 +96,29 @@ describe('accounts and sessions', { skip }, () => {
     const blocked = await c.call('GET', '/api/containers');
     assert.equal(blocked.status, 403);
     assert.equal(blocked.json.error.code, 'PASSWORD_CHANGE_REQUIRED');
+    // The password comes first on every route, before "no such class" or "not a member" (not a 404).
+    for (const path of ['/api/classes/no-such-class/members', '/api/classes/no-such-class', '/api/admin/users']) {
+      const r = await c.call('GET', path);
+      assert.equal(r.status, 403, path);
+      assert.equal(r.json.error.code, 'PASSWORD_CHANGE_REQUIRED', path);
+    }
     assert.equal((await c.call('POST', '/api/auth/password', { newPassword: 'my-own-password' })).status, 200);
     assert.equal((await c.call('GET', '/api/containers')).status, 200);
+  });
+
+  test('engine errors reach non-admins without the CLI hint or host paths; admins get them whole', async () => {
+    const student = await ApiClient.signIn(host.base, 'student1');
+    const admin = await ApiClient.signIn(host.base, 'admin');
+    const s = await student.call('POST', '/api/containers', { ret: 'nosuch@1' });
+    assert.equal(s.status, 404);
+    assert.equal(s.json.error.code, 'RET_NOT_FOUND');
+    assert.equal(s.json.error.message, 'no RET nosuch@1 on this host');
+    assert.equal(s.json.error.hint, undefined);
+    assert.doesNotMatch(JSON.stringify(s.json), /reg ret build|\/tmp\/|registries\.json|REG_/);
+    const a = await admin.call('POST', '/api/containers', { ret: 'nosuch@1' });
+    assert.equal(a.status, 404);
+    assert.match(a.json.error.message, /^no RET matches nosuch@1/);
+    assert.match(a.json.error.hint, /reg ret build --from-host PATH/);
   });
 
   test('a one-time link signs in once, then never again; an expired one never', async () => {
