@@ -11,7 +11,7 @@ import { loadLimitPolicy } from '../admin/limit-settings.js';
 import { createOneTimeLogin } from '../auth/one-time-login.js';
 import { hashPassword } from '../auth/password.js';
 import { AccessError, type Principal } from '../auth/principal.js';
-import type { Access } from '../auth/scopes.js';
+import { isAdmin, type Access } from '../auth/scopes.js';
 import type { Db } from '../db/client.js';
 import type { ClassEvents } from './class-events.js';
 import { composeEnvironment } from './class-environment.js';
@@ -239,6 +239,8 @@ export class ClassService {
     const u = await this.db.user.findUnique({ where: { username: body.username.toLowerCase() } });
     if (!u) throw new RegError('FILE_NOT_FOUND', `no user "${body.username}"`, { field: 'username', hint: 'import them with a roster file, or ask them to join with the class code' });
     if (u.id === c.ownerId) throw new RegError('USAGE', `${u.username} is this class's instructor`, { field: 'username' });
+    const refusal = enrolRefusal(p, u);
+    if (refusal) throw new AccessError('FORBIDDEN', refusal, 'ask an admin to add this account, or add a student account');
     await this.db.enrolment.upsert({ where: { classId_userId: { classId, userId: u.id } }, create: { classId, userId: u.id, role: body.role }, update: { role: body.role } });
     await audit(this.db, p, { action: body.role === 'ta' ? 'class.ta.add' : 'class.student.add', targetType: 'user', targetId: u.id, classId, details: { username: u.username } });
     this.events.emit({ type: 'changed', classId, what: 'roster' });
@@ -274,6 +276,17 @@ export class ClassService {
     const rows = parsed.rows;
     const existing = await this.db.user.findMany({ where: { username: { in: rows.map((r) => r.username) } }, include: { enrolments: { where: { classId } } } });
     const byName = new Map(existing.map((u) => [u.username, u]));
+    // Only accounts that are students may be enrolled by an instructor (an admin may enrol anyone);
+    // members already in the class are left as they are.
+    const refused = rows.flatMap((r) => {
+      const u = byName.get(r.username);
+      const why = u && u.enrolments.length === 0 ? enrolRefusal(p, u) : undefined;
+      return why ? [{ path: `line ${r.line}: username`, message: why, line: r.line }] : [];
+    });
+    if (refused.length) {
+      const n = refused.length;
+      throw new RegError('USAGE', `the roster has ${n} account${n === 1 ? '' : 's'} that cannot be enrolled; nothing was imported: remove ${n === 1 ? 'that line' : 'those lines'} (or ask an admin to import the file)`, { field: 'roster', issues: refused });
+    }
     // Hash outside the transaction (scrypt is slow); the transaction only writes.
     const fresh = rows.filter((r) => !byName.has(r.username));
     const passwords = new Map<string, string>();
@@ -314,6 +327,18 @@ export class ClassService {
     this.events.emit({ type: 'changed', classId, what: 'roster' });
     return reply;
   }
+}
+
+/**
+ * Why `p` may not enrol account `u` in a class as `role` (undefined: they may). Enrolling someone
+ * lets the class's instructors and TAs watch their terminals and download their workspace, so an
+ * instructor may enrol only accounts that are students (as students or TAs); instructor and admin
+ * accounts join a class only by an admin's hand (or themselves, with the join code).
+ */
+export function enrolRefusal(p: Principal, u: { username: string; role: string }): string | undefined {
+  if (isAdmin(p) || u.role === 'student') return undefined;
+  const what = u.role === 'admin' ? 'an admin' : u.role === 'instructor' ? 'an instructor' : `a ${u.role}`;
+  return `${u.username} is ${what} account: an instructor may enrol only student accounts, as students or TAs; an admin can add it`;
 }
 
 function dedupe(xs: string[]): string[] {
