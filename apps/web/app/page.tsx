@@ -2,8 +2,9 @@
 
 import { useRouter } from 'next/navigation';
 import { useEffect, useState } from 'react';
-import type { ContainerView, UserView } from '@reg/protocol';
+import type { ClassView, ContainerView, UserView } from '@reg/protocol';
 import { api, ApiFailure, TERMINAL_KINDS } from '@/api-client';
+import { classApi } from '@/clients/class-client';
 import MyClasses from '@/components/my-classes';
 import TerminalList from '@/components/terminal-list';
 
@@ -13,6 +14,7 @@ export default function StartPage() {
   const router = useRouter();
   const [user, setUser] = useState<UserView | null>(null);
   const [open, setOpen] = useState<ContainerView[]>([]);
+  const [classes, setClasses] = useState<ClassView[]>([]);
   const [busy, setBusy] = useState<Kind | null>(null);
   const [error, setError] = useState<string | null>(null);
 
@@ -21,7 +23,9 @@ export default function StartPage() {
       .me()
       .then(async (u) => {
         setUser(u);
-        setOpen((await api.containers()).filter((c) => c.attachable && c.owner === u.username));
+        const [cs, cls] = await Promise.all([api.containers(), classApi.list().catch(() => [] as ClassView[])]);
+        setClasses(cls);
+        setOpen(cs.filter((c) => c.attachable && c.owner === u.username));
       })
       .catch((e) => {
         if (e instanceof ApiFailure && e.status === 401) router.replace('/sign-in');
@@ -43,6 +47,8 @@ export default function StartPage() {
     }
   }
 
+  // A student in a class: the class comes first and the scratch prompts are secondary.
+  const inClass = classes.some((c) => c.role === 'student');
   if (!user) return <main className="page">{error ? <p className="error">{error}</p> : <p className="muted">Loading…</p>}</main>;
   return (
     <main className="page">
@@ -56,18 +62,22 @@ export default function StartPage() {
         <button onClick={() => api.signOut().then(() => router.replace('/sign-in'))}>Sign out</button>
       </div>
       <MyClasses teaching={user.role !== 'student'} />
-      <section className="card" style={{ marginTop: '1rem' }}>
-        <p>Open a terminal in a fresh container:</p>
+      <section className="card scratch" style={{ marginTop: '1rem' }} aria-labelledby="scratch">
+        <h2 id="scratch">Scratch terminals</h2>
+        <p className="muted">
+          A Python or Node prompt in a fresh container, to try something out: its files are not kept.
+          {inClass && ' Class work belongs in your class terminal above, where your files are kept.'}
+        </p>
         <div className="row">
           {(Object.keys(TERMINAL_KINDS) as Kind[]).map((k) => (
-            <button key={k} className="primary" disabled={busy !== null} onClick={() => openTerminal(k)} data-kind={k}>
+            <button key={k} className={inClass ? undefined : 'primary'} disabled={busy !== null} onClick={() => openTerminal(k)} data-kind={k}>
               {busy === k ? 'Starting…' : TERMINAL_KINDS[k].label}
             </button>
           ))}
         </div>
         {error && <p className="error" role="alert">{error}</p>}
       </section>
-      <TerminalList terminals={open} onEnded={(id) => setOpen((o) => o.filter((c) => c.id !== id))} />
+      <TerminalList terminals={open} classNames={new Map(classes.map((c) => [c.id, c.name]))} onEnded={(id) => setOpen((o) => o.filter((c) => c.id !== id))} />
     </main>
   );
 }

@@ -40,8 +40,8 @@ export const api = {
   remove: (id: string) => call<ContainerView>('DELETE', `/api/containers/${id}`),
 };
 
-/** The terminals the start page offers: a RET and the REPL to run on a terminal. */
+/** The scratch terminals the start page offers: a RET and the REPL to run on a terminal (files are not kept). */
 export const TERMINAL_KINDS = {
-  python: { label: 'Python terminal', ret: 'python@3.11', command: ['python3'] },
-  node: { label: 'Node terminal', ret: 'node@20', command: ['node'] },
+  python: { label: 'Scratch Python', ret: 'python@3.11', command: ['python3'] },
+  node: { label: 'Scratch Node', ret: 'node@20', command: ['node'] },
 } as const;

@@ -72,6 +72,8 @@ export const containerSchema = z.object({
   owner: z.string().nullable(),
   /** Whether a terminal session is live on the host (attachable). */
   attachable: z.boolean(),
+  /** The class whose environment and workspace it runs (absent: a scratch or API container). */
+  classId: z.string().optional(),
 });
 export type ContainerView = z.infer<typeof containerSchema>;
 

@@ -218,6 +218,7 @@ export class ContainerService {
       ...(s.outcome && { outcome: s.outcome }),
       owner: row?.owner?.username ?? null,
       attachable: this.sessions.get(s.id) !== undefined && s.status !== 'removed',
+      ...(row?.classId && { classId: row.classId }),
     };
   }
 }

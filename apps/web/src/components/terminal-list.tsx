@@ -1,6 +1,7 @@
 'use client';
 
-// "Your open terminals": each with what it runs, since when, a link to reopen it and "End".
+// "Your open terminals": each with what it is (its class, or a scratch Python/Node/shell), since
+// when, a link to reopen it and "End".
 
 import { useState } from 'react';
 import type { ContainerView } from '@reg/protocol';
@@ -10,10 +11,16 @@ const kindOf = (c: ContainerView) => {
   const cmd = c.command[0]?.split('/').pop() ?? '';
   if (cmd.startsWith('python') || c.ret.startsWith('python')) return 'Python';
   if (cmd === 'node' || c.ret.startsWith('node')) return 'Node';
-  return 'Shell';
+  return 'shell';
 };
 
-export default function TerminalList({ terminals, onEnded }: { terminals: ContainerView[]; onEnded: (id: string) => void }) {
+/** "Intro to Python terminal" for a class's; "Scratch Python (files are not kept)" otherwise. */
+function labelOf(c: ContainerView, classNames: ReadonlyMap<string, string>): string {
+  if (c.classId) return `${classNames.get(c.classId) ?? 'Class'} terminal`;
+  return `Scratch ${kindOf(c)} (files are not kept)`;
+}
+
+export default function TerminalList({ terminals, classNames, onEnded }: { terminals: ContainerView[]; classNames: ReadonlyMap<string, string>; onEnded: (id: string) => void }) {
   const [busy, setBusy] = useState<string | null>(null);
   const [error, setError] = useState('');
   if (terminals.length === 0) return null;
@@ -39,10 +46,10 @@ export default function TerminalList({ terminals, onEnded }: { terminals: Contai
         {terminals.map((c) => (
           <li key={c.id} className="row">
             <a href={`/terminal/${c.id}`}>
-              {kindOf(c)} terminal ({c.ret}) · since {new Date(c.startedAt ?? c.createdAt).toLocaleTimeString()}
+              {labelOf(c, classNames)} · since {new Date(c.startedAt ?? c.createdAt).toLocaleTimeString()}
             </a>
             <span className="spacer" style={{ flex: 1 }} />
-            <button className="small" disabled={busy === c.id} onClick={() => void end(c.id)} aria-label={`end the ${kindOf(c)} terminal ${c.id}`}>
+            <button className="small" disabled={busy === c.id} onClick={() => void end(c.id)} aria-label={`end ${labelOf(c, classNames)} ${c.id}`}>
               {busy === c.id ? 'Ending…' : 'End'}
             </button>
           </li>
