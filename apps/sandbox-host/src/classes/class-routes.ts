@@ -119,14 +119,14 @@ export function classRoutes(d: ClassRouteDeps): ApiRoute[] {
     route({ method: 'post', path: '/api/classes/:classId/starter-files', operationId: 'putStarterFile', scope: 'class:manage', summary: 'Add or replace a starter file: ?path=hello.py, the file as the request body', status: 200, response: starterFileSchema, handle: async ({ principal, c }) => {
       await d.classes.active(classId(c));
       const f = await d.workspaces.putStarter(classId(c), pathQuery(c), c.req.raw.body);
-      await audit(d.db, principal, { action: 'class.starter.put', classId: classId(c), details: f });
+      await audit(d.db, principal, { action: 'class.starter.put', targetType: 'file', targetId: `${classId(c)}/${f.path}`, classId: classId(c), details: f });
       return f;
     } }),
     route({ method: 'delete', path: '/api/classes/:classId/starter-files', operationId: 'deleteStarterFile', scope: 'class:manage', summary: 'Remove a starter file (?path=…); workspaces that have it keep theirs', status: 200, response: z.object({ ok: z.literal(true) }), handle: async ({ c }) => (await d.workspaces.deleteStarter(classId(c), pathQuery(c)), { ok: true as const }) }),
     route({ method: 'post', path: '/api/classes/:classId/distribute', operationId: 'distribute', scope: 'class:manage', summary: 'Put a file into every student\'s workspace now (?path=week1/task.py, the file as the body); running terminals see it at once; a student\'s own file of that name is kept', status: 200, response: distributeReplySchema, handle: async ({ principal, c }) => {
       const cls = await d.classes.active(classId(c));
       const r = await d.workspaces.distribute(cls, await d.classes.students(cls.id), pathQuery(c), c.req.raw.body);
-      await audit(d.db, principal, { action: 'class.distribute', classId: cls.id, details: { path: r.path, bytes: r.bytes, delivered: r.delivered, failed: r.failures.length } });
+      await audit(d.db, principal, { action: 'class.distribute', targetType: 'file', targetId: `${cls.id}/${r.path}`, classId: cls.id, details: { path: r.path, bytes: r.bytes, delivered: r.delivered, failed: r.failures.length } });
       return r;
     } }),
     route({ method: 'get', path: '/api/classes/:classId/collect', operationId: 'collect', scope: 'class:manage', summary: 'Collect a path (?path=hello.py or a folder) from every student\'s workspace as one zip, one folder per student', status: 200, response: zipSchema, handle: async ({ c }) => {

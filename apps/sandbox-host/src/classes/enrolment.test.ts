@@ -1,6 +1,7 @@
 // Enrolment needs consent: an instructor may enrol only student accounts (by roster or "add
 // member"), never an admin or another instructor, whose terminals and workspace the class's staff
-// could then watch and download. An admin may enrol anyone. A real host on a temp REG_HOME.
+// could then watch and download. An admin may enrol anyone. Also: what the audit log records of a
+// distributed file. A real host on a temp REG_HOME.
 
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
@@ -89,5 +90,15 @@ describe('who an instructor may enrol', { skip }, () => {
     const again = await postRoster(host.base, teacherToken, classId, 'teacher2,T Two,\nstudent1,S,\n');
     assert.equal(again.status, 200, JSON.stringify(again.json));
     assert.deepEqual(again.json.unchanged.sort(), ['student1', 'teacher2']);
+  });
+
+  test('the audit log names the class and the path of a distributed file', async () => {
+    const res = await fetch(`${host.base}/api/classes/${classId}/distribute?path=week1/task.py`, { method: 'POST', headers: { authorization: `Bearer ${teacherToken}`, 'content-type': 'application/octet-stream' }, body: 'print(1)\n' });
+    assert.equal(res.status, 200, await res.clone().text());
+    const e = await host.db.auditLog.findFirst({ where: { action: 'class.distribute', classId } });
+    assert.ok(e, 'no class.distribute entry');
+    assert.equal(e.targetType, 'file');
+    assert.equal(e.targetId, `${classId}/week1/task.py`);
+    assert.equal(JSON.parse(e.details).path, 'week1/task.py');
   });
 });
