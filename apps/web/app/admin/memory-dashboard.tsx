@@ -47,9 +47,10 @@ export default function MemoryDashboard() {
 
   const points = range === 'live' ? live : stored;
   const times = useMemo(() => points.map((p) => p.t), [points]);
+  // Two charts: the containers' few MiB would sit flat at 0 on the host's GiB scale.
+  const hostSeries = useMemo(() => [{ label: 'host used', color: '#e0a84f', values: points.map((p) => p.hostUsed) }], [points]);
   const memorySeries = useMemo(
     () => [
-      { label: 'host used', color: '#e0a84f', values: points.map((p) => p.hostUsed) },
       { label: 'containers Σ PSS', color: '#5fb3f9', values: points.map((p) => p.pss) },
       { label: 'containers Σ RSS', color: '#8b96a3', values: points.map((p) => p.rss) },
       { label: 'saved by sharing', color: '#6fd08c', values: points.map((p) => p.saved) },
@@ -86,6 +87,7 @@ export default function MemoryDashboard() {
   }
 
   const h = s.host;
+  const retLabel = envLabeller(s.containers);
   const pct = (n: number, of: number) => (of > 0 ? `${Math.round((n / of) * 100)}%` : '–');
   return (
     <div className="dashboard">
@@ -174,7 +176,7 @@ export default function MemoryDashboard() {
             <dl className="figures">
               {s.capacity.map((c) => (
                 <div key={c.ret} className="contents">
-                  <dt>{c.ret}</dt>
+                  <dt>{retLabel(c.ret)}</dt>
                   <dd>
                     ~{c.fits.toLocaleString()} more <span className="muted small">({formatBytes(c.perContainerUss)} USS each, from {c.measuredOn})</span>
                   </dd>
@@ -195,7 +197,14 @@ export default function MemoryDashboard() {
             </button>
           ))}
         </div>
-        {points.length < 2 ? <p className="muted small">collecting samples…</p> : <TimeChart title="memory" times={times} series={memorySeries} />}
+        {points.length < 2 ? (
+          <p className="muted small">collecting samples…</p>
+        ) : (
+          <div className="charts">
+            <TimeChart title="host memory used" times={times} series={hostSeries} height={180} />
+            <TimeChart title="containers" times={times} series={memorySeries} height={180} />
+          </div>
+        )}
       </section>
 
       <section className="card" aria-label="consumers">
@@ -208,7 +217,7 @@ export default function MemoryDashboard() {
           <span className="spacer" />
           <input placeholder="filter" value={filter} onChange={(e) => setFilter(e.target.value)} aria-label="filter rows" />
         </div>
-        {view === 'containers' ? <ContainerTable rows={s.containers} sort={sort} setSort={setSort} filter={filter} onStop={stop} /> : <GroupTable rows={view === 'students' ? s.byUser : view === 'classes' ? s.byClass : s.byRet} sort={sort} setSort={setSort} filter={filter} what={view} />}
+        {view === 'containers' ? <ContainerTable rows={s.containers} sort={sort} setSort={setSort} filter={filter} onStop={stop} /> : <GroupTable rows={view === 'students' ? s.byUser : view === 'classes' ? s.byClass : s.byRet.map((g) => ({ ...g, label: retLabel(g.label) }))} sort={sort} setSort={setSort} filter={filter} what={view} />}
         <div className="row small">
           <label className="inline">
             End terminals idle for at least
@@ -241,9 +250,9 @@ export default function MemoryDashboard() {
                 </tr>
               </thead>
               <tbody>
-                {s.store.closures.map((c) => (
+                {closureRows(s.store.closures, retLabel).map((c) => (
                   <tr key={c.ret}>
-                    <td>{c.ret}</td>
+                    <td>{c.label}</td>
                     <td>{c.rets}</td>
                     <td>{c.files.toLocaleString()}</td>
                     <td>{formatBytes(c.bytes)}</td>
@@ -392,6 +401,29 @@ function Pager({ total, page, setPage }: { total: number; page: number; setPage:
       </button>
     </div>
   );
+}
+
+/**
+ * A class environment's RET is named env-<hash>: beside it, the class it serves where a running
+ * container says so ("env-5c47…@1 · Intro to Python").
+ */
+function envLabeller(containers: MemoryContainer[]): (ret: string) => string {
+  const classes = new Map<string, string>();
+  for (const c of containers) if (c.ret.startsWith('env-') && c.class) classes.set(c.ret, c.class);
+  return (ret) => (classes.has(ret) ? `${ret} · ${classes.get(ret)}` : ret);
+}
+
+/** The store's closures, a class environment folded into the runtime bundle it equals (same RETs, files and bytes). */
+function closureRows<C extends { ret: string; rets: number; files: number; bytes: number }>(closures: C[], retLabel: (ret: string) => string): Array<C & { label: string }> {
+  const same = (a: C, b: C) => a.rets === b.rets && a.files === b.files && a.bytes === b.bytes;
+  const plain = closures.filter((c) => !c.ret.startsWith('env-'));
+  const out = plain.map((c) => ({ ...c, label: c.ret }));
+  for (const env of closures.filter((c) => c.ret.startsWith('env-'))) {
+    const twin = out.find((o) => same(o, env));
+    if (twin) twin.label += ` (= ${retLabel(env.ret)})`;
+    else out.push({ ...env, label: retLabel(env.ret) });
+  }
+  return out;
 }
 
 function GroupTable({ rows, sort, setSort, filter, what }: { rows: MemoryGroup[]; sort: SortKey; setSort: (k: SortKey) => void; filter: string; what: View }) {
