@@ -249,10 +249,24 @@ export const limitPolicyViewSchema = z.object({
   host: limitValues,
 });
 export type LimitPolicyView = z.infer<typeof limitPolicyViewSchema>;
+/** The least a default or ceiling may be: below these a container cannot even start a shell. */
+export const LIMIT_MINIMUMS = { memoryBytes: 16 * 2 ** 20, pids: 8, cpus: 0.05, diskBytes: 2 ** 20, diskInodes: 64, ptys: 2 } as const satisfies LimitValues;
+/** One layer of the policy as the admin sends it: known fields only, each a sane number. */
+const limitUpdate = z
+  .object({
+    memoryBytes: z.number().int('a whole number of bytes').min(LIMIT_MINIMUMS.memoryBytes, 'at least 16 MiB (16777216 bytes)'),
+    pids: z.number().int('a whole number').min(LIMIT_MINIMUMS.pids, 'at least 8 processes'),
+    cpus: z.number().min(LIMIT_MINIMUMS.cpus, 'at least 0.05 CPUs'),
+    diskBytes: z.number().int('a whole number of bytes').min(LIMIT_MINIMUMS.diskBytes, 'at least 1 MiB (1048576 bytes)'),
+    diskInodes: z.number().int('a whole number').min(LIMIT_MINIMUMS.diskInodes, 'at least 64 files'),
+    ptys: z.number().int('a whole number').min(LIMIT_MINIMUMS.ptys, 'at least 2 terminals'),
+  })
+  .partial()
+  .strict();
 export const updateLimitPolicySchema = z
   .object({
-    defaults: limitValues.partial().optional(),
-    ceilings: limitValues.partial().optional(),
-    maxContainersPerUser: z.number().int().positive().max(1000).optional(),
+    defaults: limitUpdate.optional(),
+    ceilings: limitUpdate.optional(),
+    maxContainersPerUser: z.number().int('a whole number').min(1, 'at least 1 container').max(1000).optional(),
   })
   .strict();

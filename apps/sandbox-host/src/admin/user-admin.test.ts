@@ -171,10 +171,34 @@ describe('admin user management', { skip }, () => {
     const inverted = await admin.call('POST', '/api/admin/limits', { defaults: { pids: set.json.ceilings.pids + 1 } });
     assert.equal(inverted.status, 400, JSON.stringify(inverted.json));
     assert.equal((await admin.call('GET', '/api/admin/limits')).json.defaults.memoryBytes, 256 * 1024 * 1024);
+    // Unknown fields, zero or negative values and values below a sane minimum: 400 naming the field.
+    const bad: Array<[unknown, string, RegExp]> = [
+      [{ defaults: { memoryMiB: 1 } }, 'defaults', /memoryMiB/],
+      [{ ceilings: { pids: 0 } }, 'ceilings.pids', /at least 8/],
+      [{ defaults: { memoryBytes: -1 } }, 'defaults.memoryBytes', /at least 16 MiB/],
+      [{ defaults: { memoryBytes: 8 * 1024 * 1024 } }, 'defaults.memoryBytes', /at least 16 MiB/],
+      [{ defaults: { cpus: 0.01 } }, 'defaults.cpus', /at least 0\.05/],
+      [{ defaults: { diskBytes: 1000 } }, 'defaults.diskBytes', /at least 1 MiB/],
+      [{ defaults: { diskInodes: 10 } }, 'defaults.diskInodes', /at least 64/],
+      [{ defaults: { ptys: 1 } }, 'defaults.ptys', /at least 2/],
+      [{ maxContainersPerUser: 0 }, 'maxContainersPerUser', /at least 1/],
+      [{ maxContainersPerUser: -3 }, 'maxContainersPerUser', /at least 1/],
+    ];
+    for (const [body, path, message] of bad) {
+      const res = await admin.call('POST', '/api/admin/limits', body);
+      assert.equal(res.status, 400, `${JSON.stringify(body)}: ${JSON.stringify(res.json)}`);
+      const issue = res.json.error.issues.find((i: { path: string }) => i.path === path);
+      assert.ok(issue, `${JSON.stringify(body)}: no issue at ${path} in ${JSON.stringify(res.json.error.issues)}`);
+      assert.match(issue.message, message);
+    }
+    // The minimums themselves are accepted.
+    const least = await admin.call('POST', '/api/admin/limits', { ceilings: { pids: 8 }, defaults: { pids: 8 } });
+    assert.equal(least.status, 200, JSON.stringify(least.json));
+    assert.equal((await admin.call('POST', '/api/admin/limits', { defaults: { pids: 128 }, ceilings: { pids: set.json.ceilings.pids } })).status, 200);
     const student = await ApiClient.signIn(host.base, 'student1');
     assert.equal((await student.call('POST', '/api/admin/limits', { maxContainersPerUser: 100 })).status, 403);
     const log = await admin.call('GET', '/api/admin/audit?action=limits.update');
-    assert.equal(log.json.total, 1);
+    assert.equal(log.json.total, 3);
   });
 
   test('the audit log records every action, filterable by action prefix, actor and time, paginated', async () => {
