@@ -64,9 +64,33 @@ export class ClassRunner {
     this.admission = new Admission(opts.openConcurrency ?? 8);
   }
 
-  /** A previous host's runs ended with it (their pools and sessions are gone). */
-  async closeStaleRuns(): Promise<void> {
-    await this.db.classRun.updateMany({ where: { status: { in: ['starting', 'started', 'stopping'] } }, data: { status: 'stopped', stoppedAt: new Date() } });
+  /**
+   * At host start. A previous host's prepared containers and sessions ended with it, but a class
+   * its instructor started is still meant to be running: each class whose latest run was
+   * `starting` or `started` is prepared again, in that same run (same start time and starter;
+   * progress from zero), so the class page tells the truth and students find their environment
+   * ready. A run left `stopping`, an older one, or one of an archived or deleted class is closed
+   * as stopped. Returns the ids of the classes prepared again.
+   */
+  async resumeRuns(): Promise<string[]> {
+    const open = await this.db.classRun.findMany({ where: { status: { in: ['starting', 'started', 'stopping'] } }, orderBy: { startedAt: 'desc' } });
+    const resumed: string[] = [];
+    for (const r of open) {
+      const latest = await this.db.classRun.findFirst({ where: { classId: r.classId }, orderBy: { startedAt: 'desc' }, select: { id: true } });
+      const c = await this.db.class.findUnique({ where: { id: r.classId } });
+      if (r.status === 'stopping' || latest?.id !== r.id || !c || c.archivedAt || resumed.includes(r.classId)) {
+        await this.db.classRun.update({ where: { id: r.id }, data: { status: 'stopped', stoppedAt: new Date() } });
+        continue;
+      }
+      const students = await this.classes.students(c.id);
+      await this.db.classRun.update({ where: { id: r.id }, data: { status: 'starting', total: students.length, ready: 0, failed: 0, failures: '[]', readyAt: null } });
+      const run: ActiveRun = { id: r.id, cancelled: false, done: Promise.resolve() };
+      this.runs.set(c.id, run);
+      run.done = this.prepare(c, run, students).catch((e) => this.log.error(`class ${c.id}: preparing again after the restart failed`, e));
+      this.log.info(`class "${c.name}" was started before the host restarted: preparing its ${students.length} students again`);
+      resumed.push(c.id);
+    }
+    return resumed;
   }
 
   private environment(c: { id: string; ret: string; tools: string }): Promise<ComposedEnvironment> {

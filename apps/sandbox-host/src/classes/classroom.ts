@@ -34,7 +34,7 @@ export async function createClassroom(o: { db: Db; engine: Engine; sessions: Ses
   const workspaces = new WorkspaceService(store, o.db, o.dataDir);
   const classes = new ClassService(o.db, o.engine, events, o.engine.home.root);
   const runner = new ClassRunner(o.db, o.engine, o.sessions, o.containers, classes, workspaces, events, o.log);
-  await runner.closeStaleRuns();
+  await runner.resumeRuns();
   runner.startScheduler();
   await seedDemoClass(o.db, o.engine, workspaces, o.log).catch((e) => o.log.error('seeding the demo class', e));
   return {
