@@ -29,10 +29,12 @@ function toolChoices(rets: Ret[]): { main: Ret[]; more: Ret[] } {
     (r.kind ? r.kind === 'package' || (r.kind === 'runtime' && !(r.requires ?? []).some((q) => RUNTIMES.includes(nameOf(q)))) : !r.name.startsWith('lib') && !r.name.endsWith('-tools') && !['rootfs', 'tzdata', 'ca-certificates', 'ld-linux-x86-64'].includes(r.name));
   const packages = rets.filter(isTool);
   const pulledIn = new Set(packages.flatMap((r) => (r.requires ?? []).map(nameOf)));
-  const main = packages.filter((r) => !pulledIn.has(r.name));
+  // Debian names its shared-library packages lib*: a course wants the program, not the library.
+  const hidden = (r: Ret) => pulledIn.has(r.name) || r.name.startsWith('lib');
+  const main = packages.filter((r) => !hidden(r));
   const bundle = (r: Ret) => (r.name === 'tools' ? 0 : 1);
   main.sort((a, b) => bundle(a) - bundle(b) || a.name.localeCompare(b.name));
-  return { main, more: packages.filter((r) => pulledIn.has(r.name)) };
+  return { main, more: packages.filter(hidden) };
 }
 
 export default function TeachHome() {
@@ -137,7 +139,7 @@ export default function TeachHome() {
               {tools.more.length > 0 && (
                 <details>
                   <summary className="muted small">
-                    {tools.more.length} more package{tools.more.length === 1 ? '' : 's'} (parts of the bundles above and their dependencies)
+                    {tools.more.length} more package{tools.more.length === 1 ? '' : 's'} (parts of the bundles above, libraries, dependencies)
                   </summary>
                   {tools.more.map((r) => (
                     <ToolChoice key={`${r.name}@${r.version}`} ret={r} checked={!hasBundle && r.name === 'bash'} />
