@@ -14,6 +14,14 @@ export interface Series {
   values: Array<number | null>;
 }
 
+function latest(values: ArrayLike<number | null | undefined> | undefined): number | null {
+  for (let i = (values?.length ?? 0) - 1; i >= 0; i--) {
+    const v = values![i];
+    if (v !== null && v !== undefined) return v;
+  }
+  return null;
+}
+
 export default function TimeChart({ times, series, height = 220, bytes = true, title }: { times: number[]; series: Series[]; height?: number; bytes?: boolean; title: string }) {
   const host = useRef<HTMLDivElement>(null);
   const plot = useRef<uPlot | null>(null);
@@ -26,7 +34,8 @@ export default function TimeChart({ times, series, height = 220, bytes = true, t
       title,
       width: host.current.clientWidth || 600,
       height,
-      series: [{}, ...series.map((s) => ({ label: s.label, stroke: s.color, width: 1.5, value: (_u: uPlot, v: number | null) => fmt(v) }))],
+      // The legend shows the point under the cursor, else the latest value (not "–").
+      series: [{}, ...series.map((s) => ({ label: s.label, stroke: s.color, width: 1.5, value: (u: uPlot, v: number | null, si: number, idx: number | null) => fmt(idx === null ? latest(u.data[si]) : v) }))],
       axes: [
         { stroke: '#8b96a3', grid: { stroke: '#232b34' } },
         { stroke: '#8b96a3', grid: { stroke: '#232b34' }, size: 70, values: (_u, ticks) => ticks.map((t) => fmt(t)) },
