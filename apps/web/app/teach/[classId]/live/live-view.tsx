@@ -80,6 +80,17 @@ export default function LiveView({ classId }: { classId: string }) {
     }
   }
 
+  if (error?.code === 'FORBIDDEN' && !snapshot) {
+    return (
+      <main className="page" data-testid="staff-only">
+        <h1>Live class</h1>
+        <p>This page is for the class&apos;s instructors and TAs.</p>
+        <p>
+          <a href="/">Back to your classes</a>
+        </p>
+      </main>
+    );
+  }
   if (error && !snapshot) {
     return (
       <main className="page">
