@@ -47,11 +47,11 @@ export class AuthService {
   /** Signs in with a one-time link's token (the /sign-in/link page posts it). */
   async linkSignIn(c: Context, token: string): Promise<SignInReply> {
     const ip = clientAddress(c);
-    this.throttle('(one-time link)', ip);
+    this.throttle(null, ip);
     const userId = await consumeOneTimeLogin(this.d.db, token);
     const u = userId ? await this.d.db.user.findUnique({ where: { id: userId } }) : null;
     if (!u) {
-      this.d.limiter.failed('(one-time link)', ip);
+      this.d.limiter.failed(null, ip);
       throw new AccessError('UNAUTHENTICATED', 'this sign-in link is not valid: it was used already, has expired or was replaced', 'ask your instructor or an admin for a new link');
     }
     return this.open(c, u, 'one-time-link');
@@ -93,7 +93,7 @@ export class AuthService {
     return { sessionsRevoked, containersEnded };
   }
 
-  private throttle(account: string, ip: string): void {
+  private throttle(account: string | null, ip: string): void {
     const wait = this.d.limiter.retryAfterMs(account, ip);
     if (wait > 0) {
       const s = Math.ceil(wait / 1000);

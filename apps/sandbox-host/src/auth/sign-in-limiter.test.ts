@@ -52,6 +52,15 @@ test('an address spraying many accounts is blocked for all of them', () => {
   assert.equal(l.retryAfterMs('someone-else', '192.0.2.8', 1100), 0);
 });
 
+test('tries that name no account (one-time link tokens) count per address only', () => {
+  const l = new SignInLimiter();
+  for (let i = 0; i < 200; i++) l.failed(null, `203.0.113.${i}`, 1000 + i);
+  assert.equal(l.retryAfterMs(null, '10.9.9.9', 1300), 0);
+  for (let i = 0; i < 30; i++) l.failed(null, '192.0.2.1', 2000 + i);
+  assert.ok(l.retryAfterMs(null, '192.0.2.1', 2100) > 0);
+  assert.ok(l.retryAfterMs('anyone', '192.0.2.1', 2100) > 0);
+});
+
 test('a flood of distinct names and addresses keeps the table bounded', () => {
   const l = new SignInLimiter({ maxKeys: 1000 });
   for (let i = 0; i < 100_000; i++) l.failed(`u${i}`, `ip${i}`, i);

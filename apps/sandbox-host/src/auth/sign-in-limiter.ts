@@ -7,7 +7,8 @@
 //     passwords typed at one address (or by someone else) never lock the owner out elsewhere.
 // Once a key reaches its allowance it is blocked, for baseBlockMs the first time and twice as long
 // each time again (up to maxBlockMs). A success clears the (account, address) count only: the
-// account-wide count keeps bounding a distributed guesser.
+// account-wide count keeps bounding a distributed guesser. A one-time link's token names no account
+// (and is too long to guess): its failures count against the address only.
 //
 // A flood of distinct usernames or addresses must not grow memory without bound: the table holds
 // at most `maxKeys` entries (a Map in insertion order, refreshed on use, oldest evicted first).
@@ -54,17 +55,22 @@ export class SignInLimiter {
     return this.entries.size;
   }
 
-  /** Milliseconds until `account` from `address` may try again (0: now). */
-  retryAfterMs(account: string, address: string, now = Date.now()): number {
+  /** Milliseconds until `account` from `address` may try again (0: now; account null: any account). */
+  retryAfterMs(account: string | null, address: string, now = Date.now()): number {
     let wait = 0;
-    for (const key of keysOf(account, address)) {
+    for (const key of account === null ? [addressKey(address)] : keysOf(account, address)) {
       const e = this.entries.get(key);
       if (e && e.blockedUntil > now) wait = Math.max(wait, e.blockedUntil - now);
     }
     return wait;
   }
 
-  failed(account: string, address: string, now = Date.now()): void {
+  /**
+   * A failed attempt. `account` null: a try that names no account (a one-time link's token, too
+   * long to guess): counted per address only, so nobody can block link sign-ins for everyone.
+   */
+  failed(account: string | null, address: string, now = Date.now()): void {
+    if (account === null) return this.count(addressKey(address), this.o.maxFailuresPerAddress, now);
     const [pair, acc, addr] = keysOf(account, address);
     this.count(pair, this.o.maxFailuresPerAccountAddress, now);
     this.count(acc, this.o.maxFailuresPerAccount, now);
@@ -97,5 +103,6 @@ export class SignInLimiter {
 
 const keysOf = (account: string, address: string): [string, string, string] => {
   const a = account.toLowerCase().slice(0, 64);
-  return [`aip:${a}\n${address}`, `a:${a}`, `ip:${address}`];
+  return [`aip:${a}\n${address}`, `a:${a}`, addressKey(address)];
 };
+const addressKey = (address: string): string => `ip:${address}`;
