@@ -231,7 +231,9 @@ export class Engine {
     // A container removed when its run ends needs no writable layer on the host: a tmpfs will do.
     const s = await this.generate({ ...opts, ...(opts.rm && opts.disk && !opts.writable && { writable: 'ephemeral' as const }) });
     // The owner going away (the CLI killed by SIGTERM/SIGHUP) ends the run and still removes it.
-    const onAbort = () => void this.stop(s.id, { graceMs: 1000 }).catch(() => {});
+    let stopping: Promise<unknown> | undefined;
+    // Stops run one after the other (an abort during start stops again once it is running).
+    const onAbort = () => void (stopping = Promise.resolve(stopping).then(() => this.stop(s.id, { graceMs: 1000 })).catch(() => {}));
     opts.signal?.addEventListener('abort', onAbort, { once: true });
     try {
       if (opts.signal?.aborted) throw new RegError('LAUNCH_FAILED', 'the run was cancelled before it started');
@@ -241,6 +243,8 @@ export class Engine {
       return { state: done, outcome: done.outcome ?? { outcome: 'exited', code: 0 } };
     } finally {
       opts.signal?.removeEventListener('abort', onAbort);
+      // The abort's stop finishes (and saves its state) first: a remove racing it would be undone.
+      await stopping;
       if (opts.rm) await this.remove(s.id, { force: true }).catch(() => {});
     }
   }
