@@ -17,7 +17,7 @@ import { hashPassword } from '../auth/password.js';
 import { AccessError, RequestError, principalId, type Principal } from '../auth/principal.js';
 import type { Db } from '../db/client.js';
 import { audit } from './audit.js';
-import { parseUserImport } from './user-import.js';
+import { parsePeopleCsv } from '../auth/people-csv.js';
 
 /** Stored for accounts whose first way in is a link: no password verifies against it. */
 const NO_PASSWORD = '!no-password';
@@ -78,7 +78,7 @@ export class UserService {
 
   /** Creates every account of the file, or none: problems are reported by line and field. */
   async import(actor: Principal, csv: string, mode: 'password' | 'link', ip: string): Promise<{ created: Credential[] }> {
-    const parsed = parseUserImport(csv);
+    const parsed = parsePeopleCsv(csv, { noun: 'user', withRole: true });
     if (!parsed.ok) throw importError(parsed.issues);
     const taken = await this.d.db.user.findMany({ where: { username: { in: parsed.rows.map((r) => r.username) } }, select: { username: true } });
     if (taken.length) {

@@ -1,49 +1,55 @@
-// Reading an admin's user import (CSV: username, display name, email, role; a header line is
-// optional). Pure: text in, rows or every problem out, each named by its line and field, so the
-// admin fixes the whole file at once; the importer creates all the accounts or none. The same
-// strictness as an instructor's roster file (classes/roster-file.ts), plus the role column.
+// Reading a list of people from CSV — an instructor's roster (username, display name, email) and
+// an admin's user import (the same, plus a role). Pure: text in, rows or every problem out, each
+// named by its line and field, so the file is fixed whole; the importers create all or nothing.
 
 import { parse } from 'csv-parse/sync';
 import { ROLES, type Role } from '@reg/protocol';
 
-export interface ImportRow {
+export interface PersonRow {
   line: number;
   username: string;
   displayName: string | null;
   email: string | null;
+  /** Only with `withRole` (empty cell: student). */
   role: Role;
 }
 
-export interface ImportIssue {
+export interface CsvIssue {
   line: number;
   field: string;
   message: string;
 }
 
-const USERNAME_RE = /^[a-z0-9][a-z0-9._-]{1,63}$/;
+export const USERNAME_RE = /^[a-z0-9][a-z0-9._-]{1,63}$/;
 const EMAIL_RE = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
 const HEADER_NAMES = new Set(['username', 'user', 'login', 'user name']);
 
-export function parseUserImport(text: string, maxRows = 5000): { ok: true; rows: ImportRow[] } | { ok: false; issues: ImportIssue[] } {
+export function parsePeopleCsv(text: string, opts: { noun: 'student' | 'user'; withRole: boolean; maxRows?: number }): { ok: true; rows: PersonRow[] } | { ok: false; issues: CsvIssue[] } {
+  const maxRows = opts.maxRows ?? 5000;
+  const shape = opts.withRole ? '"username,display name,email,role"' : '"username,display name,email"';
+  const columns = opts.withRole ? 4 : 3;
   if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
-  if (text.trim() === '') return { ok: false, issues: [{ line: 1, field: 'file', message: 'the file is empty: one user per line, "username,display name,email,role"' }] };
+  if (text.trim() === '') return { ok: false, issues: [{ line: 1, field: 'file', message: `the file is empty: one ${opts.noun} per line, ${shape}` }] };
+
   let records: Array<{ record: string[]; info: { lines: number } }>;
   try {
-    records = parse(text, { relax_column_count: true, skip_empty_lines: true, trim: true, info: true }) as unknown as typeof records;
+    records = parse(text, { relax_column_count: true, skip_empty_lines: true, trim: true, info: true, bom: true }) as unknown as typeof records;
   } catch (e) {
     const err = e as { lines?: number; message: string };
     return { ok: false, issues: [{ line: err.lines ?? 1, field: 'file', message: `not valid CSV: ${err.message.replace(/^Invalid.*?:\s*/, '')}` }] };
   }
-  const issues: ImportIssue[] = [];
-  const rows: ImportRow[] = [];
+
+  const issues: CsvIssue[] = [];
+  const rows: PersonRow[] = [];
   const seen = new Map<string, number>();
   for (const [i, { record, info }] of records.entries()) {
     const line = info.lines;
     const cells = record.map((c) => c.trim());
     if (cells.every((c) => c === '')) continue;
     if (i === 0 && HEADER_NAMES.has(cells[0]!.toLowerCase())) continue;
-    if (cells.length > 4) {
-      issues.push({ line, field: 'columns', message: `${cells.length} columns: expected username, display name, email and role (quote a name that contains a comma)` });
+    if (cells.length > columns) {
+      const expected = opts.withRole ? 'username, display name, email and role' : 'username, display name and an optional email';
+      issues.push({ line, field: 'columns', message: `${cells.length} columns: expected ${expected} (quote a name that contains a comma)` });
       continue;
     }
     const [rawUser = '', displayName = '', email = '', rawRole = ''] = cells;
@@ -58,7 +64,7 @@ export function parseUserImport(text: string, maxRows = 5000): { ok: true; rows:
     if (username !== '' && !seen.has(username)) seen.set(username, line);
     rows.push({ line, username, displayName: displayName || null, email: email || null, role });
   }
-  if (rows.length === 0 && issues.length === 0) issues.push({ line: 1, field: 'file', message: 'the file has no users: one per line, "username,display name,email,role"' });
-  if (rows.length > maxRows) issues.push({ line: rows[maxRows]!.line, field: 'file', message: `more than ${maxRows} users in one file: split it` });
+  if (rows.length === 0 && issues.length === 0) issues.push({ line: 1, field: 'file', message: `the file has no ${opts.noun}s: one per line, ${shape}` });
+  if (rows.length > maxRows) issues.push({ line: rows[maxRows]!.line, field: 'file', message: `more than ${maxRows} ${opts.noun}s in one file: split it` });
   return issues.length ? { ok: false, issues } : { ok: true, rows };
 }
