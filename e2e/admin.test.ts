@@ -8,60 +8,25 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { request } from 'node:http';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { buildFromHost, listRets, regHome } from '@reg/core';
 // @ts-expect-error: a plain .mjs module without types
 import { removeHome, startStack } from '../scripts/stack.mjs';
+import { PASSWORD, SHOTS, freePort, launchChromium, skipReason, waitScreen } from './browser-support.js';
 
-const CHROMIUM = '/usr/bin/chromium';
-const PASSWORD = 'e2e-password';
-const SHOTS = '/tmp/shots';
-const why = process.getuid?.() !== 0 ? 'needs root (containers)' : !existsSync(CHROMIUM) ? `needs ${CHROMIUM} (apt-get install chromium)` : !existsSync(new URL('../apps/web/.next/BUILD_ID', import.meta.url)) ? 'needs the built web app (npm run build)' : false;
+const why = skipReason;
 if (why) console.log(`e2e skipped: ${why}`);
 
 type Stack = { host: { pid: number; socket: string }; web: { pid: number }; webUrl: string; hostUrl: string; stop: () => Promise<void> };
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-    s.on('error', reject);
-  });
-}
 
 /** "12.3 MiB" → bytes. */
 function bytesOf(text: string): number {
   const m = /(−?[\d.]+)\s*(B|KiB|MiB|GiB|TiB)/.exec(text);
   assert.ok(m, `not a byte figure: ${text}`);
   return Number(m[1]!.replace('−', '-')) * 1024 ** ['B', 'KiB', 'MiB', 'GiB', 'TiB'].indexOf(m[2]!);
-}
-
-async function screen(page: Page): Promise<string> {
-  return page.evaluate(() => {
-    const term = (window as unknown as { term?: { buffer: { active: { length: number; getLine(i: number): { translateToString(trim: boolean): string } | undefined } } } }).term;
-    if (!term) return '';
-    const b = term.buffer.active;
-    const lines: string[] = [];
-    for (let i = 0; i < b.length; i++) lines.push(b.getLine(i)?.translateToString(true) ?? '');
-    return lines.join('\n');
-  });
-}
-
-async function waitScreen(page: Page, re: RegExp, timeoutMs = 15_000): Promise<string> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const s = await screen(page);
-    if (re.test(s)) return s;
-    if (Date.now() > deadline) throw new Error(`screen never matched ${re}:\n${s.split('\n').filter(Boolean).slice(-15).join('\n')}`);
-    await page.waitForTimeout(50);
-  }
 }
 
 describe('admin pages', { skip: why }, () => {
@@ -95,7 +60,7 @@ describe('admin pages', { skip: why }, () => {
     // Only the python RET: the dashboard needs running containers, not the whole toolbox.
     if (!(await listRets(regHome(home))).some((r) => r.name === 'python')) await buildFromHost(regHome(home), '/usr/bin/python3.11');
     stack = await startStack({ regHome: home, port: await freePort(), hostPort: await freePort(), env: { REG_DEMO_PASSWORD: PASSWORD, LOG_LEVEL: 'silent', MEMORY_SAMPLE_SECONDS: '0' }, webBind: '127.0.0.1' });
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--headless'] });
+    browser = await launchChromium();
   });
 
   after(async () => {

@@ -9,55 +9,20 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import Database from 'better-sqlite3';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { buildFromHost, regHome } from '@reg/core';
 // @ts-expect-error: a plain .mjs module without types
 import { removeHome, startStack } from '../scripts/stack.mjs';
+import { PASSWORD, SHOTS, freePort, launchChromium, screen, skipReason, waitScreen } from './browser-support.js';
 
-const CHROMIUM = '/usr/bin/chromium';
-const PASSWORD = 'e2e-password';
-const SHOTS = '/tmp/shots';
-const why = process.getuid?.() !== 0 ? 'needs root (containers)' : !existsSync(CHROMIUM) ? `needs ${CHROMIUM} (apt-get install chromium)` : !existsSync(new URL('../apps/web/.next/BUILD_ID', import.meta.url)) ? 'needs the built web app (npm run build)' : false;
+const why = skipReason;
 if (why) console.log(`e2e skipped: ${why}`);
 
 type Stack = { host: { pid: number; socket: string; process: import('node:child_process').ChildProcess }; webUrl: string; stop: () => Promise<void> };
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-    s.on('error', reject);
-  });
-}
-
-async function screen(page: Page): Promise<string> {
-  return page.evaluate(() => {
-    const term = (window as unknown as { term?: { buffer: { active: { length: number; getLine(i: number): { translateToString(trim: boolean): string } | undefined } } } }).term;
-    if (!term) return '';
-    const b = term.buffer.active;
-    const lines: string[] = [];
-    for (let i = 0; i < b.length; i++) lines.push(b.getLine(i)?.translateToString(true) ?? '');
-    return lines.join('\n');
-  });
-}
-
-async function waitScreen(page: Page, re: RegExp, timeoutMs = 20_000): Promise<string> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const s = await screen(page);
-    if (re.test(s)) return s;
-    if (Date.now() > deadline) throw new Error(`screen never matched ${re}:\n${s.split('\n').filter(Boolean).slice(-15).join('\n')}`);
-    await page.waitForTimeout(50);
-  }
-}
 
 async function status(page: Page, want: string, timeoutMs = 20_000): Promise<void> {
   await page.locator(`[data-testid=status]:text-is("${want}")`).waitFor({ timeout: timeoutMs });
@@ -108,7 +73,7 @@ describe('terminals and live teaching in the browser', { skip: why }, () => {
     port = await freePort();
     // The web listens on every interface; the host only on 127.0.0.1.
     stack = await startStack({ regHome: home, port, hostPort: await freePort(), env: { REG_DEMO_PASSWORD: PASSWORD, LOG_LEVEL: 'silent', MEMORY_SAMPLE_SECONDS: '0' }, webBind: '0.0.0.0' });
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--headless'] });
+    browser = await launchChromium();
     // Until the class routes exist: the class and its roster straight into the host's database.
     db = new Database(join(home, 'reg.db'));
     db.prepare('INSERT INTO Class (id, name, ownerId) VALUES (?, ?, ?)').run(classId, 'Intro to Programming', userId('teacher'));
