@@ -129,7 +129,7 @@ export async function liveSnapshot(deps: Pick<ClassLiveDeps, 'db' | 'sessions'>,
   const rows = await deps.db.container.findMany({
     where: { classId, ownerId: { in: ids } },
     orderBy: { createdAt: 'desc' },
-    select: { id: true, ownerId: true, status: true, endedAt: true, endMessage: true, createdAt: true, startedAt: true },
+    select: { id: true, ownerId: true, status: true, endedAt: true, endMessage: true, createdAt: true, startedAt: true, lastInputAt: true },
   });
   const latest = new Map<string, (typeof rows)[number]>();
   for (const r of rows) if (r.ownerId && !latest.has(r.ownerId)) latest.set(r.ownerId, r);
@@ -146,7 +146,8 @@ export async function liveSnapshot(deps: Pick<ClassLiveDeps, 'db' | 'sessions'>,
     const mine = live.filter((s) => s.ownerId === user.id);
     const row = latest.get(user.id);
     let state: LiveStudent['state'] = 'not-started';
-    let lastActivity: Date | null = row?.endedAt ?? row?.startedAt ?? row?.createdAt ?? null;
+    // Preparing a container (Start class) is not activity: only a session that existed counts.
+    let lastActivity: Date | null = row?.endedAt ?? row?.lastInputAt ?? row?.startedAt ?? null;
     if (mine.length) {
       state = mine.every((s) => s.idle) ? 'idle' : 'connected';
       lastActivity = new Date(Math.max(...mine.map((s) => s.lastActivityAt.getTime())));
