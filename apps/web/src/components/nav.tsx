@@ -8,15 +8,24 @@ import { usePathname, useRouter } from 'next/navigation';
 import { useEffect, useState } from 'react';
 import type { UserView } from '@reg/protocol';
 import { api, ApiFailure } from '@/api-client';
+import { classApi } from '@/clients/class-client';
 
 export default function Nav() {
   const router = useRouter();
   const path = usePathname();
   const [user, setUser] = useState<UserView | null>(null);
+  // A TA's account is usually a student's: Teaching shows for whoever helps in a class.
+  const [helps, setHelps] = useState(false);
   useEffect(() => {
-    api.me().then(setUser, (e) => {
-      if (e instanceof ApiFailure && e.status === 401) router.replace('/sign-in');
-    });
+    api.me().then(
+      (u) => {
+        setUser(u);
+        if (u.role === 'student') classApi.list().then((cs) => setHelps(cs.some((c) => c.role !== 'student')), () => {});
+      },
+      (e) => {
+        if (e instanceof ApiFailure && e.status === 401) router.replace('/sign-in');
+      },
+    );
   }, [router]);
   const link = (href: string, label: string) => (
     <Link href={href} aria-current={path === href || (href !== '/' && path.startsWith(href)) ? 'page' : undefined}>
@@ -30,7 +39,7 @@ export default function Nav() {
       </Link>
       <nav className="row" aria-label="main">
         {link('/', 'Your classes')}
-        {user && user.role !== 'student' && link('/teach', 'Teaching')}
+        {user && (user.role !== 'student' || helps) && link('/teach', 'Teaching')}
         {user?.role === 'admin' && link('/admin', 'Administration')}
       </nav>
       <span className="spacer" />
