@@ -71,6 +71,8 @@ export function parseOptions(argv: string[], repoRoot: string): BenchOptions {
     rushN: quick ? 300 : 1000,
   };
   let rushN: number | undefined;
+  // A partial run (--only) must not overwrite the committed report of the last full run.
+  let latestSaid = false;
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     const value = () => {
@@ -113,9 +115,11 @@ export function parseOptions(argv: string[], repoRoot: string): BenchOptions {
         o.cacheDir = value();
         break;
       case '--latest':
+        latestSaid = true;
         o.latest = true;
         break;
       case '--no-latest':
+        latestSaid = true;
         o.latest = false;
         break;
       case '--keep':
@@ -137,5 +141,6 @@ export function parseOptions(argv: string[], repoRoot: string): BenchOptions {
     }
   }
   if (rushN !== undefined) o.rushN = rushN;
+  if (!latestSaid && o.only.size < EXPERIMENTS.length) o.latest = false;
   return o;
 }
