@@ -95,8 +95,13 @@ export const memberSchema = z.object({
   joinedAt: z.string(),
   /** Workspace use, when the student has one. */
   workspace: z.object({ bytesUsed: z.number().int(), lastUsedAt: z.string().nullable() }).nullable(),
+  /** This member's own limits over the class's (empty: the class's apply). */
+  limits: classLimitsSchema.optional(),
 });
 export type MemberView = z.infer<typeof memberSchema>;
+
+/** `POST /api/classes/:classId/members/:userId/limits`: a student's override ({}: none). */
+export const memberLimitsSchema = z.object({ limits: classLimitsSchema }).strict();
 
 export const addMemberSchema = z.object({ username: z.string().trim().min(1).max(64), role: z.enum(['student', 'ta']).default('student') }).strict();
 

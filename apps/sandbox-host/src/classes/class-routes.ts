@@ -17,6 +17,7 @@ import {
   joinClassSchema,
   joinCodeActionSchema,
   joinCodeReplySchema,
+  memberLimitsSchema,
   memberSchema,
   retBodySchema,
   rosterReplySchema,
@@ -79,6 +80,7 @@ export function classRoutes(d: ClassRouteDeps): ApiRoute[] {
     route({ method: 'post', path: '/api/classes/:classId/join-code', operationId: 'joinCode', scope: 'class:manage', summary: 'Rotate (a new code) or disable the join code', body: joinCodeActionSchema, status: 200, response: joinCodeReplySchema, handle: ({ principal, body, c }) => d.classes.joinCode(principal, classId(c), body.action) }),
     route({ method: 'get', path: '/api/classes/:classId/members', operationId: 'listMembers', scope: 'class:assist', summary: 'The roster: instructor, TAs and students, with workspace use', status: 200, response: z.array(memberSchema), handle: ({ c }) => d.classes.members(classId(c)) }),
     route({ method: 'post', path: '/api/classes/:classId/members', operationId: 'addMember', scope: 'class:manage', summary: 'Add an existing user as a student or a TA (or change their role)', body: addMemberSchema, status: 200, response: z.array(memberSchema), handle: ({ principal, body, c }) => d.classes.addMember(principal, classId(c), body) }),
+    route({ method: 'post', path: '/api/classes/:classId/members/:userId/limits', operationId: 'setMemberLimits', scope: 'class:manage', summary: 'Set one student\'s limits in the class (a layer over the class\'s, within the admin\'s ceilings; {} clears it); applies to their next terminal', body: memberLimitsSchema, status: 200, response: z.array(memberSchema), handle: ({ principal, body, c }) => d.classes.setMemberLimits(principal, classId(c), c.req.param('userId') ?? '', body.limits) }),
     route({ method: 'delete', path: '/api/classes/:classId/members/:userId', operationId: 'removeMember', scope: 'class:manage', summary: 'Remove a student or TA from the class: their terminals in it end, their workspace is kept', status: 200, response: z.array(memberSchema), handle: async ({ principal, c }) => {
       const members = await d.classes.removeMember(principal, classId(c), c.req.param('userId') ?? '');
       // Their terminals in this class end with them (the workspace stays).

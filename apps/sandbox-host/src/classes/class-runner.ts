@@ -104,14 +104,16 @@ export class ClassRunner {
     return env;
   }
 
-  private async limitsOf(c: { limits: string }): Promise<{ limits: Limits; maxPerUser: number }> {
+  /** The admin's policy, then the class's layer, then (given a student) the student's own. */
+  private async limitsOf(c: { id: string; limits: string }, userId?: string): Promise<{ limits: Limits; maxPerUser: number }> {
     const policy = await loadLimitPolicy(this.db, this.engine.home.root);
-    return { limits: effectiveLimits(policy, JSON.parse(c.limits) as Partial<Limits>), maxPerUser: policy.maxContainersPerUser };
+    const own = userId ? await this.db.enrolment.findUnique({ where: { classId_userId: { classId: c.id, userId } }, select: { limits: true } }) : null;
+    return { limits: effectiveLimits(policy, JSON.parse(c.limits) as Partial<Limits>, own ? (JSON.parse(own.limits) as Partial<Limits>) : undefined), maxPerUser: policy.maxContainersPerUser };
   }
 
   /** Generates (does not start) a student's container in the class environment. */
   private async generate(c: Awaited<ReturnType<ClassService['row']>>, userId: string): Promise<ContainerState> {
-    const [env, { limits }, ws] = await Promise.all([this.environment(c), this.limitsOf(c), this.workspaces.ensure(c, userId)]);
+    const [env, { limits }, ws] = await Promise.all([this.environment(c), this.limitsOf(c, userId), this.workspaces.ensure(c, userId)]);
     // The writable layer gets its own disk quota too: a tmpfs of that size inside the container
     // (ephemeral: the student's files live in the workspace, so no loop volume per container).
     const state = await this.engine.generate({ ret: env.ref, limits: cgroupLimitsOf(limits), disk: diskQuotaOf(limits), writable: 'ephemeral', home: { dir: ws.home }, tty: true });

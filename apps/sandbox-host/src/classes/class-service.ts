@@ -5,7 +5,7 @@
 
 import { randomBytes, randomInt, randomUUID } from 'node:crypto';
 import { effectiveLimits, RegError, type Engine } from '@reg/core';
-import type { ClassRole, ClassRunView, ClassView, MemberView, RosterReply, UpdateEnvironment } from '@reg/protocol';
+import type { ClassLimits, ClassRole, ClassRunView, ClassView, MemberView, RosterReply, UpdateEnvironment } from '@reg/protocol';
 import { audit } from '../admin/audit.js';
 import { loadLimitPolicy } from '../admin/limit-settings.js';
 import { createOneTimeLogin } from '../auth/one-time-login.js';
@@ -223,6 +223,7 @@ export class ClassService {
         role: e.role as ClassRole,
         joinedAt: e.createdAt.toISOString(),
         workspace: w ? { bytesUsed: w.bytesUsed, lastUsedAt: w.lastUsedAt?.toISOString() ?? null } : null,
+        limits: JSON.parse(e.limits) as ClassLimits,
       });
     }
     return out;
@@ -243,6 +244,27 @@ export class ClassService {
     if (refusal) throw new AccessError('FORBIDDEN', refusal, 'ask an admin to add this account, or add a student account');
     await this.db.enrolment.upsert({ where: { classId_userId: { classId, userId: u.id } }, create: { classId, userId: u.id, role: body.role }, update: { role: body.role } });
     await audit(this.db, p, { action: body.role === 'ta' ? 'class.ta.add' : 'class.student.add', targetType: 'user', targetId: u.id, classId, details: { username: u.username } });
+    this.events.emit({ type: 'changed', classId, what: 'roster' });
+    return this.members(classId);
+  }
+
+  /**
+   * Sets one student's limits in the class: a layer over the class's, checked against the admin's
+   * ceilings now (the same effectiveLimits the terminals use); `{}` clears it. Applies to the
+   * student's next terminal.
+   */
+  async setMemberLimits(p: Principal, classId: string, userId: string, limits: ClassLimits): Promise<MemberView[]> {
+    const c = await this.active(classId);
+    const e = await this.db.enrolment.findUnique({ where: { classId_userId: { classId, userId } } });
+    if (!e) throw new AccessError('NOT_FOUND', `user ${userId} is not a member of this class`);
+    const policy = await loadLimitPolicy(this.db, this.regHome);
+    try {
+      effectiveLimits(policy, JSON.parse(c.limits) as ClassLimits, limits);
+    } catch (err) {
+      throw new RegError('INVALID_LIMITS', `limits: ${(err as Error).message}`, { field: 'limits', hint: 'the administrator sets the ceilings (admin → limits)' });
+    }
+    await this.db.enrolment.update({ where: { classId_userId: { classId, userId } }, data: { limits: JSON.stringify(limits) } });
+    await audit(this.db, p, { action: 'class.member.limits', targetType: 'user', targetId: userId, classId, details: { before: JSON.parse(e.limits), after: limits } });
     this.events.emit({ type: 'changed', classId, what: 'roster' });
     return this.members(classId);
   }

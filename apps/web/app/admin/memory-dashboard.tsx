@@ -228,7 +228,7 @@ export default function MemoryDashboard() {
             End idle terminals now
           </button>
           <span className="muted">
-            Change limits: a class&apos;s on its environment page (Classes view), the host&apos;s defaults, ceilings and per-user cap on <a href="/admin/limits">Limits</a>.
+            Change limits: a class&apos;s on its environment page (Classes view), one student&apos;s in that class&apos;s roster (Limits), the host&apos;s defaults, ceilings and per-user cap on <a href="/admin/limits">Limits</a>.
           </span>
         </div>
       </section>

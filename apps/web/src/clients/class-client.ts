@@ -46,6 +46,7 @@ export const classApi = {
   members: (id: string) => call<MemberView[]>('GET', `${c(id)}/members`),
   addMember: (id: string, username: string, role: 'student' | 'ta') => call<MemberView[]>('POST', `${c(id)}/members`, { username, role }),
   removeMember: (id: string, userId: string) => call<MemberView[]>('DELETE', `${c(id)}/members/${encodeURIComponent(userId)}`),
+  setMemberLimits: (id: string, userId: string, limits: NonNullable<MemberView['limits']>) => call<MemberView[]>('POST', `${c(id)}/members/${encodeURIComponent(userId)}/limits`, { limits }),
   importRoster: (id: string, file: Blob, credentials: 'password' | 'link' = 'password') => call<RosterReply>('POST', `${c(id)}/roster?credentials=${credentials}`, undefined, { body: file, type: 'text/csv' }),
   openTerminal: (id: string) => call<ContainerView>('POST', `${c(id)}/terminals`),
   run: (id: string) => call<ClassRunView | null>('GET', `${c(id)}/run`),

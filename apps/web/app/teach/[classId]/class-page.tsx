@@ -228,6 +228,19 @@ function Roster({ cls, manage, onChange }: { cls: ClassView; manage: boolean; on
     }
   }
 
+  // One student's own memory limit over the class's (e.g. a student whose project needs more).
+  const setMemory = (m: MemberView) => {
+    const now = m.limits?.memoryBytes ? String(Math.round(m.limits.memoryBytes / 2 ** 20)) : '';
+    const answer = prompt(`Memory for ${m.username}'s terminals in ${cls.name}, in MiB (empty: the class's limit). Applies to their next terminal.`, now);
+    if (answer === null) return;
+    const mib = answer.trim() === '' ? undefined : Number(answer);
+    if (mib !== undefined && !(Number.isFinite(mib) && mib > 0)) return setError(`"${answer}" is not a number of MiB`);
+    const limits = { ...(m.limits ?? {}) };
+    if (mib === undefined) delete limits.memoryBytes;
+    else limits.memoryBytes = Math.round(mib * 2 ** 20);
+    classApi.setMemberLimits(cls.id, m.userId, limits).then(changed, (e) => setError(describeFailure(e)));
+  };
+
   const remove = (m: MemberView) => {
     if (!confirm(`Remove ${m.username} from ${cls.name}? Their workspace is kept.`)) return;
     classApi.removeMember(cls.id, m.userId).then(changed, (e) => setError(describeFailure(e)));
@@ -254,7 +267,14 @@ function Roster({ cls, manage, onChange }: { cls: ClassView; manage: boolean; on
                 <td>{m.displayName ?? <span className="muted">—</span>}</td>
                 <td>{m.role === 'ta' ? 'TA' : m.role}</td>
                 <td>{m.workspace ? <a href={classApi.studentWorkspaceUrl(cls.id, m.userId)}>{m.workspace.bytesUsed ? size(m.workspace.bytesUsed) : 'download'}</a> : <span className="muted">none yet</span>}</td>
-                <td className="actions">{manage && m.role !== 'instructor' && <button className="small" onClick={() => remove(m)}>Remove</button>}</td>
+                <td className="actions">
+                  {manage && m.role === 'student' && (
+                    <button className="small" onClick={() => setMemory(m)} title="this student's own memory limit in the class">
+                      {m.limits?.memoryBytes ? `${Math.round(m.limits.memoryBytes / 2 ** 20)} MiB` : 'Limits'}
+                    </button>
+                  )}{' '}
+                  {manage && m.role !== 'instructor' && <button className="small" onClick={() => remove(m)}>Remove</button>}
+                </td>
               </tr>
             ))}
           </tbody>
