@@ -21,7 +21,10 @@ export async function openDb(databaseUrl: string): Promise<{ db: Db; migrated: s
   await mkdir(dirname(file), { recursive: true });
   await restrictDbFiles(file);
   const migrated = await applyMigrations(file);
-  const db = new PrismaClient({ adapter: new PrismaBetterSqlite3({ url: file }) });
+  // fileMustExist: the file exists by now (restrictDbFiles made it 0600); a query that arrives after
+  // the host closed (a session's late exit handler) then fails instead of re-creating an empty,
+  // world-readable reg.db in a data dir that is being deleted.
+  const db = new PrismaClient({ adapter: new PrismaBetterSqlite3({ url: file, fileMustExist: true }) });
   return { db, migrated };
 }
 
