@@ -23,9 +23,15 @@ if (skip) console.log(`# skipping cgroup v1 tests: ${skip}`);
 const driver = new CgroupV1Driver();
 const created: string[] = [];
 const children: ChildProcess[] = [];
+// The driver's default parent is the default REG_HOME's (`reg`): leave it as it was found.
+const CONTROLLERS = ['memory', 'pids', 'cpu', 'freezer'];
+const parentExisted = CONTROLLERS.map((c) => existsSync(join(ROOT, c, 'reg')));
 after(async () => {
   for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
   for (const name of created) await driver.remove(name).catch((e) => console.error(`cleanup of ${name} failed:`, e));
+  CONTROLLERS.forEach((c, i) => {
+    if (!parentExisted[i]) spawnSync('rmdir', [join(ROOT, c, 'reg')]);
+  });
 });
 
 function newName(): string {
