@@ -26,7 +26,7 @@ describe("a student's own limits in a class", { skip }, () => {
     home = await tempRegHome();
     await ensurePythonRet(home.dir);
     host = await startTestHost(home.dir);
-    [teacher, ta, s1, s2] = await Promise.all(['teacher', 'ta1', 'student1', 'student2'].map((u) => ApiClient.signIn(host.base, u)));
+    [teacher, ta, s1, s2] = (await Promise.all(['teacher', 'ta1', 'student1', 'student2'].map((u) => ApiClient.signIn(host.base, u)))) as [ApiClient, ApiClient, ApiClient, ApiClient];
     const r = await teacher.call('POST', '/api/classes', { name: 'Limits', ret: 'python@3.11' });
     assert.equal(r.status, 201, JSON.stringify(r.json));
     classId = r.json.id;

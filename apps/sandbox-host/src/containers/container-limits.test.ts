@@ -4,26 +4,13 @@
 
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { request } from 'node:http';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { RunningHost } from '../host.js';
-import { ApiClient, ensurePythonRet, isRoot, startTestHost, tempRegHome } from '../test-support/host-fixture.js';
+import { adminCall, ApiClient, ensurePythonRet, isRoot, startTestHost, tempRegHome } from '../test-support/host-fixture.js';
 
 const skip = isRoot ? false : 'needs root (namespaces, cgroups, loop mounts)';
 const MiB = 1024 * 1024;
-
-function admin(host: RunningHost, method: string, path: string, body?: unknown): Promise<{ status: number; json: any }> {
-  return new Promise((resolve, reject) => {
-    const req = request({ socketPath: host.socketPath, path, method, headers: body ? { 'content-type': 'application/json' } : {} }, (res) => {
-      let d = '';
-      res.on('data', (c) => (d += c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, json: d ? JSON.parse(d) : null }));
-    });
-    req.on('error', reject);
-    req.end(body ? JSON.stringify(body) : undefined);
-  });
-}
 
 describe('container limits on the host', { skip }, () => {
   let home: { dir: string; cleanup: () => Promise<void> };
@@ -74,17 +61,17 @@ describe('container limits on the host', { skip }, () => {
   });
 
   test('the administrator may raise a limit up to its ceiling, never above: 429 LIMIT_EXCEEDED naming it', async () => {
-    const over = await admin(host, 'POST', '/api/containers', { ret: 'python@3.11', terminal: false, limits: { memoryBytes: 2048 * MiB } });
+    const over = await adminCall(host, 'POST', '/api/containers', { ret: 'python@3.11', terminal: false, limits: { memoryBytes: 2048 * MiB } });
     assert.equal(over.status, 429);
     assert.equal(over.json.error.code, 'LIMIT_EXCEEDED');
     assert.equal(over.json.error.field, 'memoryBytes');
     assert.match(over.json.error.message, /ceiling of 1 GiB/);
-    const ok = await admin(host, 'POST', '/api/containers', { ret: 'python@3.11', terminal: false, limits: { memoryBytes: 512 * MiB, pids: 100 } });
+    const ok = await adminCall(host, 'POST', '/api/containers', { ret: 'python@3.11', terminal: false, limits: { memoryBytes: 512 * MiB, pids: 100 } });
     assert.equal(ok.status, 201, JSON.stringify(ok.json));
     const state = JSON.parse(readFileSync(join(home.dir, 'containers', ok.json.id, 'state.json'), 'utf8'));
     assert.equal(state.limits.memoryBytes, 512 * MiB);
     assert.equal(state.limits.pids, 100);
-    await admin(host, 'DELETE', `/api/containers/${ok.json.id}`);
+    await adminCall(host, 'DELETE', `/api/containers/${ok.json.id}`);
   });
 
   test('a student has at most maxContainersPerUser containers at once: 429, then room again after one goes', async () => {

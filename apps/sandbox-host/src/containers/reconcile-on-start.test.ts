@@ -4,27 +4,14 @@
 
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { request } from 'node:http';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { RunningHost } from '../host.js';
 import { createLog } from '../log.js';
-import { ensurePythonRet, isRoot, startTestHost, tempRegHome } from '../test-support/host-fixture.js';
+import { adminCall, ensurePythonRet, isRoot, startTestHost, tempRegHome } from '../test-support/host-fixture.js';
 import { reconcileOnStart, stopExpired } from './reconcile-on-start.js';
 
 const skip = isRoot ? false : 'needs root (namespaces, cgroups, loop mounts)';
-
-function admin(host: RunningHost, method: string, path: string, body?: unknown): Promise<{ status: number; json: any }> {
-  return new Promise((resolve, reject) => {
-    const req = request({ socketPath: host.socketPath, path, method, headers: body ? { 'content-type': 'application/json' } : {} }, (res) => {
-      let d = '';
-      res.on('data', (c) => (d += c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, json: d ? JSON.parse(d) : null }));
-    });
-    req.on('error', reject);
-    req.end(body ? JSON.stringify(body) : undefined);
-  });
-}
 
 describe('detached containers across a host restart', { skip }, () => {
   let home: { dir: string; cleanup: () => Promise<void> };
@@ -43,9 +30,9 @@ describe('detached containers across a host restart', { skip }, () => {
   test('re-adopted while running, stopped past its lifetime; a stopped orphan is removed', async () => {
     host = await startTestHost(home.dir);
     const mk = async (code: string) => {
-      const r = await admin(host, 'POST', '/api/containers', { ret: 'python@3.11', terminal: false, command: ['/usr/bin/python3.11', '-c', code] });
+      const r = await adminCall(host, 'POST', '/api/containers', { ret: 'python@3.11', terminal: false, command: ['/usr/bin/python3.11', '-c', code] });
       assert.equal(r.status, 201, JSON.stringify(r.json));
-      assert.equal((await admin(host, 'POST', `/api/containers/${r.json.id}/start`)).status, 200);
+      assert.equal((await adminCall(host, 'POST', `/api/containers/${r.json.id}/start`)).status, 200);
       return r.json.id as string;
     };
     const long = await mk('import time; time.sleep(300)');

@@ -3,6 +3,7 @@
 
 import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { request } from 'node:http';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -36,6 +37,19 @@ export async function startTestHost(home: string, env: Record<string, string> = 
   const config = loadConfig({ REG_HOME: home, HOST_PORT: '0', LOG_LEVEL: 'silent', REG_DEMO_PASSWORD: DEMO_PASSWORD, MEMORY_SAMPLE_SECONDS: '0', ...env });
   const host = await startHost(config);
   return Object.assign(host, { base: `http://127.0.0.1:${host.port}` });
+}
+
+/** A call over the host's unix socket, which the host trusts as the administrator. */
+export function adminCall(host: RunningHost, method: string, path: string, body?: unknown): Promise<{ status: number; json: any }> {
+  return new Promise((resolve, reject) => {
+    const req = request({ socketPath: host.socketPath, path, method, headers: body ? { 'content-type': 'application/json' } : {} }, (res) => {
+      let d = '';
+      res.on('data', (c) => (d += c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, json: d ? JSON.parse(d) : null }));
+    });
+    req.on('error', reject);
+    req.end(body ? JSON.stringify(body) : undefined);
+  });
 }
 
 export class ApiClient {
