@@ -24,6 +24,13 @@
       "sources": ["test/probe.c", "test/escapes.c"],
       "libraries": ["-lpthread"],
       "ldflags": ["-static"]
+    },
+    {
+      # The log helper of a detached container (src/logger/log.c): replaces a Node
+      # process per container, so it must stay tiny (one static buffer, no allocation).
+      "target_name": "reg-log",
+      "type": "executable",
+      "sources": ["src/logger/log.c", "src/logger/rotate.c"]
     }
   ]
 }

@@ -2,9 +2,8 @@
 // host. Every verb reads the same: refresh → guard → act → save (in the verb's own module).
 
 import { createHash } from 'node:crypto';
-import { spawn as spawnChild, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { readdir, rmdir } from 'node:fs/promises';
-import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import { ensureRet } from '../registry/ensure.js';
 import { detectCgroupDriver } from '../cgroup/detect.js';
@@ -28,15 +27,11 @@ import { stats, type HostStats } from './stats.js';
 import type { Outcome } from './status.js';
 import { stop } from './stop.js';
 import { readLog } from './log-reader.js';
-import { LOG_FILES, LOG_MAX_BYTES } from './log-writer.js';
+import { spawnLogWriter as spawnNativeLogWriter } from './log-writer.js';
 
-/** The log helper (log-writer-main) as a detached process reading its stdin. */
+/** The log helper (native reg-log, see log-writer.ts) as a detached process reading its stdin. */
 function spawnLogWriter(path: string): ChildProcess {
-  const ts = fileURLToPath(import.meta.url).endsWith('.ts'); // under tsx (tests): run the source the same way
-  const main = fileURLToPath(new URL(`./log-writer-main.${ts ? 'ts' : 'js'}`, import.meta.url));
-  const maxBytes = Number(process.env.REG_LOG_MAX_BYTES) || LOG_MAX_BYTES;
-  const files = Number.isInteger(Number(process.env.REG_LOG_FILES ?? 'x')) ? Number(process.env.REG_LOG_FILES) : LOG_FILES;
-  return spawnChild(process.execPath, [...(ts ? process.execArgv : []), '--max-old-space-size=16', main, path, String(maxBytes), String(files)], { detached: true, stdio: ['pipe', 'ignore', 'ignore'] });
+  return spawnNativeLogWriter(path);
 }
 
 export interface EngineOptions {

@@ -1,13 +1,22 @@
 // The bounded, rotated output log of a detached container: output.log grows to maxBytes, then
 // becomes output.log.1 (…, up to `files` rotated copies, the oldest dropped), like Docker's
-// json-file driver with max-size/max-file. A small helper process (log-writer-main.ts) owns the
-// write end: the container's stdout and stderr are a pipe to it, so the log is bounded whoever
-// started the container (a CLI that exited long ago, a host that restarted).
+// json-file driver with max-size/max-file. A small native helper (reg-log, packages/native/src/
+// logger/log.c) owns the write end: the container's stdout and stderr are a pipe to it, so the log
+// is bounded whoever started the container (a CLI that exited long ago, a host that restarted).
+// It replaced a Node helper per container (35-40 MB RSS each) with a C program of well under 1 MB.
+// This module decides the policy (limits, from REG_LOG_MAX_BYTES / REG_LOG_FILES); reg-log only
+// executes it, and log-reader.ts reads the files back.
 
-import { closeSync, fstatSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { logWriterPath } from '@reg/native';
+import { RegError } from '../errors.js';
 
 export const LOG_MAX_BYTES = 8 * 1024 * 1024;
 export const LOG_FILES = 2;
+/** reg-log refuses more rotated copies than this (a typo such as 20000 would mean 20000 renames per rotation). */
+export const LOG_FILES_MAX = 1000;
 
 export interface LogLimits {
   /** Size at which the current file is rotated. */
@@ -18,52 +27,28 @@ export interface LogLimits {
 
 export const rotatedPath = (path: string, n: number) => (n === 0 ? path : `${path}.${n}`);
 
-export class RotatingLog {
-  private fd: number;
-  private size: number;
-
-  constructor(
-    readonly path: string,
-    readonly limits: LogLimits = { maxBytes: LOG_MAX_BYTES, files: LOG_FILES },
-  ) {
-    this.fd = openSync(path, 'a', 0o600);
-    this.size = fstatSync(this.fd).size;
-  }
-
-  write(chunk: Buffer): void {
-    let rest = chunk;
-    while (rest.length > 0) {
-      if (this.size >= this.limits.maxBytes) this.rotate();
-      const room = this.limits.maxBytes - this.size;
-      // Split at the last newline that fits, so lines stay whole across files where they can.
-      let n = Math.min(room, rest.length);
-      if (n < rest.length) {
-        const nl = rest.lastIndexOf(10, n - 1);
-        if (nl >= 0 && this.size + nl + 1 > 0) n = nl + 1;
-      }
-      let off = 0;
-      while (off < n) off += writeSync(this.fd, rest, off, n - off);
-      this.size += n;
-      rest = rest.subarray(n);
+/** The limits from the environment (REG_LOG_MAX_BYTES, REG_LOG_FILES), defaults where unset; a bad value is a clear error naming the variable. */
+export function logLimitsFromEnv(env: NodeJS.ProcessEnv = process.env): LogLimits {
+  const read = (name: string, min: number, max: number, fallback: number): number => {
+    const raw = env[name];
+    if (raw === undefined || raw === '') return fallback;
+    const n = Number(raw);
+    if (!Number.isSafeInteger(n) || n < min || n > max) {
+      throw new RegError('USAGE', `${name} must be a whole number from ${min} to ${max}, not "${raw}"`, { field: name, hint: `unset ${name} for the default (${fallback})` });
     }
-  }
+    return n;
+  };
+  return { maxBytes: read('REG_LOG_MAX_BYTES', 1, Number.MAX_SAFE_INTEGER, LOG_MAX_BYTES), files: read('REG_LOG_FILES', 0, LOG_FILES_MAX, LOG_FILES) };
+}
 
-  private rotate(): void {
-    closeSync(this.fd);
-    rmSync(rotatedPath(this.path, this.limits.files), { force: true });
-    for (let i = this.limits.files - 1; i >= 0; i--) {
-      try {
-        renameSync(rotatedPath(this.path, i), rotatedPath(this.path, i + 1));
-      } catch {
-        // not there yet
-      }
-    }
-    if (this.limits.files === 0) rmSync(this.path, { force: true });
-    this.fd = openSync(this.path, 'a', 0o600);
-    this.size = 0;
+/**
+ * Starts reg-log for `path` as a detached process reading its stdin (a pipe: give its write end
+ * to the container as stdout and stderr, then close ours). It ends when every writer has closed
+ * the pipe, i.e. when the container and everything it started are gone.
+ */
+export function spawnLogWriter(path: string, limits: LogLimits = logLimitsFromEnv()): ChildProcess {
+  if (!existsSync(logWriterPath)) {
+    throw new RegError('LAUNCH_FAILED', `the log helper ${logWriterPath} is missing`, { file: logWriterPath, hint: 'build it: npm run build -w @reg/native' });
   }
-
-  close(): void {
-    closeSync(this.fd);
-  }
+  return spawn(logWriterPath, [resolve(path), String(limits.maxBytes), String(limits.files)], { detached: true, stdio: ['pipe', 'ignore', 'ignore'] });
 }
