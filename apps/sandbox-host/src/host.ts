@@ -40,6 +40,7 @@ import { SessionRegistry } from './terminals/session-registry.js';
 import { registerTerminalNamespace } from './terminals/terminal-namespace.js';
 import { createClassroom } from './classes/classroom.js';
 import { registerClassLiveNamespace } from './terminals/class-live-namespace.js';
+import { attachSocketAdapter } from './cluster/socket-adapter.js';
 import { ClassEvents } from './classes/class-events.js';
 import type { ClassMembership } from './auth/scopes.js';
 
@@ -145,12 +146,17 @@ export async function startHost(config: HostConfig, opts: { log?: Log } = {}): P
   const tcp = createServer(listener);
   const io = new SocketIoServer(tcp, {
     maxHttpBufferSize: MAX_SOCKET_MESSAGE,
+    // Websocket only (every client of ours asks for it): one connection per socket, so hosts behind
+    // the web origin need no sticky sessions (long-polling would spread one socket's requests).
+    transports: ['websocket'],
     cors: { origin: [`http://localhost:${config.webPort}`, `http://127.0.0.1:${config.webPort}`], credentials: true },
   });
+  // Several hosts on PostgreSQL: socket.io's PostgreSQL adapter and the live view across hosts.
+  const clusterSockets = await attachSocketAdapter(io, { databaseUrl: config.databaseUrl, events: classEvents, sessions, log });
   registerAdminNamespace(io, { monitor, cookieName: SESSION_COOKIE, authenticate: (token) => authSessions.authenticate(token), log });
   const socketAuth = { authenticate: (token: string) => authSessions.authenticate(token), membership: classMembership };
   registerTerminalNamespace(io, { signer, db, sessions, ...socketAuth, log });
-  registerClassLiveNamespace(io, { db, sessions, events: classEvents, ...socketAuth, log });
+  registerClassLiveNamespace(io, { db, sessions, events: classEvents, ...socketAuth, log, cluster: clusterSockets });
 
   const unix = createServer(listener);
   unix.on('connection', (s) => adminSockets.add(s));
@@ -184,6 +190,7 @@ export async function startHost(config: HostConfig, opts: { log?: Log } = {}): P
         await sessions.endAll('shutdown');
         await classroom.unmount().catch((e) => log.error('unmounting workspaces', e));
         io.close();
+        await clusterSockets.close();
         await Promise.all([closeServer(tcp), closeServer(unix)]);
         await rm(config.socketPath, { force: true });
         // The home's cgroup parent (reg-<hash> for a non-default REG_HOME) goes once it is empty.

@@ -23,6 +23,7 @@ import { authorize, type ClassMembership } from '../auth/scopes.js';
 import type { ClassEvents } from '../classes/class-events.js';
 import type { Db } from '../db/client.js';
 import type { Log } from '../log.js';
+import type { ClusterSockets } from '../cluster/socket-adapter.js';
 import type { SessionRegistry } from './session-registry.js';
 import { principalOfHandshake } from './socket-principal.js';
 
@@ -35,6 +36,8 @@ export interface ClassLiveDeps {
   authenticate: (token: string) => Promise<Principal | undefined>;
   membership: ClassMembership;
   log: Log;
+  /** The other sandbox hosts (cluster/socket-adapter.ts): their live terminals of a class, sharing, stopping. */
+  cluster?: Pick<ClusterSockets, 'remoteLive' | 'remoteSharing' | 'stopStudentElsewhere'>;
 }
 
 const fail = (code: LiveError['code'], message: string) => ({ ok: false as const, error: { code, message } });
@@ -95,7 +98,8 @@ export function registerClassLiveNamespace(io: Server, deps: ClassLiveDeps): voi
       if (!req.success) return reply(fail('BAD_PAYLOAD', 'stopSession needs {classId, userId}'));
       try {
         const p = await check(req.data.classId);
-        const ended = await deps.sessions.stopStudent(req.data.classId, req.data.userId);
+        // The student's terminal may be on another host of the cluster: those end there.
+        const ended = (await deps.sessions.stopStudent(req.data.classId, req.data.userId)) + ((await deps.cluster?.stopStudentElsewhere(req.data.classId, req.data.userId)) ?? 0);
         await audit(deps.db, p, { action: 'class.session.stop', targetType: 'user', targetId: req.data.userId, classId: req.data.classId, details: { ended }, ip: socket.handshake.address }).catch((e: unknown) => deps.log.error('audit', e));
         reply({ ok: true, ended });
       } catch (e) {
@@ -111,7 +115,7 @@ export function registerClassLiveNamespace(io: Server, deps: ClassLiveDeps): voi
 }
 
 /** The roster with each student's live state; undefined when the class does not exist. */
-export async function liveSnapshot(deps: Pick<ClassLiveDeps, 'db' | 'sessions'>, classId: string): Promise<LiveSnapshot | undefined> {
+export async function liveSnapshot(deps: Pick<ClassLiveDeps, 'db' | 'sessions' | 'cluster'>, classId: string): Promise<LiveSnapshot | undefined> {
   const cls = await deps.db.class.findUnique({
     where: { id: classId },
     select: { name: true, enrolments: { where: { role: 'student' }, select: { user: { select: { id: true, username: true, displayName: true } } } } },
@@ -123,7 +127,12 @@ export async function liveSnapshot(deps: Pick<ClassLiveDeps, 'db' | 'sessions'>,
     const s = deps.sessions.get(id);
     if (s && !s.info.classId) await deps.sessions.classOf(s);
   }
-  const live = deps.sessions.ofClass(classId);
+  // This host's live terminals of the class, then those the other hosts of a cluster hold.
+  const remote = (await deps.cluster?.remoteLive(classId)) ?? [];
+  const live = [
+    ...deps.sessions.ofClass(classId).map((s) => ({ containerId: s.containerId, ownerId: s.ownerId, idle: s.idle, lastActivityAt: s.lastActivityAt, rssBytes: null as number | null })),
+    ...remote.map((r) => ({ ...r, lastActivityAt: new Date(r.lastActivityAt) })),
+  ];
   const ids = cls.enrolments.map((e) => e.user.id);
   // The latest container row per student says "ended" (and why) or "ready" (prepared, not opened).
   const rows = await deps.db.container.findMany({
@@ -139,6 +148,7 @@ export async function liveSnapshot(deps: Pick<ClassLiveDeps, 'db' | 'sessions'>,
     : [];
   const rss = new Map<string, number>();
   for (const s of samples) if (!rss.has(s.containerId)) rss.set(s.containerId, s.rss);
+  for (const r of remote) if (r.rssBytes !== null && !rss.has(r.containerId)) rss.set(r.containerId, r.rssBytes);
   // Not sampled yet (a terminal younger than the sampling period): read it now, once.
   if (liveIds.some((id) => !rss.has(id))) for (const [id, bytes] of await deps.sessions.rssNow()) if (liveIds.includes(id) && !rss.has(id)) rss.set(id, bytes);
 
@@ -165,7 +175,7 @@ export async function liveSnapshot(deps: Pick<ClassLiveDeps, 'db' | 'sessions'>,
       endMessage: state === 'ended' ? (row?.endMessage ?? null) : null,
     };
   });
-  return { classId, className: cls.name, students, run: await latestRun(deps.db, classId), sharing: deps.sessions.sharedIn(classId)?.containerId ?? null };
+  return { classId, className: cls.name, students, run: await latestRun(deps.db, classId), sharing: deps.sessions.sharedIn(classId)?.containerId ?? (await deps.cluster?.remoteSharing(classId)) ?? null };
 }
 
 async function latestRun(db: Db, classId: string): Promise<LiveSnapshot['run']> {
