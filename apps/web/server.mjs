@@ -6,24 +6,53 @@
 //
 // Env: PORT (3000), HOST (0.0.0.0: the interface to listen on), HOST_PORT / REG_HOST_URL (where
 // the host is). Prints one JSON line {"event":"ready","port":…} once it listens.
+//
+// A cluster of sandbox hosts (REG_CLUSTER=1): REG_HOST_URLS lists one or more hosts to learn the
+// cluster from (comma-separated; default REG_HOST_URL), REG_CLUSTER_SECRET_FILE (default
+// $REG_SHARED_DIR/cluster-secret) signs what the origin forwards; host-router.mjs decides which
+// host gets each request and websocket. Browsers never see a host's address.
 
 import { createServer, request } from 'node:http';
 import { connect } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import next from 'next';
+import { CLUSTER_HEADER, HostRouter, loadRequestKey } from './host-router.mjs';
 
 const dir = fileURLToPath(new URL('.', import.meta.url));
 const port = Number(process.env.PORT ?? 3000);
 const bind = process.env.HOST ?? '0.0.0.0';
 const hostUrl = new URL(process.env.REG_HOST_URL ?? `http://127.0.0.1:${process.env.HOST_PORT ?? '3001'}`);
-const upstream = { host: hostUrl.hostname, port: Number(hostUrl.port || 80) };
+const cluster = process.env.REG_CLUSTER === '1' || process.env.REG_CLUSTER === 'true';
+const seeds = (process.env.REG_HOST_URLS ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+let router;
+try {
+  const secretFile = process.env.REG_CLUSTER_SECRET_FILE ?? (process.env.REG_SHARED_DIR ? `${process.env.REG_SHARED_DIR}/cluster-secret` : undefined);
+  if (cluster && !secretFile) throw new Error('REG_CLUSTER=1 needs REG_CLUSTER_SECRET_FILE (or REG_SHARED_DIR holding cluster-secret): the origin signs what it forwards to the hosts');
+  router = new HostRouter({
+    seeds: (seeds.length ? seeds : [hostUrl.href]).map((u) => new URL(u)),
+    key: cluster ? await loadRequestKey(secretFile) : undefined,
+    cluster,
+    log: (m) => console.error(JSON.stringify({ event: 'hosts', message: m })),
+  });
+  await router.start();
+} catch (e) {
+  console.error(`web: ${e.message}`);
+  process.exit(2);
+}
+const target = (host) => {
+  const u = new URL(host.address);
+  return { host: u.hostname, port: Number(u.port || 80) };
+};
+/** How long a socket waits for its container's host while that host neither answers nor is marked down. */
+const HOLD_MS = 15_000;
 
 /** Paths the host answers; everything else is the Next.js app. */
 const forHost = (url = '') => url.startsWith('/api/') || url === '/api' || url.startsWith('/socket.io/');
 
 // Hop-by-hop headers are the proxy's own business (RFC 9110 §7.6.1); the rest go through, with
 // the browser's address recorded for the host's logs and audit.
-const HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'te', 'trailer', 'upgrade']);
+// The cluster header is the origin's own: a browser's is dropped, never forwarded.
+const HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'te', 'trailer', 'upgrade', CLUSTER_HEADER]);
 
 function forwardedHeaders(req) {
   const h = {};
@@ -31,6 +60,8 @@ function forwardedHeaders(req) {
   h['x-forwarded-for'] = [req.headers['x-forwarded-for'], req.socket.remoteAddress].filter(Boolean).join(', ');
   h['x-forwarded-host'] = req.headers.host ?? '';
   h['x-forwarded-proto'] = 'http';
+  const signed = router.sign(req.method ?? 'GET', req.url ?? '/');
+  if (signed) h[CLUSTER_HEADER] = signed;
   return h;
 }
 
@@ -40,29 +71,64 @@ function hostDown(res) {
   res.end(JSON.stringify({ error: { code: 'HOST_UNREACHABLE', message: 'the Reg host does not answer; try again in a moment' } }));
 }
 
-function proxyHttp(req, res) {
-  const up = request({ ...upstream, method: req.method, path: req.url, headers: forwardedHeaders(req) }, (r) => {
+// Any live host answers /api (they share the database), or the one named by x-reg-host. A request
+// without a body (GET, HEAD, DELETE) that finds its host gone is tried once more on another.
+function proxyHttp(req, res, attempt = 0) {
+  const host = router.pick(typeof req.headers['x-reg-host'] === 'string' ? req.headers['x-reg-host'] : undefined);
+  if (!host) return hostDown(res);
+  const bodyless = req.headers['content-length'] === undefined && req.headers['transfer-encoding'] === undefined;
+  const up = request({ ...target(host), method: req.method, path: req.url, headers: forwardedHeaders(req) }, (r) => {
     res.writeHead(r.statusCode ?? 502, r.headers);
     r.pipe(res);
   });
-  up.on('error', () => hostDown(res));
-  req.pipe(up);
+  up.on('error', (e) => {
+    if (e.code === 'ECONNREFUSED' || e.code === 'EHOSTUNREACH') router.markUnreachable(host.address);
+    if (bodyless && attempt === 0 && !res.headersSent && router.cluster) return proxyHttp(req, res, 1);
+    hostDown(res);
+  });
+  if (bodyless && attempt > 0) up.end();
+  else req.pipe(up);
 }
 
 // A websocket upgrade is forwarded as raw bytes: the request head is replayed to the host, then
-// the two sockets are piped both ways until either side closes.
-function proxyUpgrade(req, socket, head) {
-  const up = connect(upstream.port, upstream.host);
+// the two sockets are piped both ways until either side closes. When the host holding the socket's
+// container refuses the connection (it died and the others have not marked it down yet), the
+// socket waits, asking again every second, until that host answers or is marked down (then it goes
+// to a live host, where the browser learns why its terminal ended).
+async function proxyUpgrade(req, socket, head, since = Date.now()) {
+  let host;
+  try {
+    host = await router.forSocket(req.url);
+  } catch {
+    host = undefined;
+  }
+  if (socket.destroyed) return;
+  if (!host) {
+    socket.end('HTTP/1.1 503 Service Unavailable\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
+    return;
+  }
+  const up = connect(target(host).port, target(host).host);
+  let piped = false;
+  let retrying = false;
   const close = () => {
     socket.destroy();
     up.destroy();
   };
-  up.on('error', () => {
-    if (socket.writable) socket.end('HTTP/1.1 502 Bad Gateway\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
+  up.on('error', (e) => {
+    if (!piped && e.code === 'ECONNREFUSED' && router.cluster && Date.now() - since < HOLD_MS && !socket.destroyed) {
+      router.markUnreachable(host.address);
+      router.forget(req.url);
+      retrying = true;
+      up.destroy();
+      setTimeout(() => void proxyUpgrade(req, socket, head, since), 1000).unref();
+      return;
+    }
+    if (!piped && socket.writable) socket.end('HTTP/1.1 502 Bad Gateway\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
     close();
   });
-  socket.on('error', close);
   up.on('connect', () => {
+    if (socket.destroyed) return void up.destroy();
+    piped = true;
     up.setNoDelay(true);
     socket.setNoDelay(true);
     const headers = forwardedHeaders(req);
@@ -75,8 +141,15 @@ function proxyUpgrade(req, socket, head) {
     up.pipe(socket);
     socket.pipe(up);
   });
-  up.on('close', () => socket.destroy());
-  socket.on('close', () => up.destroy());
+  up.on('close', () => {
+    if (retrying) return;
+    // The host went away under an open socket: the next handshake asks afresh where to go.
+    if (piped && !socket.destroyed) router.forget(req.url);
+    socket.destroy();
+  });
+  const onBrowserClose = () => up.destroy();
+  socket.once('close', onBrowserClose);
+  up.once('close', () => socket.off('close', onBrowserClose));
 }
 
 const app = next({ dev: false, dir, hostname: bind, port });
@@ -88,16 +161,18 @@ const server = createServer((req, res) => {
   void handle(req, res);
 });
 server.on('upgrade', (req, socket, head) => {
-  if (forHost(req.url)) return proxyUpgrade(req, socket, head);
+  socket.on('error', () => socket.destroy());
+  if (forHost(req.url)) return void proxyUpgrade(req, socket, head);
   socket.destroy();
 });
 server.listen(port, bind, () => {
   const { port: bound } = server.address();
-  console.log(JSON.stringify({ event: 'ready', port: bound, host: `${upstream.host}:${upstream.port}` }));
+  console.log(JSON.stringify({ event: 'ready', port: bound, ...(cluster ? { cluster: true, hosts: router.hosts.map((h) => h.address) } : { host: hostUrl.host }) }));
 });
 
 for (const sig of ['SIGINT', 'SIGTERM']) {
   process.once(sig, () => {
+    router.stop();
     server.close();
     server.closeAllConnections();
     process.exit(0);

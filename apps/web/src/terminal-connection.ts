@@ -64,8 +64,11 @@ export class TerminalConnection {
     private readonly term: Terminal,
     private readonly on: ConnectionEvents,
   ) {
-    // Same origin: the web server forwards /socket.io/ to the host, so the LAN address works.
-    this.socket = io(TERMINALS_NAMESPACE, { transports: ['websocket'], reconnectionDelayMax: 4000, reconnectionAttempts: MAX_ATTEMPTS });
+    // Same origin: the web server forwards /socket.io/ to the host, so the LAN address works. With
+    // several sandbox hosts the origin routes this socket by the terminal it names (its own
+    // connection, not shared with the page's other sockets, so the name is in its handshake).
+    const route = target.mode === 'follow' ? { follow: target.classId } : { container: target.containerId };
+    this.socket = io(TERMINALS_NAMESPACE, { transports: ['websocket'], forceNew: true, query: route, reconnectionDelayMax: 4000, reconnectionAttempts: MAX_ATTEMPTS });
     on.status('connecting');
     this.socket.on('connect', () => void this.attach());
     this.socket.on('connect_error', () => this.failed('the host does not answer'));

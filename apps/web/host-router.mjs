@@ -1,0 +1,217 @@
+// Which sandbox host the web origin forwards a request to. One host (the default): always that one.
+// A cluster (REG_CLUSTER=1): the live hosts are read every few seconds from any host that answers
+// (GET /api/cluster/hosts, the hosts share the database), and
+// - a /terminals socket naming its container (?container=<id>) goes to the host running it;
+//   one naming a class to follow (?follow=<classId>) goes to the host of the terminal shared there;
+// - a socket whose host is down goes to any live host (the attach then fails and the browser
+//   shows why the terminal ended: "your sandbox host stopped; reopen …");
+// - anything else (/api, the /classes and /admin live views) goes to any live host, round robin,
+//   or to the host the request names (header x-reg-host: <hostId>).
+// Every forwarded request carries x-reg-cluster, signed with the cluster secret as the hosts sign
+// theirs (apps/sandbox-host/src/cluster/request-auth.ts), sender "web".
+//
+// Answers are cached briefly (ROUTE_TTL_MS): a rush of 1000 students opening terminals asks the
+// hosts once per container, not once per reconnect.
+
+import { createHmac } from 'node:crypto';
+import { readFile, stat } from 'node:fs/promises';
+import { request } from 'node:http';
+
+export const CLUSTER_HEADER = 'x-reg-cluster';
+const SENDER = 'web';
+const REFRESH_MS = 2000;
+const ROUTE_TTL_MS = 3000;
+/** A host that refused a connection is skipped this long (it may be dying before the others notice). */
+const SUSPECT_MS = 5000;
+const ASK_TIMEOUT_MS = 3000;
+
+/** Reads the cluster secret file as the hosts do (hex, mode 0600) and derives the request-signing key. */
+export async function loadRequestKey(file) {
+  const st = await stat(file).catch((e) => {
+    throw new Error(`REG_CLUSTER_SECRET_FILE ${file}: ${e.code === 'ENOENT' ? 'does not exist: start a host first (it creates the secret) or copy the cluster secret there' : e.message}`);
+  });
+  if ((st.mode & 0o077) !== 0) throw new Error(`REG_CLUSTER_SECRET_FILE ${file} is readable by group or others: run chmod 600 ${file}`);
+  const hex = (await readFile(file, 'utf8')).trim();
+  if (!/^[0-9a-f]{64,}$/.test(hex)) throw new Error(`REG_CLUSTER_SECRET_FILE ${file} does not hold the cluster's hex key`);
+  return createHmac('sha256', Buffer.from(hex, 'hex')).update('reg-cluster:requests').digest();
+}
+
+export function signRequest(key, method, pathWithQuery, now = Date.now()) {
+  const mac = createHmac('sha256', key).update(`${SENDER}\n${now}\n${method.toUpperCase()}\n${pathWithQuery}`).digest('hex');
+  return `${SENDER}.${now}.${mac}`;
+}
+
+/** What a socket.io handshake URL asks for: its namespace is not in the URL, its routing key is. */
+export function socketRouteKey(url = '') {
+  const q = new URL(url, 'http://origin').searchParams;
+  const container = q.get('container');
+  if (container && /^[A-Za-z0-9_-]{1,128}$/.test(container)) return { container };
+  const follow = q.get('follow');
+  if (follow && /^[A-Za-z0-9_-]{1,128}$/.test(follow)) return { follow };
+  return {};
+}
+
+export class HostRouter {
+  /**
+   * @param {{ seeds: URL[], key?: Buffer, cluster: boolean, log?: (m: string) => void }} opts
+   */
+  constructor(opts) {
+    this.seeds = opts.seeds.map((u) => ({ id: `seed:${u.host}`, address: u.origin, status: 'up' }));
+    this.key = opts.key;
+    this.cluster = opts.cluster;
+    this.log = opts.log ?? (() => {});
+    /** @type {Array<{id: string, address: string, status: string}>} */
+    this.hosts = [...this.seeds];
+    this.next = 0;
+    /** address → until (ms) */
+    this.suspect = new Map();
+    /** key → { at, host } */
+    this.routes = new Map();
+    this.timer = undefined;
+    this.lastRefreshError = '';
+  }
+
+  async start() {
+    if (!this.cluster) return;
+    await this.refresh();
+    this.timer = setInterval(() => void this.refresh(), REFRESH_MS);
+    this.timer.unref();
+  }
+
+  stop() {
+    clearInterval(this.timer);
+  }
+
+  /** The cluster header for a forwarded request (undefined on a single host without a secret). */
+  sign(method, path) {
+    return this.key ? signRequest(this.key, method, path) : undefined;
+  }
+
+  live() {
+    const now = Date.now();
+    const up = this.hosts.filter((h) => h.status === 'up');
+    const reachable = up.filter((h) => !((this.suspect.get(h.address) ?? 0) > now));
+    return reachable.length ? reachable : up;
+  }
+
+  /** The host a request names, else the next live one (round robin). */
+  pick(named) {
+    if (named) {
+      const h = this.hosts.find((x) => x.id === named && x.status === 'up');
+      if (h) return h;
+    }
+    const live = this.live();
+    if (!live.length) return undefined;
+    return live[this.next++ % live.length];
+  }
+
+  markUnreachable(address) {
+    this.suspect.set(address, Date.now() + SUSPECT_MS);
+  }
+
+  isUp(address) {
+    return this.hosts.some((h) => h.address === address && h.status === 'up');
+  }
+
+  /** Where a websocket goes: its container's (or shared terminal's) host when up, else any live host. */
+  async forSocket(url) {
+    if (!this.cluster) return this.pick();
+    const key = socketRouteKey(url);
+    let host;
+    if (key.container) host = await this.containerHost(key.container);
+    else if (key.follow) host = await this.sharingHost(key.follow);
+    if (host && host.status === 'up') return host;
+    return this.pick();
+  }
+
+  async containerHost(containerId) {
+    return this.cached(`c:${containerId}`, async () => {
+      const r = await this.ask(`/api/cluster/containers/${encodeURIComponent(containerId)}/host`);
+      return r && r.address ? { id: r.hostId, address: r.address, status: r.status ?? 'up' } : undefined;
+    });
+  }
+
+  async sharingHost(classId) {
+    return this.cached(`f:${classId}`, async () => {
+      const r = await this.ask(`/api/cluster/classes/${encodeURIComponent(classId)}/sharing`);
+      return r && r.containerId ? this.containerHost(r.containerId) : undefined;
+    });
+  }
+
+  /** Forgets a cached route (its host went away under an open socket). */
+  forget(url) {
+    const key = socketRouteKey(url);
+    if (key.container) this.routes.delete(`c:${key.container}`);
+    if (key.follow) this.routes.delete(`f:${key.follow}`);
+  }
+
+  async cached(k, load) {
+    const hit = this.routes.get(k);
+    if (hit && Date.now() - hit.at < ROUTE_TTL_MS) return hit.host;
+    const host = await load();
+    this.routes.set(k, { at: Date.now(), host });
+    if (this.routes.size > 20_000) this.routes.clear();
+    return host;
+  }
+
+  async refresh() {
+    const r = await this.ask('/api/cluster/hosts');
+    const list = Array.isArray(r) ? r : Array.isArray(r?.hosts) ? r.hosts : undefined;
+    if (!list) return;
+    const hosts = list
+      .filter((h) => h && typeof h.id === 'string' && typeof h.address === 'string')
+      .map((h) => ({ id: h.id, address: new URL(h.address).origin, status: h.status }));
+    if (hosts.length) this.hosts = hosts;
+  }
+
+  /** GET from the first host that answers (live ones first, then the seeds); undefined on 404 or none. */
+  async ask(path) {
+    const tried = new Set();
+    for (const h of [...this.live(), ...this.seeds]) {
+      if (tried.has(h.address)) continue;
+      tried.add(h.address);
+      try {
+        const r = await getJson(new URL(path, h.address), { [CLUSTER_HEADER]: this.sign('GET', path) });
+        if (r.status === 404) return undefined;
+        if (r.status === 200) {
+          this.lastRefreshError = '';
+          return r.body;
+        }
+        this.note(`${h.address}${path}: HTTP ${r.status}`);
+      } catch (e) {
+        this.markUnreachable(h.address);
+        this.note(`${h.address}: ${e.message}`);
+      }
+    }
+    return undefined;
+  }
+
+  note(m) {
+    if (m === this.lastRefreshError) return;
+    this.lastRefreshError = m;
+    this.log(m);
+  }
+}
+
+function getJson(url, headers) {
+  return new Promise((resolve, reject) => {
+    const h = Object.fromEntries(Object.entries(headers).filter(([, v]) => v !== undefined));
+    const req = request(url, { method: 'GET', headers: { accept: 'application/json', ...h }, timeout: ASK_TIMEOUT_MS }, (res) => {
+      const chunks = [];
+      res.on('data', (c) => chunks.push(c));
+      res.on('end', () => {
+        let body;
+        try {
+          body = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+        } catch {
+          body = undefined;
+        }
+        resolve({ status: res.statusCode ?? 0, body });
+      });
+      res.on('error', reject);
+    });
+    req.on('timeout', () => req.destroy(new Error('no answer in time')));
+    req.on('error', reject);
+    req.end();
+  });
+}
