@@ -149,7 +149,7 @@ export interface ServerToClientEvents {
   notice: (n: { kind: 'idle-warning' | 'idle-cleared' | 'sharing'; message: string; seconds?: number }) => void;
 }
 
-export const SESSION_END_REASONS = ['exited', 'ended', 'idle', 'grace', 'shutdown', 'host-restart', 'removed', 'stopped'] as const;
+export const SESSION_END_REASONS = ['exited', 'ended', 'idle', 'grace', 'shutdown', 'host-restart', 'removed', 'stopped', 'host-down'] as const;
 export type SessionEndReason = (typeof SESSION_END_REASONS)[number];
 export const sessionEndReasonSchema = z.enum(SESSION_END_REASONS);
 
@@ -178,6 +178,8 @@ export function describeSessionEnd(reason: SessionEndReason | 'gone', outcome?: 
       return 'the host shut down';
     case 'host-restart':
       return 'the host restarted';
+    case 'host-down':
+      return 'your sandbox host stopped; reopen the terminal to continue (your files are kept)';
     case 'removed':
       return 'its container was removed';
     case 'stopped':
