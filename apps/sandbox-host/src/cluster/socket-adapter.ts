@@ -72,6 +72,12 @@ const remoteLiveSchema = z.array(z.object({ containerId: z.string(), ownerId: z.
 
 export const isPostgresUrl = (url: string): boolean => /^postgres(ql)?:\/\//i.test(url);
 
+/** A class event published by a peer host, checked; undefined when malformed. */
+export function parsePeerClassEvent(raw: unknown): ClassEvent | undefined {
+  const e = classEventSchema.safeParse(raw);
+  return e.success ? (e.data as ClassEvent) : undefined;
+}
+
 /** Installs the adapter (PostgreSQL) and the class-event bridge; call once, right after `new Server()`. */
 export async function attachSocketAdapter(io: Server, deps: SocketAdapterDeps): Promise<ClusterSockets> {
   if (!isPostgresUrl(deps.databaseUrl)) {
@@ -103,9 +109,8 @@ export async function attachSocketAdapter(io: Server, deps: SocketAdapterDeps): 
     if (!fromPeer.has(e)) nsp.serverSideEmit(EV_CLASS_EVENT, e);
   });
   nsp.on(EV_CLASS_EVENT, (raw: unknown) => {
-    const e = classEventSchema.safeParse(raw);
-    if (!e.success) return deps.log.error(`socket.io adapter: dropped a malformed class event from a peer host`);
-    const event = e.data as ClassEvent;
+    const event = parsePeerClassEvent(raw);
+    if (!event) return deps.log.error(`socket.io adapter: dropped a malformed class event from a peer host`);
     fromPeer.add(event);
     deps.events.emit(event);
   });
