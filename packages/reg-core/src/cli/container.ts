@@ -2,15 +2,14 @@
 
 import { RegError } from '../errors.js';
 import type { CgroupLimits } from '../cgroup/driver.js';
-import { Engine } from '../container/engine.js';
+import type { Engine } from '../container/engine.js';
 import type { GenerateOptions } from '../container/generate.js';
 import type { ContainerState } from '../container/state.js';
 import type { Outcome } from '../container/status.js';
 import { childProcessSpawner } from '../launch/launcher.js';
 import { parse, need, type Options } from './args.js';
 import { formatBytes, table } from './output.js';
-import { cgroupLimitsOf, effectiveLimits, type Limits } from '../limits/policy.js';
-import { diskQuotaOf, loadLimitPolicy } from '../limits/policy-file.js';
+import type { Limits } from '../limits/policy.js';
 
 export const CREATE_OPTIONS: Options = {
   template: { type: 'string', short: 't' },
@@ -60,6 +59,8 @@ export function limitsLayerFrom(values: Record<string, unknown>): Partial<Limits
  * over the built-in defaults, within this host's ceilings), as the host does for its users.
  */
 export async function withPolicyLimits(engine: Engine, opts: GenerateOptions, values: Record<string, unknown>): Promise<GenerateOptions> {
+  // Loaded here, not at the top: the policy's schemas are needed only by the verbs that create.
+  const [{ cgroupLimitsOf, effectiveLimits }, { diskQuotaOf, loadLimitPolicy }] = await Promise.all([import('../limits/policy.js'), import('../limits/policy-file.js')]);
   const limits = effectiveLimits(await loadLimitPolicy(engine.home), limitsLayerFrom(values));
   return { ...opts, limits: cgroupLimitsOf(limits), disk: diskQuotaOf(limits), ptys: limits.ptys };
 }

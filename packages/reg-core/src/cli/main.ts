@@ -1,23 +1,15 @@
-// The `reg` command line: dispatches to one module per command group and renders errors.
+// The `reg` command line: global options, then one module per command group, each imported only
+// when its verb runs: `reg --version` and `reg help` load nothing else, `reg ps` no RET building,
+// registry or store code. Errors are rendered here, once.
 
 import { RegError } from '../errors.js';
 import { regHome } from '../home.js';
-import { exportTree, materialise } from '../resolve/materialise.js';
-import { resolveGraph, filePlan } from '../resolve/resolve.js';
-import { parse, need } from './args.js';
-import { formatBytes, renderError, table } from './output.js';
-import { retCommand } from './ret.js';
-import { storeCommand } from './store.js';
-import { containerCommand } from './container.js';
-import { parseHostTarget, RemoteHost } from './remote.js';
-import { remoteCommand } from './remote-commands.js';
-import { registryCommand } from './registry.js';
-import { Engine } from '../container/engine.js';
-import { pruneCgroupParents } from '../cgroup/parents.js';
+import { renderError } from './output.js';
+import { REG_VERSION } from './version.js';
 
 const HELP = `reg — ultra-lightweight containers generated from runtime environment templates
 
-usage: reg [--home DIR] [--host unix:PATH|URL] COMMAND
+usage: reg [--home DIR] [--host unix:PATH|URL] COMMAND      (reg --version)
 
 templates (RETs)
   ret build --from-host PATH   build RETs from an installed runtime (e.g. /usr/bin/python3.11)
@@ -48,19 +40,22 @@ cgroups
 State lives under REG_HOME (default /var/lib/reg); --home overrides it. With --host (or REG_HOST)
 the container commands and "ret ls" go to a running Reg host instead (REG_TOKEN for TCP).`;
 
+const CONTAINER_VERBS = new Set(['run', 'generate', 'start', 'stop', 'rm', 'ps', 'inspect', 'logs', 'exec', 'install', 'uninstall', 'stats']);
+
 export async function main(argv: string[]): Promise<number> {
   let args = argv;
   let homeDir: string | undefined;
   let hostFlag = process.env.REG_HOST || undefined;
-  // Global options come before the command: --home DIR, --host unix:PATH|URL.
-  while (args[0] === '--home' || args[0] === '--host') {
-    if (args[0] === '--home') homeDir = args[1];
-    else hostFlag = args[1];
-    args = args.slice(2);
-  }
-  const home = regHome(homeDir);
-  const [cmd, ...rest] = args;
   try {
+    // Global options come before the command: --home DIR, --host unix:PATH|URL.
+    while (args[0] === '--home' || args[0] === '--host') {
+      if (args[1] === undefined || args[1] === '') throw new RegError('USAGE', `${args[0]} needs a value`, { field: args[0], hint: args[0] === '--home' ? 'e.g. --home /var/lib/reg' : 'e.g. --host unix:/var/lib/reg/reg.sock' });
+      if (args[0] === '--home') homeDir = args[1];
+      else hostFlag = args[1];
+      args = args.slice(2);
+    }
+    const home = regHome(homeDir);
+    const [cmd, ...rest] = args;
     switch (cmd) {
       case undefined:
       case 'help':
@@ -68,73 +63,38 @@ export async function main(argv: string[]): Promise<number> {
       case '-h':
         console.log(HELP);
         return cmd === undefined ? 2 : 0;
+      case 'version':
+      case '--version':
+      case '-V':
+        console.log(`reg ${REG_VERSION} (node ${process.version})`);
+        return 0;
       case 'ret':
         if ((rest[0] === 'ls' || rest[0] === 'list') && rest.some((a) => a === '--remote' || a.startsWith('--remote='))) {
-          return await registryCommand(home, 'search', rest.slice(1));
+          return await (await import('./registry.js')).registryCommand(home, 'search', rest.slice(1));
         }
-        return await retCommand(home, rest);
+        return await (await import('./ret.js')).retCommand(home, rest);
       case 'push':
       case 'pull':
       case 'search':
-        return await registryCommand(home, cmd, rest);
-      case 'run':
-      case 'generate':
-      case 'start':
-      case 'stop':
-      case 'rm':
-      case 'ps':
-      case 'inspect':
-      case 'logs':
-      case 'exec':
-      case 'install':
-      case 'uninstall':
-      case 'stats':
-        if (hostFlag) return await remoteCommand(new RemoteHost(parseHostTarget(hostFlag)), cmd, rest);
-        return await containerCommand(() => Engine.open({ home }), cmd, rest);
+        return await (await import('./registry.js')).registryCommand(home, cmd, rest);
       case 'store':
-        return await storeCommand(home, rest);
-      case 'cgroup': {
-        const usage = 'reg cgroup prune [--dry-run]';
-        const { values, positionals } = parse(rest, { 'dry-run': { type: 'boolean' } }, usage);
-        if (positionals[0] !== 'prune') throw new RegError('USAGE', `unknown cgroup command "${positionals[0] ?? ''}"`, { hint: `usage: ${usage}` });
-        const r = await pruneCgroupParents({ dryRun: values['dry-run'] ?? false });
-        for (const p of r.removed) console.log(`${values['dry-run'] ? 'would remove' : 'removed'} ${p.parent} (home ${p.home}, gone)`);
-        for (const p of r.busy) {
-          console.log(values['dry-run'] ? `would remove ${p.parent} (home ${p.home}, gone) with its cgroups ${p.cgroups.join(', ')} if they have no processes` : `kept ${p.parent} (home ${p.home}, gone): cgroups with processes: ${p.cgroups.join(', ')}`);
-        }
-        if (!r.removed.length && !r.busy.length) console.log('nothing to prune');
-        return 0;
-      }
-      case 'resolve': {
-        const usage = 'reg resolve REF [--json]';
-        const { values, positionals } = parse(rest, { json: { type: 'boolean' } }, usage);
-        const ref = need(positionals[0], 'REF', usage);
-        const graph = await resolveGraph(home, ref);
-        const plan = await filePlan(home, graph);
-        if (values.json) console.log(JSON.stringify({ rets: graph.rets, paths: plan.size }, null, 2));
-        else {
-          console.log(table([['RET', 'KIND', 'FILES', 'SIZE'], ...graph.rets.map((m) => [`${m.name}@${m.version}`, m.kind, String(m.files), formatBytes(m.bytes)])]));
-          console.log(`\n${ref} → ${graph.rets.length} RETs, ${plan.size} paths, no conflicts`);
-        }
-        return 0;
-      }
+        return await (await import('./store.js')).storeCommand(home, rest);
+      case 'cgroup':
+        return await (await import('./cgroup.js')).cgroupCommand(rest);
+      case 'resolve':
       case 'materialise':
-      case 'materialize': {
-        const usage = 'reg materialise REF [--json]';
-        const { values, positionals } = parse(rest, { json: { type: 'boolean' } }, usage);
-        const m = await materialise(home, need(positionals[0], 'REF', usage));
-        if (values.json) console.log(JSON.stringify(m, null, 2));
-        else console.log(`lowerdir=${m.lowerdirs.join(':')}`);
-        return 0;
-      }
-      case 'export': {
-        const usage = 'reg export REF DIR';
-        const { positionals } = parse(rest, {}, usage);
-        const r = await exportTree(home, need(positionals[0], 'REF', usage), need(positionals[1], 'DIR', usage));
-        console.log(`exported ${r.files} paths to ${positionals[1]}`);
-        return 0;
-      }
+      case 'materialize':
+      case 'export':
+        return await (await import('./closure.js')).closureCommand(home, cmd, rest);
       default:
+        if (CONTAINER_VERBS.has(cmd)) {
+          if (hostFlag) {
+            const [{ parseHostTarget, RemoteHost }, { remoteCommand }] = await Promise.all([import('./remote.js'), import('./remote-commands.js')]);
+            return await remoteCommand(new RemoteHost(parseHostTarget(hostFlag)), cmd, rest);
+          }
+          const [{ Engine }, { containerCommand }] = await Promise.all([import('../container/engine.js'), import('./container.js')]);
+          return await containerCommand(() => Engine.open({ home }), cmd, rest);
+        }
         throw new RegError('USAGE', `unknown command "${cmd}"`, { hint: 'run `reg help` for the list of commands' });
     }
   } catch (e) {
