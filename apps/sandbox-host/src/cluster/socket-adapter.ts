@@ -17,6 +17,7 @@
 import { CLASSES_NAMESPACE } from '@reg/protocol';
 import { createAdapter } from '@socket.io/postgres-adapter';
 import pg from 'pg';
+import type { Context, Hono } from 'hono';
 import type { Server } from 'socket.io';
 import { z } from 'zod';
 import type { ClassEvent, ClassEvents } from '../classes/class-events.js';
@@ -164,4 +165,24 @@ export async function attachSocketAdapter(io: Server, deps: SocketAdapterDeps): 
       await pool.end().catch(() => {});
     },
   };
+}
+
+/**
+ * GET /api/cluster/classes/:classId/sharing → {containerId} (404 when nobody shares): the web origin
+ * routes a follow-along socket to the host of that terminal. Cluster-authenticated like the other
+ * cluster routes (`verify` is the cluster node's header check); never for browsers.
+ */
+export function registerSharingRoute(
+  app: Hono<any>,
+  verify: (c: Context) => { ok: true; sender: string } | { ok: false; reason: string },
+  deps: { sessions: Pick<SessionRegistry, 'sharedIn'>; cluster: Pick<ClusterSockets, 'remoteSharing'> },
+): void {
+  app.get('/api/cluster/classes/:classId/sharing', async (c) => {
+    const v = verify(c);
+    if (!v.ok) return c.json({ error: { code: 'UNAUTHENTICATED', message: `cluster routes need the cluster's signed header: ${v.reason}` } }, 401);
+    const classId = c.req.param('classId');
+    const containerId = deps.sessions.sharedIn(classId)?.containerId ?? (await deps.cluster.remoteSharing(classId));
+    if (!containerId) return c.json({ error: { code: 'NOT_FOUND', message: 'nobody shares a terminal in this class' } }, 404);
+    return c.json({ containerId });
+  });
 }
