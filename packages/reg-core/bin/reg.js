@@ -1,5 +1,72 @@
 #!/usr/bin/env node
-// The `reg` command. The CLI lives in src/cli; this file only loads the compiled entry point.
-import { main } from '../dist/cli/main.js';
+// The `reg` command. The CLI lives in src/cli; this file only starts it, as fast as Node allows:
+// from dist/reg-cli.cjs, the whole CLI bundled into one script at build time (scripts/bundle-cli.mjs),
+// compiled with V8's code cache of an earlier run of the same verb (dist/reg-cli.<verb>.v8cache,
+// written after the first run when dist/ is writable; V8 rejects a cache of another build or Node,
+// and a new one is written). Falls back to the compiled modules (dist/cli/main.js) when the bundle
+// is missing or older than the last tsc build, and when REG_CLI_BUNDLE=0.
 
-process.exitCode = await main(process.argv.slice(2));
+import { readFileSync, renameSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Script } from 'node:vm';
+
+const dist = fileURLToPath(new URL('../dist/', import.meta.url));
+const bundle = `${dist}reg-cli.cjs`;
+const argv = process.argv.slice(2);
+
+/** The bundle, when it exists and is at least as new as the modules tsc built last. */
+function freshBundle() {
+  if (process.env.REG_CLI_BUNDLE === '0') return undefined;
+  try {
+    const b = statSync(bundle).mtimeMs;
+    const built = statSync(fileURLToPath(new URL('../tsconfig.build.tsbuildinfo', import.meta.url)), { throwIfNoEntry: false })?.mtimeMs ?? 0;
+    return b >= built ? readFileSync(bundle, 'utf8') : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The verb whose code cache to use: the first word after the global options. */
+function verbOf(args) {
+  let i = 0;
+  while (args[i] === '--home' || args[i] === '--host') i += 2;
+  const v = args[i] ?? 'help';
+  return /^[a-z]{1,16}$/.test(v) ? v : 'other';
+}
+
+const source = freshBundle();
+if (source === undefined) {
+  const { main } = await import('../dist/cli/main.js');
+  process.exitCode = await main(argv);
+} else {
+  const cacheFile = `${dist}reg-cli.${verbOf(argv)}.v8cache`;
+  let cachedData;
+  try {
+    cachedData = readFileSync(cacheFile);
+  } catch {
+    // first run of this verb: compiled from source, cache written below
+  }
+  const script = new Script(`(function (exports, require, module, __filename, __dirname) {${source}\n})`, { filename: bundle, ...(cachedData && { cachedData }) });
+  const module = { exports: {} };
+  script.runInThisContext().call(module.exports, module.exports, createRequire(bundle), module, bundle, dirname(bundle));
+  const code = await module.exports.main(argv);
+  if (!cachedData || script.cachedDataRejected) saveCache(script, cacheFile);
+  process.exitCode = code;
+}
+
+/** Best effort: a read-only install or a racing writer just means no cache this time. */
+function saveCache(script, file) {
+  const tmp = `${file}.${process.pid}.tmp`;
+  try {
+    writeFileSync(tmp, script.createCachedData(), { mode: 0o644 });
+    renameSync(tmp, file);
+  } catch {
+    try {
+      unlinkSync(tmp);
+    } catch {
+      // nothing written
+    }
+  }
+}
