@@ -21,6 +21,8 @@ export interface CgroupFs {
   subdirs(path: string): Promise<string[]>;
   /** Sends SIGKILL; a process that is already gone is not an error. */
   kill(pid: number): void;
+  /** rename(2) of a cgroup directory within its parent (v1 only: a v2 kernel answers EPERM). */
+  rename(from: string, to: string): Promise<void>;
 }
 
 export function errnoOf(e: unknown): string | undefined {
@@ -92,6 +94,9 @@ export const realCgroupFs: CgroupFs = {
     } catch (e) {
       if (errnoOf(e) !== 'ESRCH') throw e;
     }
+  },
+  rename(from, to) {
+    return fsp.rename(from, to);
   },
 };
 
@@ -184,5 +189,12 @@ export function cgroupNotFound(name: string, dir: string): RegError {
   return new RegError('CGROUP_FAILED', `cgroup ${name} does not exist`, {
     file: dir,
     hint: 'it was removed (or never created); create it first, or reconcile with list()',
+  });
+}
+
+export function cgroupExists(name: string, dir: string): RegError {
+  return new RegError('CGROUP_FAILED', `cgroup ${name} already exists`, {
+    file: dir,
+    hint: 'a container of that id is still running (or its cgroup was left behind); remove it first',
   });
 }

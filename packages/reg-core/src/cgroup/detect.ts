@@ -9,6 +9,7 @@ import { type CgroupFs, realCgroupFs } from './cgroupfs.js';
 import type { CgroupDriver } from './driver.js';
 import { CgroupV1Driver } from './v1.js';
 import { CgroupV2Driver } from './v2.js';
+import { type CgroupPoolOptions, PooledCgroupDriver, poolOptionsFromEnv } from './pool.js';
 
 const CGROUP2_SUPER_MAGIC = 0x63677270;
 
@@ -21,6 +22,13 @@ export interface DetectOptions {
   version?: 1 | 2;
   /** Filesystem access; a fake tree in tests. */
   fs?: CgroupFs;
+  /** v2: where renames are recorded (see CgroupV2Driver). */
+  names?: string;
+  /**
+   * Put a pool of recycled cgroups in front of the driver (pool.ts). `'env'`: as REG_CGROUP_POOL
+   * and REG_CGROUP_POOL_MAX/MIN say (on unless REG_CGROUP_POOL=0). Default: no pool.
+   */
+  pool?: CgroupPoolOptions | false | 'env';
 }
 
 async function isCgroup2Mount(root: string): Promise<boolean> {
@@ -51,5 +59,7 @@ export async function detectCgroupDriver(opts: DetectOptions = {}): Promise<Cgro
     ...(opts.parent !== undefined && { parent: opts.parent }),
     ...(opts.fs !== undefined && { fs: opts.fs }),
   };
-  return version === 2 ? new CgroupV2Driver(driverOpts) : new CgroupV1Driver(driverOpts);
+  const base = version === 2 ? new CgroupV2Driver({ ...driverOpts, ...(opts.names !== undefined && { names: opts.names }) }) : new CgroupV1Driver(driverOpts);
+  const pool = opts.pool === 'env' ? poolOptionsFromEnv() : opts.pool;
+  return pool ? new PooledCgroupDriver(base, pool) : base;
 }

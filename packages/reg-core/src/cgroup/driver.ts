@@ -35,6 +35,23 @@ export interface CgroupDriver {
   remove(name: string): Promise<void>;
   /** Names of Reg's cgroups that exist (for reconciling after a crash). */
   list(): Promise<string[]>;
+  /**
+   * Renames a cgroup within the parent; its processes stay in it (nothing migrates). v1: rename(2)
+   * in every controller. v2: the kernel refuses rename (EPERM), so the driver records an alias and
+   * `to` resolves to the same directory from then on. CGROUP_FAILED if `from` is gone (or another
+   * process took it first) or `to` exists.
+   */
+  rename(from: string, to: string): Promise<void>;
+  /**
+   * Makes an empty cgroup as good as new for the next container: limits back to unlimited, memory
+   * reclaimed, resettable counters zeroed. false (and nothing changed that matters) when it cannot
+   * be: processes or child cgroups in it, or an OOM kill recorded (that counter never resets).
+   */
+  resetForReuse(name: string): Promise<boolean>;
+  /** Pooled drivers (pool.ts): grow the idle pool to at least n members (a class start). */
+  reserve?(n: number): Promise<void>;
+  /** Pooled drivers: remove every idle member (temp homes, host shutdown). */
+  drainPool?(): Promise<void>;
 }
 
 export interface CgroupDriverOptions {
@@ -44,6 +61,8 @@ export interface CgroupDriverOptions {
   parent?: string;
   /** Filesystem access; a fake tree in tests. */
   fs?: CgroupFs;
+  /** v2 only: where renames are recorded as aliases (default /run/reg/cgroup-names/<parent>). */
+  names?: string;
 }
 
 /** CFS period used by both drivers; quota = millicores × period / 1000. */

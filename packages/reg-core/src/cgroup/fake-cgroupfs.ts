@@ -92,7 +92,7 @@ export class FakeCgroupFs implements CgroupFs {
     };
     if (this.opts.cgroupKill) files['cgroup.kill'] = '';
     if (controllers.includes('memory')) {
-      Object.assign(files, { 'memory.max': 'max', 'memory.current': '0', 'memory.events': 'low 0\nhigh 0\nmax 0\noom 0\noom_kill 0\noom_group_kill 0' });
+      Object.assign(files, { 'memory.max': 'max', 'memory.reclaim': '', 'memory.current': '0', 'memory.events': 'low 0\nhigh 0\nmax 0\noom 0\noom_kill 0\noom_group_kill 0' });
       if (this.opts.swap) files['memory.swap.max'] = 'max';
       if (this.opts.memoryPeak) files['memory.peak'] = '0';
     }
@@ -119,6 +119,11 @@ export class FakeCgroupFs implements CgroupFs {
 
   subdirs(path: string): Promise<string[]> {
     return realCgroupFs.subdirs(path);
+  }
+
+  /** As a v2 kernel: cgroup2 has no rename (kernfs answers EPERM). */
+  async rename(from: string): Promise<void> {
+    throw errno('EPERM', from);
   }
 
   /** Records the kill; the process "exits" at once, leaving every cgroup.procs under the root. */

@@ -8,3 +8,4 @@ export { CgroupV2Driver } from './v2.js';
 export { type CgroupFs, realCgroupFs } from './cgroupfs.js';
 export { FakeCgroupFs, type FakeCgroupTreeOptions } from './fake-cgroupfs.js';
 export { RecordingCgroupDriver, type RecordedCgroupCall } from './recording-driver.js';
+export { PooledCgroupDriver, isPoolMember, poolOptionsFromEnv, type CgroupPoolOptions, type CgroupPoolStats } from './pool.js';

@@ -9,7 +9,9 @@ import { after, test } from 'node:test';
 import { cgroupParentFor, Engine } from '../container/engine.js';
 import { buildFromHost } from '../ret/build-from-host.js';
 import { tempHome } from '../test-support/temp-home.js';
+import { readdir } from 'node:fs/promises';
 import { parentDirs, PARENT_MARKS, pruneCgroupParents } from './parents.js';
+import { isPoolMember } from './pool.js';
 
 const isRoot = process.getuid?.() === 0;
 const home = tempHome('reg-parents-');
@@ -19,7 +21,7 @@ after(() => {
   rmSync(scratch, { recursive: true, force: true });
 });
 
-test('the parent is marked with its home and removed when the last container goes', { skip: !isRoot && 'needs root (cgroups)' }, async () => {
+test('the parent is marked with its home; after its last container it holds only idle pool members, and dispose removes it', { skip: !isRoot && 'needs root (cgroups)' }, async () => {
   const engine = await Engine.open({ home });
   const parent = cgroupParentFor(home);
   assert.equal(readFileSync(join(PARENT_MARKS, parent), 'utf8'), home.root);
@@ -29,8 +31,12 @@ test('the parent is marked with its home and removed when the last container goe
     return { pid: c.pid!, exited: new Promise((res) => c.on('close', (code, signal) => res({ code, signal }))) };
   } });
   assert.equal(r.outcome.outcome, 'exited');
-  // The deferred removal after a run settles within a moment.
-  for (let i = 0; i < 100 && (await parentDirs(parent)).some(existsSync); i++) await new Promise((res) => setTimeout(res, 20));
+  // The deferred removal after a run settles within a moment: the container's cgroup went back into the pool.
+  const children = async () => (await Promise.all((await parentDirs(parent)).map((d) => readdir(d, { withFileTypes: true }).catch(() => [])))).flat().filter((e) => e.isDirectory()).map((e) => e.name);
+  for (let i = 0; i < 100 && (await children()).some((n) => !isPoolMember(n)); i++) await new Promise((res) => setTimeout(res, 20));
+  const left = await children();
+  assert.ok(left.length > 0 && left.every(isPoolMember), `only idle pool members are left: ${left.join(', ')}`);
+  await engine.disposeCgroupParent();
   assert.deepEqual((await parentDirs(parent)).filter(existsSync), [], 'no parent left in any hierarchy');
 });
 

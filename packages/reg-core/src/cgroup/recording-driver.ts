@@ -6,7 +6,8 @@ import { assertCgroupName, validateLimits } from './driver.js';
 
 export type RecordedCgroupCall =
   | { op: 'create' | 'setLimits'; name: string; limits: CgroupLimits }
-  | { op: 'killAll' | 'remove'; name: string };
+  | { op: 'killAll' | 'remove' | 'resetForReuse'; name: string }
+  | { op: 'rename'; name: string; to: string };
 
 export class RecordingCgroupDriver implements CgroupDriver {
   readonly calls: RecordedCgroupCall[] = [];
@@ -56,5 +57,23 @@ export class RecordingCgroupDriver implements CgroupDriver {
 
   async list(): Promise<string[]> {
     return [...this.groups.keys()].sort();
+  }
+
+  async rename(from: string, to: string): Promise<void> {
+    assertCgroupName(to);
+    this.calls.push({ op: 'rename', name: from, to });
+    const group = this.groups.get(from);
+    if (!group || this.groups.has(to)) throw new Error(`fake rename ${from} -> ${to}: ${group ? 'target exists' : 'no such cgroup'}`);
+    this.groups.delete(from);
+    this.groups.set(to, group);
+  }
+
+  async resetForReuse(name: string): Promise<boolean> {
+    this.calls.push({ op: 'resetForReuse', name });
+    const group = this.groups.get(name);
+    if (!group || group.pids.length > 0 || group.stats.oomKills > 0) return false;
+    group.limits = {};
+    group.stats = { memoryBytes: 0, oomKills: 0, pids: 0 };
+    return true;
   }
 }

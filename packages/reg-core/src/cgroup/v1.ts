@@ -9,6 +9,7 @@ import {
   type CgroupFs,
   cgroupError,
   errnoOf,
+  cgroupExists,
   cgroupNotFound,
   parseKeyedValue,
   parseNumber,
@@ -258,6 +259,71 @@ export class CgroupV1Driver implements CgroupDriver {
   private async removeTree(dir: string, deadline: number): Promise<void> {
     for (const sub of await this.fs.subdirs(dir)) await this.removeTree(join(dir, sub), deadline);
     await rmdirRetrying(this.fs, dir, deadline);
+  }
+
+  async rename(from: string, to: string): Promise<void> {
+    const dirs = await this.dirs(from);
+    assertCgroupName(to);
+    if (await this.exists(to)) throw cgroupExists(to, this.dirIn('memory', to));
+    // Memory first, always: of two processes renaming the same cgroup, the loser fails on the
+    // first controller (ENOENT) before it has moved anything.
+    const done: Controller[] = [];
+    try {
+      for (const [c, dir] of dirs) {
+        try {
+          await this.fs.rename(dir, this.dirIn(c, to));
+          done.push(c);
+        } catch (e) {
+          // A controller dir missing (never made, or removed behind our back) is made afresh below.
+          if (errnoOf(e) === 'ENOENT' && c !== 'memory') continue;
+          throw e;
+        }
+      }
+    } catch (e) {
+      for (const c of done) await this.fs.rename(this.dirIn(c, to), this.dirIn(c, from)).catch(() => undefined);
+      if (errnoOf(e) === 'ENOENT') throw cgroupNotFound(from, this.dirIn('memory', from));
+      if (errnoOf(e) === 'EEXIST' || errnoOf(e) === 'ENOTEMPTY') throw cgroupExists(to, this.dirIn('memory', to));
+      throw cgroupError(`cannot rename cgroup ${from} to ${to}`, this.dirIn('memory', from), e);
+    }
+  }
+
+  /**
+   * For the pool: an empty cgroup back to a fresh one's state. force_empty reclaims what is still
+   * charged to it (page cache the last container read), so the next container is charged only for
+   * its own pages and the memcg does not pin memory while idle; the peak and failure counters are
+   * zeroed; every limit goes back to unlimited (the next hand-out writes its own).
+   */
+  async resetForReuse(name: string): Promise<boolean> {
+    const dirs = await this.dirs(name);
+    const mem = this.dirIn('memory', name);
+    const oom = await this.fs.read(join(mem, 'memory.oom_control'));
+    if (oom === undefined || (parseKeyedValue(oom, 'oom_kill') ?? 0) > 0) return false;
+    for (const [, dir] of dirs) {
+      if ((await this.fs.subdirs(dir)).length > 0) return false;
+      if (parsePids(await this.fs.read(join(dir, 'cgroup.procs'))).length > 0) return false;
+    }
+    const files = (c: Controller, ...f: string[]) => join(this.dirIn(c, name), ...f);
+    try {
+      await this.fs.write(join(mem, 'memory.force_empty'), '0');
+    } catch (e) {
+      // EBUSY: a task is still on its way out; the cgroup is not reusable yet.
+      if (errnoOf(e) === 'EBUSY') return false;
+      throw cgroupError('cannot empty the memory of cgroup', join(mem, 'memory.force_empty'), e);
+    }
+    // memsw >= limit after every write: raise memsw first.
+    if ((await this.fs.read(join(mem, 'memory.memsw.limit_in_bytes'))) !== undefined) await writeControl(this.fs, join(mem, 'memory.memsw.limit_in_bytes'), '-1');
+    await writeControl(this.fs, join(mem, 'memory.limit_in_bytes'), '-1');
+    for (const f of ['memory.max_usage_in_bytes', 'memory.failcnt', 'memory.memsw.max_usage_in_bytes', 'memory.memsw.failcnt']) {
+      // memsw files are absent without swap accounting.
+      await this.fs.write(join(mem, f), '0').catch((e) => {
+        if (errnoOf(e) !== 'ENOENT') throw cgroupError('cannot reset cgroup counter', join(mem, f), e);
+      });
+    }
+    const mounted = dirs.map(([c]) => c);
+    if (mounted.includes('pids')) await writeControl(this.fs, files('pids', 'pids.max'), 'max');
+    if (mounted.includes('cpu')) await writeControl(this.fs, files('cpu', 'cpu.cfs_quota_us'), '-1');
+    if (mounted.includes('freezer')) await writeControl(this.fs, files('freezer', 'freezer.state'), 'THAWED');
+    return true;
   }
 
   async list(): Promise<string[]> {

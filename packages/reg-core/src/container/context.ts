@@ -31,9 +31,10 @@ export function removeCgroup(ctx: EngineContext, id: string, after?: Promise<unk
   const p = (after ?? Promise.resolve())
     .catch(() => {})
     .then(() => ctx.cgroups.remove(name))
-    // The home's parent goes with its last container (a no-op while others remain; a concurrent
+    // Without a pool the home's parent goes with its last container (a no-op while others remain; a concurrent
     // create that loses its parent re-creates it, see the drivers' create).
-    .then(() => (ctx.cgroupParent ? removeParentIfEmpty(ctx.cgroupParent) : undefined))
+    // With a pool the parent holds its idle members: never empty, nothing to try.
+    .then(() => (ctx.cgroupParent && !ctx.cgroups.reserve ? removeParentIfEmpty(ctx.cgroupParent) : undefined))
     .finally(() => removals.delete(name));
   removals.set(name, p);
   return p;

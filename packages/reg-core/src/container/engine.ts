@@ -71,7 +71,7 @@ export class Engine {
 
   static async open(opts: EngineOptions = {}): Promise<Engine> {
     const home = typeof opts.home === 'object' ? opts.home : regHome(opts.home);
-    const cgroups = opts.cgroups ?? (await detectCgroupDriver({ parent: cgroupParentFor(home) }));
+    const cgroups = opts.cgroups ?? (await detectCgroupDriver({ parent: cgroupParentFor(home), pool: 'env' }));
     // Real cgroups: the parent is marked with its home (for `reg cgroup prune`) and removed with its last container.
     if (!opts.cgroups) await markParent(cgroupParentFor(home), home.root);
     return new Engine({ home, cgroups, ensureRet: opts.ensureRet ?? ((ref) => pullIfMissing(home, ref)), ...(!opts.cgroups && { cgroupParent: cgroupParentFor(home) }) });
@@ -180,6 +180,7 @@ export class Engine {
    * in it: for temporary homes (tests, benchmarks) that should leave no trace on the host.
    */
   async disposeCgroupParent(root = '/sys/fs/cgroup'): Promise<void> {
+    await this.ctx.cgroups.drainPool?.(); // idle pooled cgroups are this home's too
     const parent = cgroupParentFor(this.ctx.home);
     const dirs = [join(root, parent), ...(await readdir(root).catch(() => [] as string[])).map((h) => join(root, h, parent))];
     for (const d of dirs) await rmdir(d).catch(() => {}); // EBUSY/ENOTEMPTY: still in use, keep it

@@ -71,7 +71,8 @@ export async function reconcile(ctx: EngineContext): Promise<{ stopped: string[]
   const known = new Set(states.filter((s) => s.status === 'running' || s.status === 'inserting').map((s) => cgroupName(s.id)));
   const strayCgroups: string[] = [];
   for (const name of await ctx.cgroups.list()) {
-    if (!known.has(name)) {
+    // park-*: parked launchers' cgroups, owned (and reconciled) by the parking code.
+    if (!known.has(name) && !name.startsWith('park-')) {
       await ctx.cgroups.remove(name);
       strayCgroups.push(name);
     }

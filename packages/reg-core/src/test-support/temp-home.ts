@@ -2,7 +2,8 @@
 // failed operation left the store exactly as it was).
 
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, lstatSync, rmSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { mkdtempSync, readdirSync, readFileSync, lstatSync, rmdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { regHome, type RegHome } from '../home.js';
@@ -12,7 +13,32 @@ export function tempHome(prefix = 'reg-test-'): RegHome & { cleanup: () => void 
   return { ...regHome(root), cleanup: () => {
     unmountUnder(root);
     rmSync(root, { recursive: true, force: true });
+    removeIdleCgroups(root);
   } };
+}
+
+/**
+ * The home's cgroup parent (reg-<hash>, as cgroupParentFor names it) with the idle pooled cgroups
+ * a test's engines left in it: empty directories only (rmdir refuses a cgroup with processes).
+ */
+export function removeIdleCgroups(root: string, cgroupRoot = '/sys/fs/cgroup'): void {
+  const parent = `reg-${createHash('sha256').update(root).digest('hex').slice(0, 12)}`;
+  let hierarchies: string[];
+  try {
+    hierarchies = readdirSync(cgroupRoot);
+  } catch {
+    return;
+  }
+  for (const dir of [join(cgroupRoot, parent), ...hierarchies.map((h) => join(cgroupRoot, h, parent))]) {
+    let children: string[];
+    try {
+      children = readdirSync(dir, { withFileTypes: true }).filter((d) => d.isDirectory() && d.name.startsWith('pool-')).map((d) => d.name);
+    } catch {
+      continue;
+    }
+    for (const c of children) try { rmdirSync(join(dir, c)); } catch { /* in use */ }
+    try { rmdirSync(dir); } catch { /* in use */ }
+  }
 }
 
 /** Unmounts every mount below root (quota volumes), deepest first, so rm -r never empties one. */
