@@ -3,6 +3,7 @@
 
 import { join } from 'node:path';
 import { z } from 'zod';
+import type { ClusterConfig } from './cluster/cluster-node.js';
 
 const seconds = (def: number) => z.coerce.number().int().min(0).default(def);
 const port = (def: number) => z.coerce.number().int().min(0).max(65535).default(def);
@@ -30,6 +31,24 @@ const envSchema = z.object({
   ATTACH_TOKEN_TTL_SECONDS: seconds(120),
   /** Demo accounts' password; default: generated once and kept in the data dir. */
   REG_DEMO_PASSWORD: z.string().min(4).optional(),
+  /** Cluster mode (several hosts on one database): 1 to join; needs REG_SHARED_DIR. */
+  REG_CLUSTER: z.enum(['0', '1', 'true', 'false']).default('0'),
+  /** A directory every host reaches (NFS/CephFS in production): workspaces, starter files, the cluster secret. */
+  REG_SHARED_DIR: z.string().min(1).optional(),
+  /** The cluster secret (hex, mode 0600); default $REG_SHARED_DIR/cluster-secret, created by the first host. */
+  REG_CLUSTER_SECRET_FILE: z.string().min(1).optional(),
+  /** This host's id in the cluster; default: made once and kept in $REG_HOME/host-id. */
+  REG_HOST_ID: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/, 'letters, digits, _ and - (up to 64)').optional(),
+  /** Where other hosts and the web origin reach this host; default http://<HOST_BIND>:<port>. */
+  REG_HOST_ADDRESS: z.string().url().optional(),
+  /** Cluster heartbeat period; a host is marked down after 3 missed heartbeats. */
+  REG_HEARTBEAT_SECONDS: z.coerce.number().min(0.05).max(60).default(3),
+  /** A host whose clock is further than this from the database's may not join. */
+  REG_CLUSTER_MAX_CLOCK_SKEW_SECONDS: z.coerce.number().min(1).default(30),
+  /** Warm terminals (launchers parked under ptys) kept while no class is starting. */
+  TERMINAL_POOL_MIN: z.coerce.number().int().min(0).max(4096).default(2),
+  /** Warm terminals parked at most, Start class holds included (one per student). 0 turns the pool off. */
+  TERMINAL_POOL_MAX: z.coerce.number().int().min(0).max(4096).default(512),
   /** info: start-up lines and session ends; debug: every API request too. */
   LOG_LEVEL: z.enum(['silent', 'info', 'debug']).default('info'),
 });
@@ -49,6 +68,10 @@ export interface HostConfig {
   attachTtlMs: number;
   demoPassword: string | undefined;
   logLevel: 'silent' | 'info' | 'debug';
+  /** Warm terminals: kept while quiet, and at most (Start class holds included); undefined: off. */
+  terminalPool?: { min: number; max: number };
+  /** Set in cluster mode (REG_CLUSTER=1). */
+  cluster?: ClusterConfig;
 }
 
 /** Parses the environment; throws with every problem listed (the host prints them and exits). */
@@ -60,6 +83,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): HostConfig {
   }
   const e = r.data;
   const dataDir = e.REG_DATA_DIR ?? e.REG_HOME;
+  const clustered = e.REG_CLUSTER === '1' || e.REG_CLUSTER === 'true';
+  if (clustered && !e.REG_SHARED_DIR) throw new Error('invalid configuration:\n  REG_SHARED_DIR: REG_CLUSTER=1 needs a directory every host reaches (workspaces and the cluster secret live there)');
+  if (e.TERMINAL_POOL_MAX > 0 && e.TERMINAL_POOL_MIN > e.TERMINAL_POOL_MAX) throw new Error(`invalid configuration:\n  TERMINAL_POOL_MIN: ${e.TERMINAL_POOL_MIN} is above TERMINAL_POOL_MAX (${e.TERMINAL_POOL_MAX}); lower it or raise the maximum`);
+  if (clustered && !e.DATABASE_URL) throw new Error('invalid configuration:\n  DATABASE_URL: REG_CLUSTER=1 needs the database every host shares (postgresql://…)');
   return {
     webPort: e.PORT,
     hostPort: e.HOST_PORT,
@@ -75,5 +102,16 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): HostConfig {
     attachTtlMs: e.ATTACH_TOKEN_TTL_SECONDS * 1000,
     demoPassword: e.REG_DEMO_PASSWORD,
     logLevel: e.LOG_LEVEL,
+    ...(e.TERMINAL_POOL_MAX > 0 && { terminalPool: { min: e.TERMINAL_POOL_MIN, max: e.TERMINAL_POOL_MAX } }),
+    ...(clustered && {
+      cluster: {
+        sharedDir: e.REG_SHARED_DIR!,
+        secretFile: e.REG_CLUSTER_SECRET_FILE ?? join(e.REG_SHARED_DIR!, 'cluster-secret'),
+        ...(e.REG_HOST_ID && { hostId: e.REG_HOST_ID }),
+        ...(e.REG_HOST_ADDRESS && { address: e.REG_HOST_ADDRESS.replace(/\/+$/, '') }),
+        heartbeatMs: Math.round(e.REG_HEARTBEAT_SECONDS * 1000),
+        maxClockSkewMs: Math.round(e.REG_CLUSTER_MAX_CLOCK_SKEW_SECONDS * 1000),
+      },
+    }),
   };
 }

@@ -30,6 +30,8 @@ import { ContainerService } from './containers/container-service.js';
 import { MemorySampler } from './containers/memory-sampler.js';
 import { reconcileOnStart, stopExpired } from './containers/reconcile-on-start.js';
 import { openDb, type Db } from './db/client.js';
+import { ClusterNode, HOST_VERSION } from './cluster/cluster-node.js';
+import { registerClusterRoutes } from './cluster/cluster-routes.js';
 import { seedDemoAccounts } from './db/demo-accounts.js';
 import type { HostConfig } from './env.js';
 import { apiRoutes, type ApiDeps } from './http/api-routes.js';
@@ -69,14 +71,27 @@ const ADMIN_SAMPLE_MS = 2000;
 export async function startHost(config: HostConfig, opts: { log?: Log } = {}): Promise<RunningHost> {
   const log = opts.log ?? createLog(config.logLevel);
   await mkdir(config.dataDir, { recursive: true, mode: 0o700 });
-  const { db, migrated } = await openDb(config.databaseUrl);
+  const opened = await openDb(config.databaseUrl);
+  const migrated = opened.migrated;
+  // Cluster mode: this host's identity and the shared secret; its Container rows record it.
+  const cluster = config.cluster ? await ClusterNode.open(config.cluster, { regHome: config.regHome, databaseUrl: config.databaseUrl, version: HOST_VERSION }) : undefined;
+  const db = cluster ? cluster.scopeDb(opened.db) : opened.db;
   if (migrated.length) log.info(`database migrated: ${migrated.join(', ')}`);
   const demo = await seedDemoAccounts(db, config.dataDir, config.demoPassword);
-  const signer = new TokenSigner(await loadOrCreateSecret(config.dataDir));
+  // One signing key for the whole cluster: a sign-in on one host is valid on every host.
+  const signer = new TokenSigner(cluster ? cluster.sessionKey : await loadOrCreateSecret(config.dataDir));
   const engine = await Engine.open({ home: config.regHome });
-  const swept = await reconcileOnStart(engine, db, log);
+  let terminalCount = () => 0;
+  let fencedHandler: (reason: string) => Promise<void> = async () => {};
+  // Joining refuses (clock far off, this id live in another process, another secret) before anything is touched.
+  await cluster?.join(db, { engine: () => engine, terminals: () => terminalCount(), onFenced: (reason) => fencedHandler(reason), log }).catch(async (e) => {
+    await engine.disposeCgroupParent().catch(() => {});
+    await db.$disconnect();
+    throw e;
+  });
+  const swept = await reconcileOnStart(engine, db, log, cluster ? { hostId: cluster.id } : {});
   // Detached containers have an owner-side lifetime too: checked every minute (reconcile-on-start.ts).
-  const lifetimes = setInterval(() => void stopExpired(engine, db, log).catch((e) => log.error('stopping expired containers', e)), 60_000);
+  const lifetimes = setInterval(() => void stopExpired(engine, db, log, undefined, Date.now(), cluster?.id).catch((e) => log.error('stopping expired containers', e)), 60_000);
   lifetimes.unref();
   if (swept.length) log.info(`previous host's terminals closed: ${swept.join(', ')}`);
 
@@ -85,7 +100,15 @@ export async function startHost(config: HostConfig, opts: { log?: Log } = {}): P
   const sessions = new SessionRegistry(engine, db, { graceMs: config.graceMs, idleMs: config.idleMs }, log, classEvents);
   const containers = new ContainerService(engine, db, sessions, signer, config.attachTtlMs);
   // Classes, rosters, workspaces, terminals in a class, Start/Stop class (classes/, workspaces/).
-  const classroom = await createClassroom({ db, engine, sessions, containers, dataDir: config.dataDir, log, events: classEvents });
+  const classroom = await createClassroom({ db, engine, sessions, containers, dataDir: config.dataDir, log, events: classEvents, ...(cluster && { cluster }) });
+  terminalCount = () => sessions.size;
+  // Marked down while alive (stalled past its heartbeats) or replaced: its students were told to
+  // reopen elsewhere and its workspaces may be mounted by others now, so everything here ends.
+  fencedHandler = async (reason) => {
+    await classroom.close().catch(() => {});
+    await sessions.endAll('host-down');
+    await classroom.unmount().catch((e) => log.error(`unmounting workspaces after being fenced (${reason})`, e));
+  };
 
   // Server-side sessions (revocable), the sign-in rate limit, and cutting a user off everywhere.
   const authSessions = new AuthSessions(db, signer, { ttlMs: config.sessionTtlMs });
@@ -141,6 +164,7 @@ export async function startHost(config: HostConfig, opts: { log?: Log } = {}): P
       }),
     }),
   );
+  if (cluster) registerClusterRoutes(app, cluster, db);
   const listener = getRequestListener(app.fetch);
 
   const tcp = createServer(listener);
@@ -165,6 +189,10 @@ export async function startHost(config: HostConfig, opts: { log?: Log } = {}): P
   await chmod(config.socketPath, 0o600);
   await listen(tcp, config.hostPort, config.bind);
   const port = (tcp.address() as AddressInfo).port;
+  if (cluster) {
+    await cluster.announce(`http://${config.bind === '0.0.0.0' || config.bind === '::' ? '127.0.0.1' : config.bind}:${port}`);
+    log.info(`cluster: joined as ${cluster.id}`);
+  }
 
   const sampler = new MemorySampler(engine, db, config.memorySampleMs, log);
   sampler.start();
@@ -189,6 +217,7 @@ export async function startHost(config: HostConfig, opts: { log?: Log } = {}): P
         await classroom.close();
         await sessions.endAll('shutdown');
         await classroom.unmount().catch((e) => log.error('unmounting workspaces', e));
+        await cluster?.close();
         io.close();
         await clusterSockets.close();
         await Promise.all([closeServer(tcp), closeServer(unix)]);

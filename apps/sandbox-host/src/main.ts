@@ -4,6 +4,8 @@
 
 import { loadConfig } from './env.js';
 import { startHost } from './host.js';
+import { ClusterSecretError } from './cluster/cluster-secret.js';
+import { ClusterJoinError } from './cluster/membership.js';
 
 let config;
 try {
@@ -12,7 +14,17 @@ try {
   console.error(`reg-host: ${(e as Error).message}`);
   process.exit(2);
 }
-const host = await startHost(config);
+let host;
+try {
+  host = await startHost(config);
+} catch (e) {
+  // A refusal to join a cluster (clock, duplicate id, secret) is one clear line, not a stack trace.
+  if (e instanceof ClusterJoinError || e instanceof ClusterSecretError) {
+    console.error(`reg-host: ${e.message}`);
+    process.exit(2);
+  }
+  throw e;
+}
 console.error(`reg-host: listening on http://${config.bind}:${host.port} and ${host.socketPath}`);
 // One machine-readable line for scripts/start.mjs and the tests.
 console.log(JSON.stringify({ event: 'ready', port: host.port, socket: host.socketPath, pid: process.pid, demo: host.demo }));

@@ -32,7 +32,7 @@ export class AccessError extends Error {
 export const principalId = (p: Principal): string | null => (p.kind === 'admin' ? null : p.user.id);
 
 /** Refusals of a request as such (HTTP only; socket events have their own codes). */
-export const REQUEST_CODES = ['RATE_LIMITED', 'PAYLOAD_TOO_LARGE', 'PASSWORD_CHANGE_REQUIRED', 'CONFLICT'] as const;
+export const REQUEST_CODES = ['RATE_LIMITED', 'PAYLOAD_TOO_LARGE', 'PASSWORD_CHANGE_REQUIRED', 'CONFLICT', 'NO_HOST_AVAILABLE'] as const;
 export type RequestCode = (typeof REQUEST_CODES)[number];
 
 export class RequestError extends Error {

@@ -33,12 +33,15 @@ import { route, type ApiRoute } from '../http/api-routes.js';
 import type { WorkspaceService } from '../workspaces/workspace-service.js';
 import type { ClassRunner } from './class-runner.js';
 import type { ClassService } from './class-service.js';
+import type { ClusterNode } from '../cluster/cluster-node.js';
 
 export interface ClassRouteDeps {
   db: Db;
   classes: ClassService;
   runner: ClassRunner;
   workspaces: WorkspaceService;
+  /** Cluster mode: placement of new terminals across hosts. */
+  cluster?: ClusterNode;
 }
 
 /** Roster files are small: a class of thousands is well under this. */
@@ -101,7 +104,14 @@ export function classRoutes(d: ClassRouteDeps): ApiRoute[] {
         return d.classes.importRoster(principal, classId(c), await readSmallBody(c, ROSTER_MAX_BYTES, 'the roster file'), credentials);
       },
     }),
-    route({ method: 'post', path: '/api/classes/:classId/terminals', operationId: 'openClassTerminal', scope: 'class:read', summary: 'Open a terminal in the class environment (a login shell in your workspace); the class decides RET, command and limits', status: 201, response: containerSchema, handle: ({ principal, c }) => d.runner.open(principal, classId(c), c.req.raw.signal) }),
+    route({ method: 'post', path: '/api/classes/:classId/terminals', operationId: 'openClassTerminal', scope: 'class:read', summary: 'Open a terminal in the class environment (a login shell in your workspace); the class decides RET, command and limits', status: 201, response: containerSchema, handle: async ({ principal, c }) => {
+      // In a cluster the terminal goes on the host placement chooses (forwarded there unless it is this one).
+      if (d.cluster && principal.kind === 'user') {
+        const forwarded = await d.cluster.forwardOpen(c, classId(c), principal.user.id);
+        if (forwarded) return forwarded;
+      }
+      return d.runner.open(principal, classId(c), c.req.raw.signal);
+    } }),
     route({ method: 'get', path: '/api/classes/:classId/run', operationId: 'classRun', scope: 'class:read', summary: 'The latest Start class run and its progress (null if never started)', status: 200, response: classRunSchema.nullable(), handle: ({ c }) => d.runner.current(classId(c)) }),
     route({ method: 'post', path: '/api/classes/:classId/start', operationId: 'startClass', scope: 'class:manage', summary: 'Start class: prepare every student\'s environment ahead of time (progress in GET …/run and ClassEvents); idempotent', status: 200, response: z.object({ already: z.boolean(), run: classRunSchema }), handle: ({ principal, c }) => d.runner.start(principal, classId(c)) }),
     route({ method: 'post', path: '/api/classes/:classId/stop', operationId: 'stopClass', scope: 'class:manage', summary: 'Stop class: cancel a start in progress, end every session of the class (students are told why); workspaces are kept', status: 200, response: z.object({ ended: z.number().int(), run: classRunSchema.nullable() }), handle: ({ principal, c }) => d.runner.stop(principal, classId(c)) }),

@@ -3,7 +3,9 @@
 // cancels starts in progress, removes prepared containers and unmounts the workspaces (after the
 // host has ended every terminal session).
 
+import { join } from 'node:path';
 import { Workspaces, type Engine } from '@reg/core';
+import type { ClusterNode } from '../cluster/cluster-node.js';
 import type { ContainerService } from '../containers/container-service.js';
 import type { Db } from '../db/client.js';
 import type { ApiRoute } from '../http/api-routes.js';
@@ -28,10 +30,14 @@ export interface Classroom {
   unmount(): Promise<void>;
 }
 
-export async function createClassroom(o: { db: Db; engine: Engine; sessions: SessionRegistry; containers: ContainerService; dataDir: string; log: Log; events?: ClassEvents }): Promise<Classroom> {
+export async function createClassroom(o: { db: Db; engine: Engine; sessions: SessionRegistry; containers: ContainerService; dataDir: string; log: Log; events?: ClassEvents; cluster?: ClusterNode }): Promise<Classroom> {
   const events = o.events ?? new ClassEvents();
-  const store = await Workspaces.open(o.engine.home);
-  const workspaces = new WorkspaceService(store, o.db, o.dataDir);
+  // In a cluster, workspaces live in the shared directory (any host can open a student's) and a
+  // host mounts one only under a lease; the student uid markers are shared too, so a student's
+  // files have one owner on every host.
+  const cluster = o.cluster;
+  const store = await Workspaces.open(cluster ? cluster.sharedDir : o.engine.home);
+  const workspaces = new WorkspaceService(store, o.db, o.dataDir, cluster ? { starterRoot: cluster.sharedDir, lease: (classId, userId) => cluster.leaseWorkspace(classId, userId, join(store.root, classId, userId)) } : {});
   const classes = new ClassService(o.db, o.engine, events, o.engine.home.root);
   const runner = new ClassRunner(o.db, o.engine, o.sessions, o.containers, classes, workspaces, events, o.log);
   await runner.resumeRuns();
@@ -42,7 +48,7 @@ export async function createClassroom(o: { db: Db; engine: Engine; sessions: Ses
     runner,
     workspaces,
     events,
-    routes: classRoutes({ db: o.db, classes, runner, workspaces }),
+    routes: classRoutes({ db: o.db, classes, runner, workspaces, ...(cluster && { cluster }) }),
     close: () => runner.close(),
     unmount: () => store.unmountAll(),
   };

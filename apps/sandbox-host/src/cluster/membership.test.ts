@@ -14,7 +14,8 @@ import type { Log } from '../log.js';
 import { hostKey, verifyHost } from './host-signature.js';
 import { ClusterJoinError, HostMembership, type MembershipOptions } from './membership.js';
 
-const HEARTBEAT_MS = 100;
+// Generous: the machine running the tests may be busy, and a late heartbeat must not look like a death.
+const HEARTBEAT_MS = 400;
 const quiet: Log = { info() {}, debug() {}, error() {} };
 let dir: string;
 let db: Db;
@@ -98,7 +99,7 @@ test('a host that misses its heartbeats is marked down by a live host, which run
   await b.register();
   assert.deepEqual((await a.liveHosts()).map((h) => h.id).filter((id) => id === 'h3' || id === 'h4'), ['h3', 'h4']);
   const marked = await passWindow(a); // b is silent
-  assert.deepEqual(marked, ['h4']);
+  assert.ok(marked.includes('h4') && !marked.includes('h3'), JSON.stringify(marked));
   assert.deepEqual(downs.map((h) => h.id), ['h4']);
   const row = (await db.host.findUnique({ where: { id: 'h4' } }))!;
   assert.equal(row.status, 'down');
@@ -116,8 +117,6 @@ test('after a database outage nobody is marked down until every host had a windo
   await b.register();
   await passWindow(a, b);
   // a cannot reach the database for a while (its heartbeat throws), and neither could b
-  const broken = member('h5');
-  (broken as unknown as { instance: string }).instance; // same id, unused: only a's own state matters here
   const realNow = a.dbNow.bind(a);
   a.dbNow = async () => Promise.reject(new Error('connection refused'));
   await a.heartbeat();

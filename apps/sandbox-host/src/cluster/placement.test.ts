@@ -18,6 +18,8 @@ test('a host with the class environment cached beats a slightly roomier one with
   assert.equal(chosen(placeContainer([host('a', 16), host('b', 2, ['python@3.11.2'])], req())), 'a');
   // a bare RET name matches any version held
   assert.equal(chosen(placeContainer([host('a', 6), host('b', 5, ['python@3.11.2'])], req({ ret: 'python' }))), 'b');
+  assert.equal(chosen(placeContainer([host('a', 6), host('b', 5, ['python@3.11.2'])], req({ ret: 'python@3.11' }))), 'b');
+  assert.equal(chosen(placeContainer([host('a', 6), host('b', 5, ['python@3.12.1'])], req({ ret: 'python@3.1' }))), 'a', 'a version prefix matches whole components only');
 });
 
 test('a class is spread: the host with fewer of its students wins among equals', () => {

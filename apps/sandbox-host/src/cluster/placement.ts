@@ -38,9 +38,8 @@ export type Placement =
 export const WEIGHTS = { freeMemory: 1, retCached: 0.5, classSpread: 1 } as const;
 
 export function hasRet(host: PlacementHost, ret: string): boolean {
-  if (host.rets.includes(ret)) return true;
-  // A bare name matches any version held.
-  return !ret.includes('@') && host.rets.some((r) => r.startsWith(`${ret}@`));
+  // "python@3.11" is held by "python@3.11.2"; a bare name by any version.
+  return host.rets.some((r) => r === ret || r.startsWith(ret.includes('@') ? `${ret}.` : `${ret}@`));
 }
 
 export function scoreHosts(hosts: readonly PlacementHost[], req: PlacementRequest): Array<{ host: PlacementHost; score: number }> {

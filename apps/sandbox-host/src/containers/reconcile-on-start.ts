@@ -19,8 +19,8 @@ export const DETACHED_LIFETIME_MS = 4 * 60 * 60 * 1000;
 export const ORPHAN_GRACE_MS = 60 * 60 * 1000;
 
 /** Stops detached containers that have run longer than `lifetimeMs`; returns their ids. */
-export async function stopExpired(engine: Engine, db: Db, log: Log, lifetimeMs = DETACHED_LIFETIME_MS, now = Date.now()): Promise<string[]> {
-  const rows = await db.container.findMany({ where: { status: { not: 'removed' }, tty: false } });
+export async function stopExpired(engine: Engine, db: Db, log: Log, lifetimeMs = DETACHED_LIFETIME_MS, now = Date.now(), hostId?: string): Promise<string[]> {
+  const rows = await db.container.findMany({ where: { status: { not: 'removed' }, tty: false, ...(hostId !== undefined && { hostId }) } });
   const stopped: string[] = [];
   for (const row of rows) {
     const state = await engine.inspect(row.id).catch(() => undefined);
@@ -33,10 +33,12 @@ export async function stopExpired(engine: Engine, db: Db, log: Log, lifetimeMs =
   return stopped;
 }
 
-export async function reconcileOnStart(engine: Engine, db: Db, log: Log, opts: { orphanGraceMs?: number; lifetimeMs?: number } = {}): Promise<string[]> {
+export async function reconcileOnStart(engine: Engine, db: Db, log: Log, opts: { orphanGraceMs?: number; lifetimeMs?: number; hostId?: string } = {}): Promise<string[]> {
   await engine.reconcile();
+  // In a cluster the database holds every host's containers: only this host's are its business.
+  const mine = opts.hostId !== undefined ? { hostId: opts.hostId } : {};
   // Detached containers: the running ones are re-adopted (within their lifetime), stale ones removed.
-  const detached = await db.container.findMany({ where: { status: { not: 'removed' }, tty: false } });
+  const detached = await db.container.findMany({ where: { status: { not: 'removed' }, tty: false, ...mine } });
   for (const row of detached) {
     const state = await engine.inspect(row.id).catch(() => undefined);
     if (state?.status === 'running' || state?.status === 'inserting') continue;
@@ -45,8 +47,8 @@ export async function reconcileOnStart(engine: Engine, db: Db, log: Log, opts: {
     if (state) await engine.remove(row.id, { force: true }).catch((e) => log.error(`removing ${row.id} left by the previous host`, e));
     await db.container.update({ where: { id: row.id }, data: { status: 'removed', endReason: 'host-restart', endedAt: new Date() } });
   }
-  await stopExpired(engine, db, log, opts.lifetimeMs);
-  const open = await db.container.findMany({ where: { status: { not: 'removed' }, tty: true } });
+  await stopExpired(engine, db, log, opts.lifetimeMs, Date.now(), opts.hostId);
+  const open = await db.container.findMany({ where: { status: { not: 'removed' }, tty: true, ...mine } });
   const closed: string[] = [];
   for (const row of open) {
     const state = await engine.inspect(row.id).catch(() => undefined);

@@ -60,6 +60,11 @@ export class WorkspaceService {
     private readonly store: WorkspaceStore,
     private readonly db: Db,
     private readonly dataDir: string,
+    /**
+     * Cluster mode: starter files in the shared directory, and a lease taken before an image is
+     * mounted (one host mounts a workspace at a time; cluster/cluster-node.ts leaseWorkspace).
+     */
+    private readonly shared: { starterRoot?: string; lease?: (classId: string, userId: string) => Promise<void> } = {},
   ) {}
 
   quotaOf(cls: WorkspaceClass): DiskQuota {
@@ -70,7 +75,7 @@ export class WorkspaceService {
   }
 
   starterDir(classId: string): string {
-    return join(this.dataDir, 'classes', classId, 'starter');
+    return join(this.shared.starterRoot ?? this.dataDir, 'classes', classId, 'starter');
   }
 
   /**
@@ -78,6 +83,7 @@ export class WorkspaceService {
    * on first use; a home emptied or removed from inside is made again, the starter files are not.
    */
   async ensure(cls: WorkspaceClass, userId: string): Promise<{ home: string; uid: number; created: boolean }> {
+    await this.shared.lease?.(cls.id, userId);
     const ws = await this.store.ensure({ classId: cls.id, userId }, this.quotaOf(cls));
     this.ready.set(`${cls.id}/${userId}`, ws.path);
     if (ws.created) await this.copyStarter(cls.id, ws.path, ws.uid);

@@ -1,0 +1,282 @@
+// A host's part in a cluster (REG_CLUSTER=1), assembled: its identity and the cluster secret, its
+// membership (register, heartbeat, mark dead hosts down), the failover it runs for a host it marked
+// down, workspace leases, placement of "open terminal" (forwarding to the chosen host), and the
+// cluster-authenticated routes the web origin and other hosts ask. Single-host mode never builds one.
+
+import { readFileSync } from 'node:fs';
+import { access, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Engine, listRets } from '@reg/core';
+import type { Context } from 'hono';
+import { RequestError } from '../auth/principal.js';
+import type { Db } from '../db/client.js';
+import type { Host } from '../generated/prisma/client.js';
+import type { Log } from '../log.js';
+import { readMeminfo } from '../metrics/host-memory.js';
+import { deriveKey, loadOrCreateClusterSecret } from './cluster-secret.js';
+import { hostKey } from './host-signature.js';
+import { loadOrCreateHostId, machineId } from './host-identity.js';
+import { HostMembership, type HostFacts, type LiveHost } from './membership.js';
+import { placeContainer, type Placement } from './placement.js';
+import { CLUSTER_HEADER, requestKey, signClusterRequest, verifyClusterRequest } from './request-auth.js';
+
+export interface ClusterConfig {
+  sharedDir: string;
+  secretFile: string;
+  hostId?: string;
+  /** Where others reach this host; default http://<bind>:<port>. */
+  address?: string;
+  heartbeatMs: number;
+  maxClockSkewMs: number;
+}
+
+/** The host's version (its package.json), recorded in its Host row. */
+export const HOST_VERSION: string = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+
+/** What a student reads when their host was marked down. */
+export const HOST_DOWN_MESSAGE = 'your sandbox host stopped; reopen the terminal to continue (your files are kept)';
+/** Free memory a host must have to be given one more terminal. */
+export const PLACEMENT_NEED_BYTES = 128 * 2 ** 20;
+
+export interface ClusterNodeDeps {
+  engine: () => Engine;
+  /** Running terminals on this host. */
+  terminals: () => number;
+  /** End every terminal and unmount every workspace: this host lost its membership. */
+  onFenced: (reason: string) => Promise<void>;
+  log: Log;
+}
+
+export class ClusterNode {
+  private deps: ClusterNodeDeps | undefined;
+  private address = '';
+  private constructor(
+    readonly id: string,
+    readonly config: ClusterConfig,
+    readonly provider: 'sqlite' | 'postgresql',
+    private readonly requestKeyBytes: Buffer,
+    /** Signs users' sessions and attach tokens, the same on every host. */
+    readonly sessionKey: Buffer,
+    private readonly hostKeyBytes: Buffer,
+    private readonly machine: string,
+    readonly regHome: string,
+    readonly version: string,
+  ) {}
+
+  membership!: HostMembership;
+  private db!: Db;
+
+  static async open(config: ClusterConfig, o: { regHome: string; databaseUrl: string; version: string }): Promise<ClusterNode> {
+    const secret = await loadOrCreateClusterSecret(config.secretFile);
+    const id = config.hostId ?? (await loadOrCreateHostId(o.regHome));
+    const provider = /^postgres(ql)?:/.test(o.databaseUrl) ? 'postgresql' : 'sqlite';
+    return new ClusterNode(id, config, provider, requestKey(secret), deriveKey(secret, 'sessions'), hostKey(secret), await machineId(), o.regHome, o.version);
+  }
+
+  /** Workspaces (images, student uids) and starter files live here, reached by every host. */
+  get sharedDir(): string {
+    return this.config.sharedDir;
+  }
+
+  /**
+   * The database as this host uses it: every Container row it creates records this host, so
+   * routing, failover and restart reconciliation know whose it is.
+   */
+  scopeDb(db: Db): Db {
+    const hostId = this.id;
+    return db.$extends({
+      query: {
+        container: {
+          async create({ args, query }) {
+            args.data = { ...args.data, hostId: (args.data as { hostId?: string | null }).hostId ?? hostId } as typeof args.data;
+            return query(args);
+          },
+        },
+      },
+    }) as unknown as Db;
+  }
+
+  /** Joins the cluster (refusals throw ClusterJoinError before the host touches anything). */
+  async join(db: Db, deps: ClusterNodeDeps): Promise<void> {
+    this.db = db;
+    this.deps = deps;
+    const self = this;
+    this.membership = new HostMembership(db, {
+      id: this.id,
+      get address() {
+        return self.address;
+      },
+      version: this.version,
+      machineId: this.machine,
+      regHome: this.regHome,
+      key: this.hostKeyBytes,
+      provider: this.provider,
+      heartbeatMs: this.config.heartbeatMs,
+      maxClockSkewMs: this.config.maxClockSkewMs,
+      facts: () => this.facts(),
+      log: deps.log,
+      onHostDown: (h) => this.failover(h),
+      onFenced: (reason) => void this.fenced(reason),
+    });
+    await this.membership.register();
+  }
+
+  /** Once listening: publish the address and start heartbeating. */
+  async announce(address: string): Promise<void> {
+    this.address = this.config.address ?? address;
+    await this.membership.heartbeat();
+    this.membership.start();
+  }
+
+  private async facts(): Promise<HostFacts> {
+    const engine = this.deps!.engine();
+    const [mem, rets] = await Promise.all([readMeminfo(), listRets(engine.home).catch(() => [])]);
+    return { cgroupVersion: engine.ctx.cgroups.version, memoryBytes: mem.total, freeMemoryBytes: mem.available, rets: rets.map((r) => `${r.name}@${r.version}`), containers: this.deps!.terminals() };
+  }
+
+  private async fenced(reason: string): Promise<void> {
+    try {
+      await this.deps!.onFenced(reason);
+      await this.db.workspaceLease.deleteMany({ where: { hostId: this.id } }).catch(() => {});
+      // Back as a fresh, empty member (a new instance): only after everything it ran is gone.
+      await this.membership.register();
+      this.membership.start();
+      this.deps!.log.info(`cluster: rejoined as ${this.id} after being fenced`);
+    } catch (e) {
+      this.deps!.log.error('cluster: rejoining after being fenced', e);
+    }
+  }
+
+  /**
+   * Run on the one live host that marked `h` down: its terminals are over (the students are told
+   * why and reopen elsewhere), its workspace leases are free. A dead host on this very machine
+   * is reaped too: its containers still running (a SIGKILLed host leaves its sandboxes) are
+   * removed and its cgroups released, so nothing of it keeps writing to a workspace another host
+   * is about to mount.
+   */
+  async failover(h: Host): Promise<void> {
+    const log = this.deps!.log;
+    const rows = await this.db.container.findMany({ where: { hostId: h.id, status: { not: 'removed' } }, select: { id: true } });
+    await this.db.container.updateMany({ where: { hostId: h.id, status: { not: 'removed' } }, data: { status: 'removed', endReason: 'host-down', endMessage: HOST_DOWN_MESSAGE, endedAt: new Date() } });
+    if (h.machineId && h.machineId === this.machine && h.regHome) await this.reapLocal(h).catch((e) => log.error(`cluster: removing the containers host ${h.id} left on this machine`, e));
+    const leases = await this.db.workspaceLease.deleteMany({ where: { hostId: h.id } });
+    log.info(`cluster: failover of ${h.id}: ${rows.length} terminal(s) ended, ${leases.count} workspace lease(s) freed`);
+  }
+
+  private async reapLocal(h: Host): Promise<void> {
+    if (!(await access(h.regHome).then(() => true, () => false))) return;
+    const engine = await Engine.open({ home: h.regHome });
+    await engine.reconcile();
+    for (const c of await engine.list({ all: true })) await engine.remove(c.id, { force: true }).catch((e) => this.deps!.log.error(`cluster: removing ${c.id} of ${h.id}`, e));
+    await engine.releaseSpareVolumes().catch(() => {});
+    await engine.disposeCgroupParent().catch(() => {});
+  }
+
+  /**
+   * Before this host mounts a student's workspace image: the lease must be free, ours, or held by
+   * a host that is no longer live (then it is taken over, fenced by that host's liveness). A lease
+   * held by a live host refuses (the image must never be mounted by two hosts). On this machine an
+   * image still mounted by a dead host is the same filesystem (one kernel, one superblock): its
+   * containers were reaped in failover, so the mount is adopted, and logged.
+   */
+  async leaseWorkspace(classId: string, userId: string, mountPoint: string): Promise<void> {
+    const key = { classId_userId: { classId, userId } };
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const lease = await this.db.workspaceLease.findUnique({ where: key });
+      if (!lease) {
+        try {
+          await this.db.workspaceLease.create({ data: { classId, userId, hostId: this.id } });
+          return;
+        } catch {
+          continue; // another host created it a moment ago: look again
+        }
+      }
+      if (lease.hostId === this.id) return;
+      const holderLive = (await this.membership.liveHosts()).some((h) => h.id === lease.hostId);
+      if (holderLive) {
+        throw new RequestError('CONFLICT', `this workspace is open on another sandbox host (${lease.hostId})`, 'close the terminal there first, or reopen it: it opens on that host');
+      }
+      const r = await this.db.workspaceLease.updateMany({ where: { classId, userId, hostId: lease.hostId }, data: { hostId: this.id, acquiredAt: new Date() } });
+      if (r.count !== 1) continue;
+      if (await isMounted(mountPoint)) this.deps!.log.info(`cluster: workspace ${classId}/${userId} was left mounted by host ${lease.hostId} (down): adopting the mount`);
+      return;
+    }
+    throw new RequestError('CONFLICT', 'this workspace is being opened on another sandbox host right now', 'try again in a moment');
+  }
+
+  async releaseLeases(): Promise<void> {
+    await this.db.workspaceLease.deleteMany({ where: { hostId: this.id } });
+  }
+
+  /** Where a student's next terminal in a class goes. */
+  async place(classId: string, userId: string): Promise<{ placement: Placement; hosts: LiveHost[] }> {
+    const [hosts, cls, lease, counts] = await Promise.all([
+      this.membership.liveHosts(),
+      this.db.class.findUnique({ where: { id: classId }, select: { ret: true } }),
+      this.db.workspaceLease.findUnique({ where: { classId_userId: { classId, userId } } }),
+      this.db.container.groupBy({ by: ['hostId'], where: { classId, status: { not: 'removed' }, hostId: { not: null } }, _count: { _all: true } }),
+    ]);
+    const routable = hosts.filter((h) => h.address);
+    const placement = placeContainer(routable, {
+      ret: cls?.ret ?? '',
+      needBytes: PLACEMENT_NEED_BYTES,
+      classCounts: new Map(counts.map((c) => [c.hostId!, c._count._all])),
+      ...(lease && { leaseHolder: lease.hostId }),
+    });
+    return { placement, hosts: routable };
+  }
+
+  /** Whether a request carries a valid cluster header (then it was forwarded and is served here). */
+  verify(c: Context): { ok: true; sender: string } | { ok: false; reason: string } {
+    const url = new URL(c.req.url);
+    return verifyClusterRequest(this.requestKeyBytes, c.req.header(CLUSTER_HEADER), c.req.method, url.pathname + url.search);
+  }
+
+  sign(method: string, pathWithQuery: string): string {
+    return signClusterRequest(this.requestKeyBytes, this.id, method, pathWithQuery);
+  }
+
+  /**
+   * POST /api/classes/:classId/terminals arriving here: placed on this host (undefined: serve it),
+   * or forwarded to the chosen host with the caller's credentials and the cluster header, its
+   * answer returned as is. A chosen host that does not answer is skipped (served here if this host
+   * has room), so one host dying mid-request does not fail the student's click.
+   */
+  async forwardOpen(c: Context, classId: string, userId: string): Promise<Response | undefined> {
+    if (this.verify(c).ok) return undefined;
+    const { placement, hosts } = await this.place(classId, userId);
+    if (!placement.ok) throw new RequestError('NO_HOST_AVAILABLE', `no sandbox host can take your terminal now: ${placement.reason}`, 'try again in a minute; tell your instructor if it persists');
+    if (placement.hostId === this.id) return undefined;
+    const target = hosts.find((h) => h.id === placement.hostId)!;
+    const url = new URL(c.req.url);
+    const path = url.pathname + url.search;
+    const headers: Record<string, string> = { [CLUSTER_HEADER]: this.sign('POST', path), 'x-forwarded-for': c.req.header('x-forwarded-for') ?? '' };
+    for (const h of ['cookie', 'authorization', 'user-agent', 'content-type']) {
+      const v = c.req.header(h);
+      if (v) headers[h] = v;
+    }
+    try {
+      const res = await fetch(new URL(path, target.address), { method: 'POST', headers, signal: c.req.raw.signal });
+      return new Response(res.body, { status: res.status, headers: { 'content-type': res.headers.get('content-type') ?? 'application/json', 'x-reg-host': target.id } });
+    } catch (e) {
+      if (c.req.raw.signal.aborted) throw e;
+      this.deps!.log.error(`cluster: forwarding a terminal to ${target.id} (${target.address}) failed; serving it here`, e);
+      return undefined;
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.membership?.leave().catch((e) => this.deps?.log.error('cluster: leaving', e));
+    await this.releaseLeases().catch(() => {});
+  }
+}
+
+/** Whether a path is a mount point in this mount namespace (octal escapes of mountinfo decoded). */
+async function isMounted(path: string): Promise<boolean> {
+  const text = await readFile('/proc/self/mountinfo', 'utf8');
+  return text.split('\n').some((l) => l.split(' ')[4]?.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8))) === path);
+}
+
+export function sharedWorkspacesDir(sharedDir: string): string {
+  return join(sharedDir, 'workspaces');
+}

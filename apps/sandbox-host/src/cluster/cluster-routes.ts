@@ -1,0 +1,62 @@
+// Routes for the web origin and the other hosts (never browsers): which hosts are there, which
+// host runs a container, where a student's next terminal would go. Every one requires the cluster
+// header (request-auth.ts); anything else is 401 with the reason.
+
+import type { Context, Hono } from 'hono';
+import type { Db } from '../db/client.js';
+import type { ClusterNode } from './cluster-node.js';
+
+export function registerClusterRoutes(app: Hono<any>, node: ClusterNode, db: Db): void {
+  const guard = (c: Context) => {
+    const v = node.verify(c);
+    return v.ok ? undefined : c.json({ error: { code: 'UNAUTHENTICATED', message: `cluster routes need the cluster's signed header: ${v.reason}` } }, 401);
+  };
+
+  app.get('/api/cluster/hosts', async (c) => {
+    const refused = guard(c);
+    if (refused) return refused;
+    const live = new Set((await node.membership.liveHosts()).map((h) => h.id));
+    const rows = await db.host.findMany({ orderBy: { id: 'asc' } });
+    return c.json({
+      self: node.id,
+      hosts: rows.map((h) => ({
+        id: h.id,
+        address: h.address,
+        // "up" only for a verified host within its heartbeat window: what routing may use.
+        status: live.has(h.id) ? 'up' : h.status === 'up' ? 'down' : h.status,
+        cgroupVersion: h.cgroupVersion,
+        memoryBytes: Number(h.memoryBytes),
+        freeMemoryBytes: Number(h.freeMemoryBytes),
+        rets: JSON.parse(h.rets) as string[],
+        containers: h.containers,
+        version: h.version,
+        startedAt: h.startedAt.toISOString(),
+        heartbeatAt: h.heartbeatAt.toISOString(),
+        downAt: h.downAt?.toISOString() ?? null,
+        downReason: h.downReason,
+      })),
+    });
+  });
+
+  app.get('/api/cluster/containers/:id/host', async (c) => {
+    const refused = guard(c);
+    if (refused) return refused;
+    const row = await db.container.findUnique({ where: { id: c.req.param('id') }, select: { hostId: true, status: true, endReason: true } });
+    if (!row?.hostId) return c.json({ error: { code: 'NOT_FOUND', message: 'no such container in this cluster' } }, 404);
+    const host = await db.host.findUnique({ where: { id: row.hostId }, select: { address: true } });
+    const live = (await node.membership.liveHosts()).some((h) => h.id === row.hostId);
+    return c.json({ hostId: row.hostId, address: host?.address ?? null, status: live ? 'up' : 'down', container: { status: row.status, endReason: row.endReason } });
+  });
+
+  app.get('/api/cluster/place', async (c) => {
+    const refused = guard(c);
+    if (refused) return refused;
+    const classId = c.req.query('classId') ?? '';
+    const userId = c.req.query('userId') ?? '';
+    if (!classId || !userId) return c.json({ error: { code: 'BAD_REQUEST', message: 'classId and userId are required query parameters' } }, 400);
+    const { placement, hosts } = await node.place(classId, userId);
+    if (!placement.ok) return c.json({ error: { code: 'NO_HOST_AVAILABLE', message: placement.reason } }, 503);
+    const h = hosts.find((x) => x.id === placement.hostId)!;
+    return c.json({ hostId: h.id, address: h.address, why: placement.why });
+  });
+}
