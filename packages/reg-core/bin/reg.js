@@ -5,15 +5,16 @@
 // written after the first run when dist/ is writable; V8 rejects a cache of another build or Node,
 // and a new one is written). Falls back to the compiled modules (dist/cli/main.js) when the bundle
 // is missing or older than the last tsc build, and when REG_CLI_BUNDLE=0.
+//
+// CommonJS (bin/package.json) on purpose: an ES module entry costs Node its ESM loader and a
+// facade of every builtin it imports (node:fs's facade alone loads the fs streams).
+'use strict';
 
-import { readFileSync, renameSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { dirname } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { Script } from 'node:vm';
+const { readFileSync, renameSync, statSync, unlinkSync, writeFileSync } = require('node:fs');
+const { join } = require('node:path');
 
-const dist = fileURLToPath(new URL('../dist/', import.meta.url));
-const bundle = `${dist}reg-cli.cjs`;
+const dist = join(__dirname, '..', 'dist');
+const bundle = join(dist, 'reg-cli.cjs');
 const argv = process.argv.slice(2);
 
 /** The bundle, when it exists and is at least as new as the modules tsc built last. */
@@ -21,7 +22,7 @@ function freshBundle() {
   if (process.env.REG_CLI_BUNDLE === '0') return undefined;
   try {
     const b = statSync(bundle).mtimeMs;
-    const built = statSync(fileURLToPath(new URL('../tsconfig.build.tsbuildinfo', import.meta.url)), { throwIfNoEntry: false })?.mtimeMs ?? 0;
+    const built = statSync(join(__dirname, '..', 'tsconfig.build.tsbuildinfo'), { throwIfNoEntry: false })?.mtimeMs ?? 0;
     return b >= built ? readFileSync(bundle, 'utf8') : undefined;
   } catch {
     return undefined;
@@ -34,26 +35,6 @@ function verbOf(args) {
   while (args[i] === '--home' || args[i] === '--host') i += 2;
   const v = args[i] ?? 'help';
   return /^[a-z]{1,16}$/.test(v) ? v : 'other';
-}
-
-const source = freshBundle();
-if (source === undefined) {
-  const { main } = await import('../dist/cli/main.js');
-  process.exitCode = await main(argv);
-} else {
-  const cacheFile = `${dist}reg-cli.${verbOf(argv)}.v8cache`;
-  let cachedData;
-  try {
-    cachedData = readFileSync(cacheFile);
-  } catch {
-    // first run of this verb: compiled from source, cache written below
-  }
-  const script = new Script(`(function (exports, require, module, __filename, __dirname) {${source}\n})`, { filename: bundle, ...(cachedData && { cachedData }) });
-  const module = { exports: {} };
-  script.runInThisContext().call(module.exports, module.exports, createRequire(bundle), module, bundle, dirname(bundle));
-  const code = await module.exports.main(argv);
-  if (!cachedData || script.cachedDataRejected) saveCache(script, cacheFile);
-  process.exitCode = code;
 }
 
 /** Best effort: a read-only install or a racing writer just means no cache this time. */
@@ -70,3 +51,36 @@ function saveCache(script, file) {
     }
   }
 }
+
+async function start() {
+  const source = freshBundle();
+  if (source === undefined) {
+    const { main } = await import('../dist/cli/main.js');
+    return main(argv);
+  }
+  const { Script } = require('node:vm');
+  const cacheFile = join(dist, `reg-cli.${verbOf(argv)}.v8cache`);
+  let cachedData;
+  try {
+    cachedData = readFileSync(cacheFile);
+  } catch {
+    // first run of this verb: compiled from source, cache written below
+  }
+  const script = new Script(`(function (exports, require, module, __filename, __dirname) {${source}\n})`, { filename: bundle, ...(cachedData && { cachedData }) });
+  const mod = { exports: {} };
+  script.runInThisContext().call(mod.exports, mod.exports, require, mod, bundle, dist);
+  const code = await mod.exports.main(argv);
+  if (!cachedData || script.cachedDataRejected) saveCache(script, cacheFile);
+  return code;
+}
+
+start().then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (e) => {
+    // main() renders every error itself; this is the loader failing.
+    console.error(`reg: internal error: ${e?.message ?? e}\n  hint: rebuild with \`npm run build -w @reg/core\`; REG_CLI_BUNDLE=0 runs the unbundled CLI`);
+    process.exitCode = 1;
+  },
+);
