@@ -12,6 +12,7 @@ import { io, type Socket } from 'socket.io-client';
 import type { AttachReply, ClientToServerEvents, ServerToClientEvents, TerminalError } from '@reg/protocol';
 import { loadConfig } from '../env.js';
 import { startHost, type RunningHost } from '../host.js';
+import { dropTestDatabase, testDatabaseEnv } from './postgres.js';
 
 export const DEMO_PASSWORD = 'test-password';
 export const isRoot = process.getuid?.() === 0;
@@ -25,6 +26,7 @@ export async function tempRegHome(): Promise<{ dir: string; cleanup: () => Promi
       const mounts = readFileSync('/proc/self/mountinfo', 'utf8').split('\n').map((l) => l.split(' ')[4] ?? '').filter((m) => m.startsWith(`${dir}/`)).sort((a, b) => b.length - a.length);
       for (const m of mounts) if (spawnSync('umount', [m]).status !== 0) spawnSync('umount', ['-l', m]);
       await rm(dir, { recursive: true, force: true });
+      await dropTestDatabase(dir);
     },
   };
 }
@@ -34,7 +36,9 @@ export async function ensurePythonRet(home: string): Promise<void> {
 }
 
 export async function startTestHost(home: string, env: Record<string, string> = {}): Promise<RunningHost & { base: string }> {
-  const config = loadConfig({ REG_HOME: home, HOST_PORT: '0', LOG_LEVEL: 'silent', REG_DEMO_PASSWORD: DEMO_PASSWORD, MEMORY_SAMPLE_SECONDS: '0', ...env });
+  // REG_TEST_DATABASE=postgresql (scripts/test.mjs's second pass): a PostgreSQL database per home.
+  const database = env.DATABASE_URL ? {} : await testDatabaseEnv(home);
+  const config = loadConfig({ REG_HOME: home, HOST_PORT: '0', LOG_LEVEL: 'silent', REG_DEMO_PASSWORD: DEMO_PASSWORD, MEMORY_SAMPLE_SECONDS: '0', ...database, ...env });
   const host = await startHost(config);
   return Object.assign(host, { base: `http://127.0.0.1:${host.port}` });
 }

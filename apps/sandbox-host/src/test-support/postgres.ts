@@ -69,3 +69,28 @@ export async function freshPostgresDatabase(prefix = 'reg_test'): Promise<TestDa
 export async function privatePostgres(dir: string, port = 0): Promise<{ url: string; port: number; stop(): Promise<void> }> {
   return (await script()).startPostgres({ dir, port, fast: true });
 }
+
+const byHome = new Map<string, Promise<TestDatabase>>();
+
+/**
+ * The database a test host on `home` uses: with REG_TEST_DATABASE=postgresql (scripts/test.mjs's
+ * second pass) one fresh PostgreSQL database per REG_HOME, so a test that restarts its host on the
+ * same home finds its data again; otherwise nothing (the host's SQLite default under home).
+ */
+export async function testDatabaseEnv(home: string): Promise<{ DATABASE_URL?: string }> {
+  if (process.env.REG_TEST_DATABASE !== 'postgresql') return {};
+  let db = byHome.get(home);
+  if (!db) {
+    db = freshPostgresDatabase();
+    byHome.set(home, db);
+  }
+  return { DATABASE_URL: (await db).url };
+}
+
+/** Drops the database testDatabaseEnv made for `home` (tempRegHome's cleanup). */
+export async function dropTestDatabase(home: string): Promise<void> {
+  const db = byHome.get(home);
+  if (!db) return;
+  byHome.delete(home);
+  await (await db).drop();
+}
