@@ -42,7 +42,7 @@ import { SessionRegistry } from './terminals/session-registry.js';
 import { registerTerminalNamespace } from './terminals/terminal-namespace.js';
 import { createClassroom } from './classes/classroom.js';
 import { registerClassLiveNamespace } from './terminals/class-live-namespace.js';
-import { attachSocketAdapter } from './cluster/socket-adapter.js';
+import { attachSocketAdapter, registerSharingRoute } from './cluster/socket-adapter.js';
 import { ClassEvents } from './classes/class-events.js';
 import type { ClassMembership } from './auth/scopes.js';
 
@@ -177,6 +177,8 @@ export async function startHost(config: HostConfig, opts: { log?: Log } = {}): P
   });
   // Several hosts on PostgreSQL: socket.io's PostgreSQL adapter and the live view across hosts.
   const clusterSockets = await attachSocketAdapter(io, { databaseUrl: config.databaseUrl, events: classEvents, sessions, log });
+  // The origin routes a follow-along socket to the host of the terminal shared in that class.
+  if (cluster) registerSharingRoute(app, (c) => cluster.verify(c), { sessions, cluster: clusterSockets });
   registerAdminNamespace(io, { monitor, cookieName: SESSION_COOKIE, authenticate: (token) => authSessions.authenticate(token), log });
   const socketAuth = { authenticate: (token: string) => authSessions.authenticate(token), membership: classMembership };
   registerTerminalNamespace(io, { signer, db, sessions, ...socketAuth, log });
