@@ -9,6 +9,7 @@ import type { Outcome } from '../container/status.js';
 import { childProcessSpawner } from '../launch/launcher.js';
 import { parse, need, type Options } from './args.js';
 import { formatBytes, table } from './output.js';
+import { tracer } from '../container/trace.js';
 import type { Limits } from '../limits/policy.js';
 
 export const CREATE_OPTIONS: Options = {
@@ -138,9 +139,14 @@ export function psRows(states: Array<Pick<ContainerState, 'id' | 'name' | 'ret' 
 export async function containerCommand(engineP: () => Promise<Engine>, cmd: string, argv: string[]): Promise<number> {
   switch (cmd) {
     case 'run': {
+      // REG_TRACE=1: where the command's time goes, from the process's start (Node's own boot included).
+      const trace = tracer('cli run');
+      trace(`process start → run verb ${performance.now().toFixed(2)}ms`);
       const { values, positionals } = parse(argv, { ...CREATE_OPTIONS, rm: { type: 'boolean' }, detach: { type: 'boolean', short: 'd' }, timeout: { type: 'string' } }, USAGE);
       const engine = await engineP();
+      trace('engine open');
       const opts = await withPolicyLimits(engine, createOptions(values, positionals, USAGE), values);
+      trace('limit policy');
       if (values.detach) {
         const s = await engine.generate(opts);
         const started = await engine.start(s.id);
@@ -170,6 +176,7 @@ export async function containerCommand(engineP: () => Promise<Engine>, cmd: stri
       }
       try {
         const { outcome } = await engine.run({ ...opts, ...(values.rm && { rm: true }), ...(timeoutMs && { timeoutMs }), signal: abort.signal, spawn: childProcessSpawner({ stdio: 'inherit' }) });
+        trace('engine.run (generate, start, wait, remove)');
         if (killedBy) {
           console.error(`reg: ${killedBy} received: the container was stopped${values.rm ? ' and removed' : ''}`);
           return 128 + ({ SIGHUP: 1, SIGINT: 2, SIGTERM: 15 } as const)[killedBy as 'SIGHUP' | 'SIGINT' | 'SIGTERM'];

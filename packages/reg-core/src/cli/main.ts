@@ -34,6 +34,9 @@ registry (any OCI distribution registry; plain HTTP only on loopback)
 store
   store stats | store verify | store gc
 
+pools (cgroups made ahead of time and recycled, shared by every process over REG_HOME)
+  pool [status] [--json] | pool fill N | pool drain
+
 cgroups
   cgroup prune [--dry-run]   remove the cgroup parents of REG_HOMEs that no longer exist
 
@@ -79,6 +82,11 @@ export async function main(argv: string[]): Promise<number> {
         return await (await import('./registry.js')).registryCommand(home, cmd, rest);
       case 'store':
         return await (await import('./store.js')).storeCommand(home, rest);
+      case 'pool': {
+        if (hostFlag) throw new RegError('USAGE', '"reg pool" works in embedded mode only (without --host)', { hint: 'a Reg host sizes its own pools (a class start reserves them); drop --host / REG_HOST' });
+        const [{ Engine }, { poolCommand }] = await Promise.all([import('../container/engine.js'), import('./pool.js')]);
+        return await poolCommand(() => Engine.open({ home }), rest);
+      }
       case 'cgroup':
         return await (await import('./cgroup.js')).cgroupCommand(rest);
       case 'resolve':
