@@ -115,6 +115,7 @@ describe('the class-event bridge between two socket.io servers on PostgreSQL', {
 
 describe('socket.io across two hosts on PostgreSQL', { skip }, () => {
   const homes: Array<{ dir: string; cleanup: () => Promise<void> }> = [];
+  let shared: { dir: string; cleanup: () => Promise<void> } | undefined;
   let db: { url: string; drop: () => Promise<void> } | undefined;
   let a: RunningHost & { base: string };
   let b: RunningHost & { base: string };
@@ -129,8 +130,11 @@ describe('socket.io across two hosts on PostgreSQL', { skip }, () => {
       homes.push(h);
       await ensurePythonRet(h.dir);
     }
-    a = await startTestHost(homes[0]!.dir, { DATABASE_URL: db.url, IDLE_TIMEOUT_SECONDS: '0' });
-    b = await startTestHost(homes[1]!.dir, { DATABASE_URL: db.url, IDLE_TIMEOUT_SECONDS: '0' });
+    // Two hosts of one cluster (as `npm run cluster` starts them): one database, one shared directory.
+    shared = await tempRegHome();
+    const env = { DATABASE_URL: db.url, IDLE_TIMEOUT_SECONDS: '0', REG_CLUSTER: '1', REG_SHARED_DIR: shared.dir, REG_HEARTBEAT_SECONDS: '1' };
+    a = await startTestHost(homes[0]!.dir, env);
+    b = await startTestHost(homes[1]!.dir, env);
     for (const u of ['teacher', 'student1']) ids[u] = (await a.db.user.findUniqueOrThrow({ where: { username: u } })).id;
     await a.db.class.create({ data: { id: classId, name: 'Across hosts', ownerId: ids.teacher!, enrolments: { create: [{ userId: ids.student1!, role: 'student' }] } } });
   });
@@ -140,6 +144,7 @@ describe('socket.io across two hosts on PostgreSQL', { skip }, () => {
     await b?.close().catch(() => {});
     await a?.close().catch(() => {});
     for (const h of homes) await h.cleanup();
+    await shared?.cleanup();
     await db?.drop();
   });
 
