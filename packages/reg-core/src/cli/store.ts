@@ -39,13 +39,21 @@ export async function storeCommand(home: RegHome, argv: string[]): Promise<numbe
       else {
         console.log(`checked ${r.checked} blobs: ${r.problems.length === 0 ? 'all intact' : `${r.problems.length} problem(s)`}`);
         for (const p of r.problems) {
-          const what = p.kind === 'corrupt' ? `content hashes to ${p.actual}` : p.kind === 'missing' ? 'missing from the store' : `mode is ${p.actual}, expected read-only`;
+          const what = p.kind === 'corrupt' ? `content hashes to ${p.actual}` : p.kind === 'host-written' ? `the host file was written in place; content hashes to ${p.actual}` : p.kind === 'missing' ? 'missing from the store' : `mode is ${p.actual}, expected read-only`;
           console.log(`  ${p.kind.toUpperCase()} ${p.digest}: ${what}`);
           console.log(`    file: ${p.path}`);
+          if (p.hostPath) console.log(`    host file (same inode): ${p.hostPath}`);
           for (const ref of p.referencedBy.slice(0, 10)) console.log(`    used by ${ref.ret} at ${ref.path}`);
           if (p.referencedBy.length === 0) console.log('    used by no RET (reg store gc removes it)');
+          if (p.hint) console.log(`    what to do: ${p.hint}`);
         }
         if (r.problems.length) console.log('hint: rebuild or pull the RETs named above, then run `reg store gc`');
+        if (r.linked) console.log(`${r.linked} blobs are host files' own inodes (linked, not copied)`);
+        for (const n of r.notes.slice(0, 20)) {
+          const rets = [...new Set(n.referencedBy.map((x) => x.ret))].join(', ') || 'no RET';
+          console.log(`  note: ${n.hostPath} ${n.kind === 'host-replaced' ? 'was replaced on the host (an upgrade?)' : 'was removed from the host'}; the store keeps the version ${rets} was built from (rebuild to follow the host)`);
+        }
+        if (r.notes.length > 20) console.log(`  … and ${r.notes.length - 20} more notes (--json lists all)`);
         console.log(`checked ${r.layersChecked} layer trees: ${r.layerProblems.length === 0 ? 'all as their locks say' : `${r.layerProblems.length} problem(s)`}`);
         for (const p of r.layerProblems.slice(0, 200)) console.log(`  ${p.kind.toUpperCase()} ${p.layer}/${p.path}: ${p.detail}`);
         if (r.layerProblems.length > 200) console.log(`  … and ${r.layerProblems.length - 200} more (--json lists all)`);

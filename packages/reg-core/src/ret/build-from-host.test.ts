@@ -2,7 +2,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { RegError } from '../errors.js';
@@ -10,6 +10,8 @@ import { exportTree, materialise } from '../resolve/materialise.js';
 import { gcStore } from '../store/gc.js';
 import { storeStats } from '../store/stats.js';
 import { verifyStore } from '../store/verify.js';
+import { blobPath } from '../store/blob-path.js';
+import { readHostLink } from '../store/host-links.js';
 import { snapshot, tempHome } from '../test-support/temp-home.js';
 import { buildFromHost, libraryIdentity } from './build-from-host.js';
 import { findRet, loadRet, removeRet } from './repository.js';
@@ -76,6 +78,26 @@ test('libc is stored once: python and node containers map the same inode', async
   assert.equal(stats.closures.length, 2);
 });
 
+test('files under /usr are the host\'s own inodes in the store; /etc files and REG_STORE_LINK=copy builds are copies', { skip: !isRoot && 'needs root (only root-owned host files are linked)' }, async (t) => {
+  if (statSync(home.root).dev !== statSync('/usr/lib').dev) return t.skip(`${home.root} is not on the filesystem of /usr/lib: every file is copied (EXDEV)`);
+  const libc = libcLayerFile((await materialise(home, 'python@3.11')).lowerdirs)!;
+  assert.equal(statSync(libc).ino, statSync('/usr/lib/x86_64-linux-gnu/libc.so.6').ino, 'containers map the very inode host processes map');
+  assert.equal(statSync(join(home.layers, readdirSync(home.layers).find((n) => n.startsWith('python@'))!, 'usr/bin/python3.11')).ino, statSync(PYTHON).ino);
+  const ca = await loadRet(home, 'ca-certificates', (await findRet(home, 'ca-certificates')).version);
+  const etcFile = ca.lock.files.find((e) => e.path.startsWith('etc/') && e.digest);
+  if (etcFile) assert.notEqual(statSync(blobPath(home.blobs, etcFile.digest!, false)).ino, statSync(`/${etcFile.path}`).ino, `/${etcFile.path} (edited in place by admins) is copied`);
+  const v = await verifyStore(home);
+  assert.ok(v.linked > 500, `${v.linked} linked blobs`);
+  assert.deepEqual(v.problems, []);
+  const copyHome = tempHome('reg-copy-');
+  t.after(copyHome.cleanup);
+  const r = await buildFromHost(copyHome, PYTHON, { link: 'copy' });
+  assert.equal(r.linkedFiles, undefined);
+  const copied = libcLayerFile((await materialise(copyHome, 'python@3.11')).lowerdirs)!;
+  assert.notEqual(statSync(copied).ino, statSync('/usr/lib/x86_64-linux-gnu/libc.so.6').ino);
+  assert.equal((await verifyStore(copyHome)).linked, 0);
+});
+
 test('a python tree runs the stdlib under a plain chroot', { skip: !isRoot && 'needs root for chroot' }, async (t) => {
   const dir = join(home.root, 'export-python');
   await exportTree(home, 'python@3.11', dir);
@@ -104,19 +126,24 @@ test('node runs from its layers stacked as a real OverlayFS lower', { skip: !isR
 
 test('verify finds a tampered blob and names the RETs that use it', async (t) => {
   assert.deepEqual((await verifyStore(home)).problems, []);
-  const libc = libcLayerFile((await materialise(home, 'python@3.11')).lowerdirs)!;
-  const original = readFileSync(libc);
-  const mode = statSync(libc).mode & 0o7777;
-  chmodSync(libc, 0o644);
-  writeFileSync(libc, Buffer.concat([original.subarray(0, 100), Buffer.from('tampered')]));
+  // A generated blob (the rootfs's /etc/passwd) is always a copy: tampering with a linked blob
+  // would write the host's own file (see host-links.test.ts for those, on files of its own).
+  const rootfs = await loadRet(home, 'rootfs', '1');
+  const entry = rootfs.lock.files.find((e) => e.path === 'etc/passwd')!;
+  const blob = blobPath(home.blobs, entry.digest!, false);
+  assert.equal(await readHostLink(home, blob), undefined, 'a copy, not a host inode');
+  const original = readFileSync(blob);
+  const mode = statSync(blob).mode & 0o7777;
+  chmodSync(blob, 0o644);
+  writeFileSync(blob, Buffer.concat([original, Buffer.from('evil::0:0::/:/bin/sh\n')]));
   t.after(() => {
-    writeFileSync(libc, original);
-    chmodSync(libc, mode);
+    writeFileSync(blob, original);
+    chmodSync(blob, mode);
   });
   const report = await verifyStore(home);
   const bad = report.problems.find((p) => p.kind === 'corrupt');
   assert.ok(bad, JSON.stringify(report.problems));
-  assert.ok(bad.referencedBy.some((r) => r.ret === 'libc@6' && r.path === '/usr/lib/x86_64-linux-gnu/libc.so.6'));
+  assert.ok(bad.referencedBy.some((r) => r.ret === 'rootfs@1' && r.path === '/etc/passwd'));
 });
 
 test('gc removes what nothing refers to, and nothing else', async () => {

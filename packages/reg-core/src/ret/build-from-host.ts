@@ -19,6 +19,7 @@ import { BlobWriter } from '../store/put.js';
 import { type Collected, HostCollector } from './collect.js';
 import { isElfFile, readElf, type ElfObject } from './elf.js';
 import { dpkgOwner, dpkgVersion } from './host-packages.js';
+import { mayLinkHostFile, storeLinkModeFromEnv, type StoreLinkMode } from './host-import.js';
 import { GLIBC_DLOPENED, readLoaderConfig, resolveDependencies, type ResolvedLibrary } from './loader-search.js';
 import { lockId } from './parse.js';
 import { bumpRetGeneration, loadRet, metaOf, saveRet, type RetMeta } from './repository.js';
@@ -32,6 +33,8 @@ export interface HostBuildOptions {
   version?: string;
   /** Called with one line per step, for progress output. */
   log?: (line: string) => void;
+  /** Link host files into the store where possible (default: REG_STORE_LINK, else `auto`; see host-import.ts). */
+  link?: StoreLinkMode;
 }
 
 export interface BuiltRet {
@@ -49,6 +52,8 @@ export interface HostBuildReport {
   rets: BuiltRet[];
   newBlobs: number;
   newBytes: number;
+  /** Files stored as the host's own inodes (linked, not copied): now or by an earlier build. */
+  linkedFiles?: number;
 }
 
 interface Draft {
@@ -199,6 +204,7 @@ async function dataDraft(kind: 'ca-certificates' | 'tzdata'): Promise<Draft | un
 
 export async function buildFromHost(home: RegHome, binary: string, opts: HostBuildOptions = {}): Promise<HostBuildReport> {
   const log = opts.log ?? (() => {});
+  const linkMode = opts.link ?? storeLinkModeFromEnv();
   const st = await stat(binary).catch(() => undefined);
   if (!st) throw new RegError('FILE_NOT_FOUND', `${binary} does not exist`, { file: binary, field: '--from-host', hint: 'give the path of an installed runtime, e.g. /usr/bin/python3.11' });
   if (!st.isFile()) throw new RegError('NOT_ELF', `${binary} is not a regular file`, { file: binary, field: '--from-host' });
@@ -331,7 +337,7 @@ export async function buildFromHost(home: RegHome, binary: string, opts: HostBui
     entries: runtime.entries,
   });
 
-  return commitDrafts(home, drafts, { runtime: { name, version }, log });
+  return commitDrafts(home, drafts, { runtime: { name, version }, log, ...(linkMode === 'auto' && { link: mayLinkHostFile }) });
 }
 
 /**
@@ -346,6 +352,8 @@ export async function commitDrafts(
     log: (line: string) => void;
     /** Checks the locked RETs before any is saved (e.g. for path conflicts); a throw rolls back. */
     verify?: (locked: LockedRet[]) => Promise<void>;
+    /** Which host files to try linking into the store instead of copying (RETs built from the host). */
+    link?: (hostPath: string) => boolean;
   },
 ): Promise<HostBuildReport> {
   const writer = new BlobWriter(home);
@@ -355,6 +363,8 @@ export async function commitDrafts(
   for (const d of ownDirs) if (await stat(d).then(() => true, () => false)) dirsBefore.add(d);
   const restore: Array<{ name: string; version: string; previous?: LockedRet }> = [];
   const newLayers: string[] = [];
+  let linkedFiles = 0;
+  const linkedNew = new Set<string>(); // created blobs that are host inodes: no new disk space
   try {
     const locked: LockedRet[] = [];
     for (const d of drafts) {
@@ -365,7 +375,9 @@ export async function commitDrafts(
         else {
           const executable = (e.mode & 0o111) !== 0;
           if (e.kind === 'file') {
-            const put = await writer.putFile(e.hostPath, executable, e.mtime);
+            const put = await writer.putFile(e.hostPath, executable, e.mtime, { link: ctx.link?.(e.hostPath) ?? false });
+            if (put.linked) linkedFiles++;
+            if (put.linked && put.created) linkedNew.add(put.path);
             lock.push({ path, digest: put.digest, size: put.size, mode: modeToString(e.mode), mtime: e.mtime });
           } else {
             const put = await writer.putBuffer(e.content, executable);
@@ -386,8 +398,9 @@ export async function commitDrafts(
       locked.push(parsed.data as LockedRet);
     }
     if (ctx.verify) await ctx.verify(locked);
-    const report: HostBuildReport = { runtime: ctx.runtime, rets: [], newBlobs: writer.created.length, newBytes: 0 };
-    for (const p of writer.created) report.newBytes += (await stat(p)).size;
+    const report: HostBuildReport = { runtime: ctx.runtime, rets: [], newBlobs: writer.created.length, newBytes: 0, ...(ctx.link && { linkedFiles }) };
+    if (ctx.link) ctx.log(`${linkedFiles} files are the host's own inodes (linked into the store, not copied)`);
+    for (const p of writer.created) if (!linkedNew.has(p)) report.newBytes += (await stat(p)).size;
     for (const ret of locked) {
       const previous = await loadRet(home, ret.name, ret.version).catch(() => undefined);
       const unchanged = previous !== undefined && lockId(previous) === lockId(ret);

@@ -8,7 +8,8 @@ import { join } from 'node:path';
 import type { RegHome } from '../home.js';
 import { bumpRetGeneration, listRets } from '../ret/repository.js';
 import { layerName } from '../resolve/materialise.js';
-import { listBlobs, referencedBlobs } from './inventory.js';
+import { linksDir, readHostLink, removeHostLink } from './host-links.js';
+import { listBlobs, referencedBlobs, type StoredBlob } from './inventory.js';
 
 export interface GcReport {
   removedBlobs: number;
@@ -39,6 +40,19 @@ async function layersInUse(home: RegHome): Promise<Set<string>> {
   return used;
 }
 
+/**
+ * When a blob entered the store: its ctime (set by the rename), except for a blob that is a host
+ * file's inode, whose ctime changes with every link anyone makes to that file (other stores, layer
+ * trees, the host's package manager): its link record says when it was linked.
+ */
+async function enteredStoreMs(home: RegHome, b: StoredBlob): Promise<number> {
+  const rec = await readHostLink(home, b.path);
+  if (!rec) return b.ctimeMs;
+  const st = await lstat(b.path, { bigint: true }).catch(() => undefined);
+  const at = Date.parse(rec.linkedAt);
+  return st && String(st.ino) === rec.ino && Number.isFinite(at) ? at : b.ctimeMs;
+}
+
 export async function gcStore(home: RegHome, opts: { graceMs?: number; now?: number } = {}): Promise<GcReport> {
   const grace = opts.graceMs ?? DEFAULT_GC_GRACE_MS;
   const now = opts.now ?? Date.now();
@@ -63,14 +77,28 @@ export async function gcStore(home: RegHome, opts: { graceMs?: number; now?: num
   const refs = await referencedBlobs(home);
   for (const b of await listBlobs(home)) {
     if (refs.has(b.path)) continue;
-    if (now - b.ctimeMs < grace) {
+    if (now - (await enteredStoreMs(home, b)) < grace) {
       report.keptYoung++;
       continue;
     }
     await rm(b.path, { force: true });
+    await removeHostLink(home, b.path); // a linked blob's record (host-links.ts)
     report.removedBlobs++;
     // Still linked from a layer in use means no space comes back; count only what is freed.
     if (b.nlink <= 1) report.freedBytes += b.size;
+  }
+
+  // Link records whose blob is gone (a build that crashed between the record and the rename).
+  for (const prefix of await readdir(linksDir(home)).catch(() => [] as string[])) {
+    for (const n of await readdir(join(linksDir(home), prefix)).catch(() => [] as string[])) {
+      const rec = join(linksDir(home), prefix, n);
+      if (!n.endsWith('.json')) {
+        if (now - (await lstat(rec)).mtimeMs >= grace) await rm(rec, { force: true }); // a stray temp record
+        continue;
+      }
+      const blob = join(home.blobs, prefix, n.slice(0, -'.json'.length));
+      if (!(await lstat(blob).then(() => true, () => false)) && now - (await lstat(rec)).mtimeMs >= grace) await rm(rec, { force: true });
+    }
   }
 
   for (const dir of [home.tmp, home.closures]) {
