@@ -3,7 +3,8 @@
 // one file per process so a test that needs a clean mount/pid view cannot disturb another.
 // PostgreSQL: when a selected test needs it, one private PostgreSQL cluster (scripts/postgres.mjs) is started for
 // the run (REG_TEST_PG_URL) and stopped at the end, even on failure or Ctrl-C; then the host's database tests
-// (auth, admin, classes) run a second time with REG_TEST_DATABASE=postgresql. REG_TEST_POSTGRES=0 skips that.
+// (auth, admin, classes) run a second time with REG_TEST_DATABASE=postgresql. REG_TEST_POSTGRES=0 skips that;
+// REG_TEST_DATABASE=postgresql runs the selected files once, on PostgreSQL.
 // Usage: node scripts/test.mjs [path-substring ...]
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -41,8 +42,10 @@ if (files.length === 0) {
 
 // A file that talks to PostgreSQL itself (the helper or the variable) wants the cluster too.
 const usesPostgres = (f) => /test-support\/postgres|REG_TEST_PG_URL|scripts\/postgres\.mjs/.test(readFileSync(f, 'utf8'));
-const secondPass = process.env.REG_TEST_POSTGRES === '0' ? [] : files.filter((f) => BOTH_PROVIDERS.some((p) => relative(root, f).startsWith(p)));
-const wantPostgres = process.env.REG_TEST_POSTGRES !== '0' && !process.env.REG_TEST_PG_URL && (secondPass.length > 0 || files.some(usesPostgres));
+// REG_TEST_DATABASE=postgresql set by the caller: one pass, everything on PostgreSQL.
+const onlyPostgres = process.env.REG_TEST_DATABASE === 'postgresql';
+const secondPass = process.env.REG_TEST_POSTGRES === '0' || onlyPostgres ? [] : files.filter((f) => BOTH_PROVIDERS.some((p) => relative(root, f).startsWith(p)));
+const wantPostgres = process.env.REG_TEST_POSTGRES !== '0' && !process.env.REG_TEST_PG_URL && (onlyPostgres || secondPass.length > 0 || files.some(usesPostgres));
 
 let child;
 let pg;
