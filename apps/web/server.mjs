@@ -156,7 +156,25 @@ const app = next({ dev: false, dir, hostname: bind, port });
 await app.prepare();
 const handle = app.getRequestHandler();
 
+/**
+ * The hosts' own routes (which hosts exist, where a container runs): never for browsers, since the
+ * origin signs what it forwards. Checked on the decoded, slash-collapsed path (as a router sees it).
+ */
+function clusterOnly(url = '') {
+  let path;
+  try {
+    path = decodeURIComponent(new URL(url, 'http://origin').pathname).replace(/\/{2,}/g, '/').toLowerCase();
+  } catch {
+    return true; // undecodable: refused rather than guessed
+  }
+  return path === '/api/cluster' || path.startsWith('/api/cluster/');
+}
+
 const server = createServer((req, res) => {
+  if (clusterOnly(req.url)) {
+    res.writeHead(404, { 'content-type': 'application/json', 'cache-control': 'no-store' });
+    return void res.end(JSON.stringify({ error: { code: 'NOT_FOUND', message: 'no such route' } }));
+  }
   if (forHost(req.url)) return proxyHttp(req, res);
   void handle(req, res);
 });
