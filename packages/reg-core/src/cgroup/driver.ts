@@ -31,6 +31,8 @@ export interface CgroupDriver {
   stats(name: string): Promise<CgroupStats>;
   /** Kills every process: v2 cgroup.kill if present, else freeze (v1 freezer / v2 cgroup.freeze) + SIGKILL every pid + thaw, repeated until empty or a deadline (fork bombs race you). */
   killAll(name: string, opts?: { timeoutMs?: number }): Promise<void>;
+  /** killAll of many cgroups at once: each step for all of them, one shared wait (a class stop, 1000 containers). */
+  killMany(names: string[], opts?: { timeoutMs?: number }): Promise<void>;
   /** killAll then rmdir (all v1 controller dirs); idempotent; never leaves a dir behind unless it throws CGROUP_FAILED. */
   remove(name: string): Promise<void>;
   /** Names of Reg's cgroups that exist (for reconciling after a crash). */

@@ -63,3 +63,74 @@ export async function killUntilEmpty(ops: KillOps, timeoutMs: number): Promise<v
     }
   }
 }
+
+/** Runs fn over items, at most `limit` at a time (cgroupfs writes go through libuv's threadpool). */
+export async function forEachBounded<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) await fn(items[next++]!);
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+}
+
+const BATCH_CONCURRENCY = 32;
+
+/**
+ * killUntilEmpty for many cgroups at once (stopping a class, a host shutdown): the same rounds,
+ * but every group goes through each step before anyone waits, and one poll loop watches them all,
+ * so 1000 cgroups cost about one cgroup's waiting instead of a thousand in a row. v1: freeze all,
+ * kill every pid once, thaw all; v2: cgroup.kill each.
+ */
+export async function killManyUntilEmpty(groups: KillOps[], timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  const nonEmpty = async (list: KillOps[]) => {
+    const out: KillOps[] = [];
+    await forEachBounded(list, BATCH_CONCURRENCY, async (g) => {
+      if ((await g.listPids()).length > 0) out.push(g);
+    });
+    return out;
+  };
+  let pending = await nonEmpty(groups);
+  while (pending.length > 0) {
+    const frozen: KillOps[] = [];
+    try {
+      await forEachBounded(pending, BATCH_CONCURRENCY, async (g) => {
+        if (g.killGroup) return g.killGroup();
+        if (g.freeze && g.thaw) {
+          await g.freeze();
+          frozen.push(g);
+        } else for (const pid of await g.listPids()) g.kill(pid);
+      });
+      if (frozen.length > 0) {
+        const until = Math.min(deadline, Date.now() + FREEZE_WAIT_MS);
+        let freezing = frozen.filter((g) => g.isFrozen);
+        while (freezing.length > 0 && Date.now() < until) {
+          const still: KillOps[] = [];
+          await forEachBounded(freezing, BATCH_CONCURRENCY, async (g) => {
+            if (!(await g.isFrozen!())) still.push(g);
+          });
+          freezing = still;
+          if (freezing.length > 0) await sleep(POLL_MS);
+        }
+        // Only once frozen: from here on no list can grow.
+        await forEachBounded(frozen, BATCH_CONCURRENCY, async (g) => {
+          for (const pid of await g.listPids()) g.kill(pid);
+        });
+      }
+    } finally {
+      // Always thaw: a frozen cgroup would hold the SIGKILLs pending forever.
+      await forEachBounded(frozen, BATCH_CONCURRENCY, async (g) => g.thaw!());
+    }
+    const until = Math.min(deadline, Date.now() + EXIT_WAIT_MS);
+    for (;;) {
+      pending = await nonEmpty(pending);
+      if (pending.length === 0 || Date.now() >= until) break;
+      await sleep(POLL_MS * 2);
+    }
+    if (pending.length > 0 && Date.now() >= deadline) {
+      throw new RegError('CGROUP_FAILED', `could not kill every process in ${pending.length} cgroups within ${timeoutMs} ms (${pending.slice(0, 5).map((g) => g.what).join(', ')})`, {
+        hint: 'processes stuck in uninterruptible sleep (D state) cannot be killed; check /proc/<pid>/stack, or retry with a longer timeout',
+      });
+    }
+  }
+}

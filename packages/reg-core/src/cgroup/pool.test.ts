@@ -75,9 +75,15 @@ describe('cgroup pool (real cgroupfs v1)', { skip: skipV1 }, () => {
   it('recycles a removed cgroup: same directory, new limits, zeroed counters, no new memcg', async () => {
     const { parent, pool } = realPool();
     const { procsFiles } = await pool.create('c1', { memoryBytes: 256 << 20, pids: 5, cpuMillicores: 500 });
-    // Touch 40 MiB so the peak and the charge are well above zero.
-    const child = await startIn(procsFiles, [python(), '-c', "import sys; sys.stdin.readline(); b = b'x' * (40 << 20)"]);
+    // Touch 40 MiB so the peak is well above zero, and leave 16 MiB of page cache charged to it
+    // (a file that outlives the process): what a reset must reclaim.
+    const scratch = await mkdtemp(join(tmpdir(), 'reg-pool-cache-'));
+    temps.push(scratch);
+    const script = `import os, sys; sys.stdin.readline(); b = b'x' * (40 << 20)\nwith open(${JSON.stringify(join(scratch, 'f'))}, 'wb') as f:\n  f.write(b[:16 << 20]); f.flush(); os.fsync(f.fileno())`;
+    const child = await startIn(procsFiles, [python(), '-c', script]);
     await exited(child);
+    assert.equal(child.exitCode, 0);
+    assert.ok(Number(read(parent, 'memory', 'c1', 'memory.usage_in_bytes')) > 16 << 20, 'the page cache is charged to it');
     assert.ok(Number(read(parent, 'memory', 'c1', 'memory.max_usage_in_bytes')) > 40 << 20);
     const inode = statSync(join(ROOT, 'memory', parent, 'c1')).ino;
     await pool.remove('c1');

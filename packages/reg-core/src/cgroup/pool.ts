@@ -247,6 +247,9 @@ export class PooledCgroupDriver implements CgroupDriver {
   killAll(name: string, opts?: { timeoutMs?: number }): Promise<void> {
     return this.base.killAll(name, opts);
   }
+  killMany(names: string[], opts?: { timeoutMs?: number }): Promise<void> {
+    return this.base.killMany(names, opts);
+  }
   rename(from: string, to: string): Promise<void> {
     return this.base.rename(from, to);
   }

@@ -50,6 +50,10 @@ export class RecordingCgroupDriver implements CgroupDriver {
     if (group) group.pids = [];
   }
 
+  async killMany(names: string[]): Promise<void> {
+    for (const name of names) await this.killAll(name);
+  }
+
   async remove(name: string): Promise<void> {
     this.calls.push({ op: 'remove', name });
     this.groups.delete(name);

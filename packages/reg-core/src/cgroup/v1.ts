@@ -29,7 +29,7 @@ import {
   isValidCgroupName,
   validateLimits,
 } from './driver.js';
-import { killUntilEmpty } from './kill-loop.js';
+import { type KillOps, killManyUntilEmpty, killUntilEmpty } from './kill-loop.js';
 
 type Controller = 'memory' | 'pids' | 'cpu' | 'freezer';
 const CONTROLLERS: Controller[] = ['memory', 'pids', 'cpu', 'freezer'];
@@ -37,6 +37,8 @@ const CONTROLLERS: Controller[] = ['memory', 'pids', 'cpu', 'freezer'];
 const V1_UNLIMITED = 2 ** 62;
 const DEFAULT_KILL_TIMEOUT_MS = 5000;
 const RMDIR_TIMEOUT_MS = 2000;
+/** A recycled cgroup with more than this still charged is reclaimed before reuse. */
+export const RECLAIM_ABOVE_BYTES = 1 << 20;
 
 export class CgroupV1Driver implements CgroupDriver {
   readonly version = 1 as const;
@@ -224,7 +226,7 @@ export class CgroupV1Driver implements CgroupDriver {
     return stats;
   }
 
-  async killAll(name: string, opts: { timeoutMs?: number } = {}): Promise<void> {
+  private async killOps(name: string): Promise<KillOps> {
     const dirs = await this.dirs(name);
     const freezer = dirs.find(([c]) => c === 'freezer')?.[1];
     const state = freezer === undefined ? undefined : join(freezer, 'freezer.state');
@@ -237,15 +239,22 @@ export class CgroupV1Driver implements CgroupDriver {
             thaw: () => writeControl(this.fs, state, 'THAWED'),
           }
         : {};
-    await killUntilEmpty(
-      {
-        what: `cgroup ${this.parent}/${name}`,
-        listPids: () => this.pids(name),
-        kill: (pid) => this.fs.kill(pid),
-        ...freezeOps,
-      },
-      opts.timeoutMs ?? DEFAULT_KILL_TIMEOUT_MS,
-    );
+    return {
+      what: `cgroup ${this.parent}/${name}`,
+      listPids: () => this.pids(name),
+      kill: (pid) => this.fs.kill(pid),
+      ...freezeOps,
+    };
+  }
+
+  async killAll(name: string, opts: { timeoutMs?: number } = {}): Promise<void> {
+    await killUntilEmpty(await this.killOps(name), opts.timeoutMs ?? DEFAULT_KILL_TIMEOUT_MS);
+  }
+
+  async killMany(names: string[], opts: { timeoutMs?: number } = {}): Promise<void> {
+    const ops: KillOps[] = [];
+    for (const name of names) ops.push(await this.killOps(name));
+    await killManyUntilEmpty(ops, opts.timeoutMs ?? DEFAULT_KILL_TIMEOUT_MS);
   }
 
   async remove(name: string): Promise<void> {
@@ -303,12 +312,18 @@ export class CgroupV1Driver implements CgroupDriver {
       if (parsePids(await this.fs.read(join(dir, 'cgroup.procs'))).length > 0) return false;
     }
     const files = (c: Controller, ...f: string[]) => join(this.dirIn(c, name), ...f);
-    try {
-      await this.fs.write(join(mem, 'memory.force_empty'), '0');
-    } catch (e) {
-      // EBUSY: a task is still on its way out; the cgroup is not reusable yet.
-      if (errnoOf(e) === 'EBUSY') return false;
-      throw cgroupError('cannot empty the memory of cgroup', join(mem, 'memory.force_empty'), e);
+    // What a container leaves charged is mostly kernel memory (tens of KiB): its private pages
+    // went with its processes and its files with its upper dir. Only a real leftover (page cache
+    // of files it wrote elsewhere) is worth force_empty, which drains every CPU's LRU lists and
+    // could evict pages other containers share.
+    if ((parseNumber(await this.fs.read(join(mem, 'memory.usage_in_bytes'))) ?? 0) > RECLAIM_ABOVE_BYTES) {
+      try {
+        await this.fs.write(join(mem, 'memory.force_empty'), '0');
+      } catch (e) {
+        // EBUSY: a task is still on its way out; the cgroup is not reusable yet.
+        if (errnoOf(e) === 'EBUSY') return false;
+        throw cgroupError('cannot empty the memory of cgroup', join(mem, 'memory.force_empty'), e);
+      }
     }
     // memsw >= limit after every write: raise memsw first.
     if ((await this.fs.read(join(mem, 'memory.memsw.limit_in_bytes'))) !== undefined) await writeControl(this.fs, join(mem, 'memory.memsw.limit_in_bytes'), '-1');

@@ -146,6 +146,41 @@ describe('cgroup v2 driver (fake cgroupfs)', () => {
     assert.deepEqual(await driver.list(), []);
   });
 
+  it('killMany kills every cgroup with cgroup.kill, one write each', async () => {
+    const { fs, driver } = await fakeHost();
+    for (const [name, pid] of [['k1', 601], ['k2', 602], ['k3', 603]] as const) {
+      const { procsFiles } = await driver.create(name, {});
+      await fs.write(procsFiles[0]!, String(pid));
+    }
+    await driver.killMany(['k1', 'k2', 'k3', 'gone']);
+    for (const name of ['k1', 'k2', 'k3']) assert.deepEqual(await driver.pids(name), []);
+    assert.equal(fs.writes.filter((w) => w.path.endsWith('cgroup.kill')).length, 3);
+  });
+
+  it('killMany without cgroup.kill freezes every cgroup before killing any, and thaws them all', async () => {
+    const { fs, driver } = await fakeHost({ cgroupKill: false });
+    for (const [name, pid] of [['f1', 701], ['f2', 702]] as const) {
+      const { procsFiles } = await driver.create(name, {});
+      await fs.write(procsFiles[0]!, String(pid));
+    }
+    const order: string[] = [];
+    const write = fs.write.bind(fs);
+    fs.write = async (path, value) => {
+      if (path.endsWith('cgroup.freeze')) order.push(`${value === '1' ? 'freeze' : 'thaw'} ${path.split('/').at(-2)}`);
+      return write(path, value);
+    };
+    const kill = fs.kill.bind(fs);
+    fs.kill = (pid) => {
+      order.push(`kill ${pid}`);
+      kill(pid);
+    };
+    await driver.killMany(['f1', 'f2']);
+    assert.deepEqual(order.slice(0, 2).sort(), ['freeze f1', 'freeze f2']);
+    assert.deepEqual(order.slice(2, 4).sort(), ['kill 701', 'kill 702']);
+    assert.deepEqual(order.slice(4).sort(), ['thaw f1', 'thaw f2']);
+    assert.deepEqual(await driver.pids('f1'), []);
+  });
+
   it('list is empty before anything was created', async () => {
     const { driver } = await fakeHost();
     assert.deepEqual(await driver.list(), []);

@@ -30,12 +30,14 @@ import {
   isValidCgroupName,
   validateLimits,
 } from './driver.js';
-import { killUntilEmpty } from './kill-loop.js';
+import { type KillOps, killManyUntilEmpty, killUntilEmpty } from './kill-loop.js';
 
 
 const WANTED_CONTROLLERS = ['cpu', 'memory', 'pids'];
 const DEFAULT_KILL_TIMEOUT_MS = 5000;
 const RMDIR_TIMEOUT_MS = 2000;
+/** As v1: only a real leftover charge is reclaimed before reuse. */
+const RECLAIM_ABOVE_BYTES = 1 << 20;
 
 export class CgroupV2Driver implements CgroupDriver {
   readonly version = 2 as const;
@@ -172,26 +174,37 @@ export class CgroupV2Driver implements CgroupDriver {
     return stats;
   }
 
-  async killAll(name: string, opts: { timeoutMs?: number } = {}): Promise<void> {
+  private async killOps(name: string): Promise<KillOps | undefined> {
     const dir = await this.dir(name);
-    if (!(await this.fs.isDir(dir))) return;
+    if (!(await this.fs.isDir(dir))) return undefined;
     const file = (f: string) => join(dir, f);
     const hasKill = await this.fs.exists(file('cgroup.kill'));
     const hasFreeze = await this.fs.exists(file('cgroup.freeze'));
-    await killUntilEmpty(
-      {
-        what: `cgroup ${dir}`,
-        listPids: () => this.treePids(dir),
-        kill: (pid) => this.fs.kill(pid),
-        ...(hasKill && { killGroup: () => writeControl(this.fs, file('cgroup.kill'), '1') }),
-        ...(!hasKill && hasFreeze && {
-          freeze: () => writeControl(this.fs, file('cgroup.freeze'), '1'),
-          isFrozen: async () => parseKeyedValue(await this.fs.read(file('cgroup.events')), 'frozen') === 1,
-          thaw: () => writeControl(this.fs, file('cgroup.freeze'), '0'),
-        }),
-      },
-      opts.timeoutMs ?? DEFAULT_KILL_TIMEOUT_MS,
-    );
+    return {
+      what: `cgroup ${dir}`,
+      listPids: () => this.treePids(dir),
+      kill: (pid) => this.fs.kill(pid),
+      ...(hasKill && { killGroup: () => writeControl(this.fs, file('cgroup.kill'), '1') }),
+      ...(!hasKill && hasFreeze && {
+        freeze: () => writeControl(this.fs, file('cgroup.freeze'), '1'),
+        isFrozen: async () => parseKeyedValue(await this.fs.read(file('cgroup.events')), 'frozen') === 1,
+        thaw: () => writeControl(this.fs, file('cgroup.freeze'), '0'),
+      }),
+    };
+  }
+
+  async killAll(name: string, opts: { timeoutMs?: number } = {}): Promise<void> {
+    const ops = await this.killOps(name);
+    if (ops) await killUntilEmpty(ops, opts.timeoutMs ?? DEFAULT_KILL_TIMEOUT_MS);
+  }
+
+  async killMany(names: string[], opts: { timeoutMs?: number } = {}): Promise<void> {
+    const ops: KillOps[] = [];
+    for (const name of names) {
+      const o = await this.killOps(name);
+      if (o) ops.push(o);
+    }
+    await killManyUntilEmpty(ops, opts.timeoutMs ?? DEFAULT_KILL_TIMEOUT_MS);
   }
 
   async remove(name: string): Promise<void> {
@@ -271,7 +284,7 @@ export class CgroupV2Driver implements CgroupDriver {
     if ((await this.fs.subdirs(dir)).length > 0) return false;
     if (parsePids(await this.fs.read(f('cgroup.procs'))).length > 0) return false;
     const current = parseNumber(await this.fs.read(f('memory.current')));
-    if (current && (await this.fs.exists(f('memory.reclaim')))) {
+    if (current && current > RECLAIM_ABOVE_BYTES && (await this.fs.exists(f('memory.reclaim')))) {
       // EAGAIN: not all of it could be reclaimed (pages in use elsewhere); what is left is shared.
       await this.fs.write(f('memory.reclaim'), String(current)).catch(() => undefined);
     }

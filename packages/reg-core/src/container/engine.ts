@@ -20,12 +20,12 @@ import { exec } from './exec.js';
 import { generate, type GenerateOptions } from './generate.js';
 import { insert, uninstall } from './insert.js';
 import { finalise, reconcile, refresh } from './refresh.js';
-import { remove } from './remove.js';
+import { remove, removeMany } from './remove.js';
 import { start, type Started } from './start.js';
 import { containerPaths, listStates, loadState, saveState, type ContainerState } from './state.js';
 import { stats, type HostStats } from './stats.js';
 import type { Outcome } from './status.js';
-import { stop } from './stop.js';
+import { stop, stopMany, type BatchResult } from './stop.js';
 import { readLog } from './log-reader.js';
 import { spawnLogWriter as spawnNativeLogWriter } from './log-writer.js';
 
@@ -135,6 +135,16 @@ export class Engine {
 
   remove(id: string, opts?: { force?: boolean }): Promise<ContainerState> {
     return remove(this.ctx, id, opts);
+  }
+
+  /** Stops many containers at once: one grace period, every cgroup killed in one batch. */
+  stopMany(ids: string[], opts?: { graceMs?: number }): Promise<BatchResult> {
+    return stopMany(this.ctx, ids, opts);
+  }
+
+  /** Removes many containers at once (`force`: the running ones are stopped in one batch first). */
+  removeMany(ids: string[], opts?: { force?: boolean }): Promise<BatchResult> {
+    return removeMany(this.ctx, ids, opts);
   }
 
   insert(id: string, ref: string): Promise<ContainerState> {

@@ -10,7 +10,8 @@ import { refresh } from './refresh.js';
 import { waitForExit } from './proc.js';
 import { containerPaths, hasVolume, releaseMarkers, writablePaths, type ContainerState } from './state.js';
 import { assertTransition } from './status.js';
-import { stop } from './stop.js';
+import { forEachBounded } from '../cgroup/kill-loop.js';
+import { stop, stopMany, type BatchResult } from './stop.js';
 
 export async function remove(ctx: EngineContext, id: string, opts: { force?: boolean } = {}): Promise<ContainerState> {
   let s = await refresh(ctx, id);
@@ -38,4 +39,32 @@ export async function remove(ctx: EngineContext, id: string, opts: { force?: boo
   }
   await releaseMarkers(ctx.home, s);
   return { ...s, status: 'removed' };
+}
+
+/**
+ * Removes many containers at once; `force` stops the running ones first in one batch (stopMany),
+ * so 1000 containers are not stopped one after the other. Failures are reported per container.
+ */
+export async function removeMany(ctx: EngineContext, ids: string[], opts: { force?: boolean } = {}): Promise<BatchResult> {
+  const out: BatchResult = { done: [], failed: [] };
+  let targets = ids;
+  if (opts.force) {
+    const running: string[] = [];
+    await forEachBounded(ids, 32, async (id) => {
+      const s = await refresh(ctx, id).catch(() => undefined);
+      if (s && (s.status === 'running' || s.status === 'inserting')) running.push(s.id);
+    });
+    const stopped = await stopMany(ctx, running, { graceMs: 0 });
+    const failedStop = new Set(stopped.failed.map((f) => f.id));
+    out.failed.push(...stopped.failed);
+    targets = ids.filter((id) => !failedStop.has(id));
+  }
+  await forEachBounded(targets, 32, async (id) => {
+    try {
+      out.done.push(await remove(ctx, id, opts));
+    } catch (error) {
+      out.failed.push({ id, error });
+    }
+  });
+  return out;
 }
