@@ -14,7 +14,7 @@
         "src/main.c", "src/options.c", "src/die.c", "src/status.c", "src/report.c",
         "src/run.c", "src/join.c", "src/insert.c", "src/ns.c", "src/mounts.c",
         "src/cgroup.c", "src/caps.c", "src/seccomp.c", "src/command.c", "src/supervise.c",
-        "src/fds.c"
+        "src/fds.c", "src/control.c", "src/park.c"
       ]
     },
     {

@@ -6,13 +6,17 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "control.h"
 #include "die.h"
 #include "report.h"
 #include "status.h"
 
 static int report_fd = -1;
+static int control_fd = -1;
 
 void die_set_report_fd(int fd) { report_fd = fd; }
+
+void die_set_control_fd(int fd) { control_fd = fd; }
 
 static _Noreturn void die_common(const char *step, int err, const char *fmt,
                                  va_list ap)
@@ -25,6 +29,8 @@ static _Noreturn void die_common(const char *step, int err, const char *fmt,
     dprintf(STDERR_FILENO, "reg-launch: %s: %s\n", step, message);
     if (report_fd >= 0)
         report_send(report_fd, REPORT_SETUP_FAILED, err);
+    if (control_fd >= 0)
+        control_send_code(control_fd, EXIT_SETUP_FAILED);
     _exit(EXIT_SETUP_FAILED);
 }
 

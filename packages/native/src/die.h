@@ -29,4 +29,8 @@ _Noreturn void die_fs(const char *step, int fs, const char *fmt, ...)
  * command's. -1 when there is no such parent. */
 void die_set_report_fd(int fd);
 
+/* A parked launcher's control connection (park.c): a setup failure also
+ * sends the peer its exit code, 125. -1 when there is none. */
+void die_set_control_fd(int fd);
+
 #endif

@@ -54,6 +54,26 @@
  *   mounts a read-only overlay of the layers' D over the container's /D
  *   (insert.c explains the mechanism).
  *
+ * reg-launch park --control PATH --cgroup-procs F... [--share-net] [--idle-timeout S]
+ *   a launcher started ahead of time (park.c, control.h): steps (0) and (1)
+ *   (cgroups; pid/ipc/uts/cgroup[/net] namespaces; the mount namespace waits
+ *   for the plan), then a root-only unix socket at PATH that accepts ONE
+ *   connection bringing the argv of a run and optionally the caller's stdio
+ *   (SCM_RIGHTS, dup2'd onto 0-2). A plan that contradicts the park
+ *   (--cgroup-procs, --share-net) is refused as setup-failed, step "plan".
+ *   Then step (2) on, exactly as run (run_in_namespaces). With
+ *   --die-with-parent in the plan the connection is the parent: the peer
+ *   hanging up kills pid 1. Each byte the peer sends is a signal forwarded to
+ *   pid 1; at the end the exit code goes back as "<code>\n". A connection
+ *   closed before a plan (or --idle-timeout) ends the launcher with 0.
+ *
+ * reg-launch attach --control PATH [--die-with-parent] [--detach] -- run ...
+ *   hands a parked launcher the plan and its own fds 0-2 (so a foreground
+ *   caller's stdio reaches the container with no relay), forwards SIGINT,
+ *   SIGTERM and SIGHUP, and exits with the code the parked launcher sends
+ *   (137 when it was killed before sending one). --detach: exit 0 once the
+ *   plan is sent.
+ *
  * Exit codes: the command's code, or 128+signal; 125 when setup failed
  * (after {"event":"setup-failed",...} on the status fd and one line on
  * stderr); 127 when exec failed ({"event":"exec-failed",...}).
@@ -65,6 +85,7 @@
 #include "insert.h"
 #include "join.h"
 #include "options.h"
+#include "park.h"
 #include "run.h"
 
 int main(int argc, char **argv)
@@ -80,6 +101,10 @@ int main(int argc, char **argv)
         join_container(&o);
     case MODE_INSERT:
         insert_layers(&o);
+    case MODE_PARK:
+        park_launcher(&o);
+    case MODE_ATTACH:
+        attach_plan(&o);
     }
     return EXIT_FAILURE;
 }

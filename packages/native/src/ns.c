@@ -12,14 +12,16 @@
 #include "die.h"
 #include "ns.h"
 
-void ns_unshare(bool new_net)
+void ns_unshare(bool new_net, bool new_mnt)
 {
     /* No user namespace: the launcher runs as real root and drops to an
      * unprivileged uid before exec; a cgroup namespace hides the host's
      * cgroup paths (the caller has already joined the container's cgroups). */
-    int flags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWCGROUP;
+    int flags = CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWCGROUP;
     if (new_net)
         flags |= CLONE_NEWNET;
+    if (new_mnt)
+        flags |= CLONE_NEWNS;
     if (unshare(flags) < 0)
         die_errno("unshare", "unshare(0x%x)", flags);
 }

@@ -6,9 +6,10 @@
 #include <stdbool.h>
 #include <sys/types.h>
 
-/* unshare(mount, pid, ipc, uts, cgroup [, net]). The caller's children are
- * then born in the new pid namespace. */
-void ns_unshare(bool new_net);
+/* unshare(pid, ipc, uts, cgroup [, net] [, mount]). The caller's children are
+ * then born in the new pid namespace. A parked launcher makes its mount
+ * namespace only when the plan arrives (park.c). */
+void ns_unshare(bool new_net, bool new_mnt);
 
 /* The namespaces of a running container, opened on the host side. */
 struct ns_fds {

@@ -182,6 +182,7 @@ enum {
     OPT_RLIMIT, OPT_DENY_SYSCALLS, OPT_DENY_IOCTL, OPT_DIE_WITH_PARENT, OPT_TARGET_PID,
     OPT_LAYER, OPT_DIR, OPT_STATUS_FILE, OPT_ENOSYS_SYSCALLS, OPT_DENY_CLONE_FLAGS,
     OPT_DEVPTS_MAX, OPT_RO_COPY, OPT_DENY_SOCKET_FAMILIES, OPT_UPPER_TMPFS, OPT_OWNED_DIR,
+    OPT_CONTROL, OPT_IDLE_TIMEOUT, OPT_DETACH,
 };
 
 static const struct option long_options[] = {
@@ -219,6 +220,9 @@ static const struct option long_options[] = {
     {"target-pid", required_argument, NULL, OPT_TARGET_PID},
     {"layer", required_argument, NULL, OPT_LAYER},
     {"dir", required_argument, NULL, OPT_DIR},
+    {"control", required_argument, NULL, OPT_CONTROL},
+    {"idle-timeout", required_argument, NULL, OPT_IDLE_TIMEOUT},
+    {"detach", no_argument, NULL, OPT_DETACH},
     {NULL, 0, NULL, 0},
 };
 
@@ -299,6 +303,9 @@ static void apply_option(struct options *o, int c, const char *arg, const char *
     case OPT_TARGET_PID: o->target_pid = (pid_t)parse_ull("--target-pid", arg, INT_MAX); break;
     case OPT_LAYER: require_absolute("--layer", arg); str_list_add(&o->layers, arg); break;
     case OPT_DIR: require_absolute("--dir", arg); str_list_add(&o->dirs, arg); break;
+    case OPT_CONTROL: require_absolute("--control", arg); o->control = arg; break;
+    case OPT_IDLE_TIMEOUT: o->idle_timeout = (unsigned int)parse_ull("--idle-timeout", arg, 86400 * 365); break;
+    case OPT_DETACH: o->detach = true; break;
     default: die_with(STEP, EINVAL, "unknown option or missing value: '%s'", seen);
     }
 }
@@ -306,6 +313,15 @@ static void apply_option(struct options *o, int c, const char *arg, const char *
 /* Cross-flag checks for each mode. */
 static void validate(const struct options *o)
 {
+    if (o->mode == MODE_PARK || o->mode == MODE_ATTACH) {
+        if (o->control == NULL)
+            die_with(STEP, EINVAL, "--control is required");
+        if (o->mode == MODE_PARK && o->command != NULL)
+            die_with(STEP, EINVAL, "park takes no command: the plan brings it");
+        if (o->mode == MODE_ATTACH && (o->command == NULL || o->command[0] == NULL))
+            die_with(STEP, EINVAL, "missing plan after -- (the argv of a run)");
+        return;
+    }
     if (o->mode != MODE_INSERT) {
         if (o->command == NULL || o->command[0] == NULL)
             die_with(STEP, EINVAL, "missing command after --");
@@ -382,11 +398,8 @@ void options_hide_argv(void)
     memcpy(strings_start, name, sizeof name);
 }
 
-void options_parse(struct options *o, int argc, char **argv)
+static void parse_args(struct options *o, int argc, char **argv)
 {
-    memset(o, 0, sizeof *o);
-    o->parent_at_start = getppid();
-    argv = argv_copy(argc, argv);
     o->status_fd = -1;
     /* Find --status-fd first so that even an unknown mode is reported on it. */
     for (int i = 1; i + 1 < argc && strcmp(argv[i], "--") != 0; i++)
@@ -395,25 +408,49 @@ void options_parse(struct options *o, int argc, char **argv)
         else if (strcmp(argv[i], "--status-file") == 0)
             apply_option(o, OPT_STATUS_FILE, argv[i + 1], argv[i]);
     if (argc < 2)
-        die_with(STEP, EINVAL, "usage: reg-launch run|exec|insert [options] -- CMD [ARGS...]");
+        die_with(STEP, EINVAL, "usage: reg-launch run|exec|insert|park|attach [options] -- CMD [ARGS...]");
     if (strcmp(argv[1], "run") == 0)
         o->mode = MODE_RUN;
     else if (strcmp(argv[1], "exec") == 0)
         o->mode = MODE_EXEC;
     else if (strcmp(argv[1], "insert") == 0)
         o->mode = MODE_INSERT;
+    else if (strcmp(argv[1], "park") == 0)
+        o->mode = MODE_PARK;
+    else if (strcmp(argv[1], "attach") == 0)
+        o->mode = MODE_ATTACH;
     else
-        die_with(STEP, EINVAL, "unknown mode '%s' (run, exec or insert)", argv[1]);
+        die_with(STEP, EINVAL, "unknown mode '%s' (run, exec, insert, park or attach)", argv[1]);
 
     opterr = 0; /* errors are reported by apply_option's default case */
-    optind = 2;
+    /* The scan starts after the mode: argv + 1 makes the mode getopt's argv[0]. optind 0
+     * (not 1) makes glibc start afresh, as a plan is the process's second parse. */
+    optind = 0;
     int c;
-    while ((c = getopt_long(argc, argv, "+", long_options, NULL)) != -1)
-        apply_option(o, c, optarg, argv[optind - 1]);
+    while ((c = getopt_long(argc - 1, argv + 1, "+", long_options, NULL)) != -1)
+        apply_option(o, c, optarg, argv[optind]);
+    optind += 1; /* back to indexes of the full argv */
     if (optind < argc) {
         if (strcmp(argv[optind - 1], "--") != 0)
             die_with(STEP, EINVAL, "unexpected argument '%s' (command goes after --)", argv[optind]);
         o->command = &argv[optind];
     }
     validate(o);
+}
+
+void options_parse(struct options *o, int argc, char **argv)
+{
+    memset(o, 0, sizeof *o);
+    o->parent_at_start = getppid();
+    argv = argv_copy(argc, argv);
+    parse_args(o, argc, argv);
+}
+
+void options_parse_plan(struct options *o, int argc, char **argv)
+{
+    memset(o, 0, sizeof *o);
+    o->parent_at_start = getppid();
+    parse_args(o, argc, argv);
+    if (o->mode != MODE_RUN)
+        die_with("plan", EINVAL, "a plan must be the argv of a run, not '%s'", argv[1]);
 }

@@ -11,7 +11,7 @@
 #include <sys/resource.h>
 #include <sys/types.h>
 
-enum launch_mode { MODE_RUN, MODE_EXEC, MODE_INSERT };
+enum launch_mode { MODE_RUN, MODE_EXEC, MODE_INSERT, MODE_PARK, MODE_ATTACH };
 
 enum mount_kind { MOUNT_BIND, MOUNT_RO_BIND, MOUNT_TMPFS, MOUNT_RO_COPY, MOUNT_OWNED_DIR };
 
@@ -73,6 +73,9 @@ struct options {
     pid_t target_pid;
     struct str_list layers; /* insert: topmost first */
     struct str_list dirs;   /* insert */
+    const char *control;    /* park, attach: the control socket's path */
+    unsigned int idle_timeout; /* park: seconds without a connection before exiting (0: never) */
+    bool detach;            /* attach: exit once the plan is sent */
     char **command;         /* argv after "--" */
 };
 
@@ -80,6 +83,12 @@ struct options {
  * Every string kept in o is a private copy, so argv can be wiped afterwards
  * (options_hide_argv). */
 void options_parse(struct options *o, int argc, char **argv);
+
+/* Parses a plan received by a parked launcher (park.c): the argv of a "run"
+ * (argv[0] is a placeholder), already private memory. Same rules and errors
+ * as options_parse; the process's own argv is left as it is, so
+ * options_hide_argv still wipes the parked launcher's command line. */
+void options_parse_plan(struct options *o, int argc, char **argv);
 
 /* Overwrites the original argv and environment strings with zeros and names
  * the process "reg-init": /proc/PID/cmdline of a process visible inside the

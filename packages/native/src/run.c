@@ -13,6 +13,7 @@
 
 #include "cgroup.h"
 #include "command.h"
+#include "control.h"
 #include "die.h"
 #include "mounts.h"
 #include "ns.h"
@@ -85,11 +86,16 @@ static _Noreturn void init_run_command(const struct options *o, int host_proc_fd
     supervise_finish(supervise(cmd, true));
 }
 
-static _Noreturn void init_main(const struct options *o, int go_fd)
+static _Noreturn void init_main(const struct options *o, int go_fd, int ctl)
 {
     /* First, before anything in this pid namespace can read /proc/1/cmdline:
      * our copy of the launcher's argv names host paths and the policy. */
     options_hide_argv();
+    /* A parked launcher's connection is the outer launcher's business. */
+    if (ctl >= 0) {
+        die_set_control_fd(-1);
+        close(ctl);
+    }
     /* Our parent is the outer launcher. getppid() is 0 here (the parent is in
      * another pid namespace), so the race with its death is closed by the go
      * pipe instead: EOF without the byte means the launcher is gone. */
@@ -114,13 +120,8 @@ static _Noreturn void init_main(const struct options *o, int go_fd)
     init_run_command(o, host_proc_fd);
 }
 
-void run_container(const struct options *o)
+void run_in_namespaces(const struct options *o, int ctl)
 {
-    /* (0) cgroups first: every process forked from here on is counted. */
-    launcher_die_with_parent(o);
-    cgroup_join_all(&o->cgroup_procs);
-    /* (1) new namespaces; the pid ns applies to our next child. */
-    ns_unshare(!o->share_net);
     /* (2) fork pid 1; we stay outside to report its host pid and status. */
     supervise_block_signals();
     int go[2];
@@ -130,17 +131,31 @@ void run_container(const struct options *o)
         die_errno("fork", "fork pid 1");
     if (init == 0) {
         close(go[1]);
-        init_main(o, go[0]);
+        init_main(o, go[0], ctl);
     }
     close(go[0]);
     status_pid(init);
     while (write(go[1], "g", 1) < 0 && errno == EINTR) {
     }
     close(go[1]);
-    int st = supervise(init, false);
+    /* A parked launcher's "parent" is its connection (park.c). */
+    int st = supervise_control(init, false, ctl, ctl >= 0 && o->die_with_parent);
     /* pid 1 reports the command's own exit; only a killed pid 1 (SIGKILL from
      * the engine, the OOM killer) is reported here. */
     if (WIFSIGNALED(st))
         status_signaled(WTERMSIG(st));
-    exit(supervise_exit_code(st));
+    int code = supervise_exit_code(st);
+    if (ctl >= 0)
+        control_send_code(ctl, code);
+    exit(code);
+}
+
+void run_container(const struct options *o)
+{
+    /* (0) cgroups first: every process forked from here on is counted. */
+    launcher_die_with_parent(o);
+    cgroup_join_all(&o->cgroup_procs);
+    /* (1) new namespaces; the pid ns applies to our next child. */
+    ns_unshare(!o->share_net, true);
+    run_in_namespaces(o, -1);
 }

@@ -6,4 +6,9 @@
 
 _Noreturn void run_container(const struct options *o);
 
+/* Steps (2) onwards of run, for a launcher already in its cgroups and
+ * namespaces (run_container, or a parked launcher once its plan arrived).
+ * ctl: the parked launcher's control connection, or -1 (control.h). */
+_Noreturn void run_in_namespaces(const struct options *o, int ctl);
+
 #endif

@@ -1,9 +1,11 @@
 /* supervise.c: wait for one child, forward signals, reap orphans. */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "die.h"
@@ -16,6 +18,7 @@ static void waited_set(sigset_t *set)
 {
     sigemptyset(set);
     sigaddset(set, SIGCHLD);
+    sigaddset(set, SIGIO); /* a control connection has news (supervise_control) */
     for (size_t i = 0; i < sizeof forwarded / sizeof forwarded[0]; i++)
         sigaddset(set, forwarded[i]);
 }
@@ -45,27 +48,76 @@ static int reap(pid_t child, bool reap_orphans, int *status)
     return found;
 }
 
-int supervise(pid_t child, bool reap_orphans)
+static bool is_forwarded(int sig)
+{
+    for (size_t i = 0; i < sizeof forwarded / sizeof forwarded[0]; i++)
+        if (forwarded[i] == sig)
+            return true;
+    return false;
+}
+
+/* Reads what the control peer sent: each byte a signal to forward. Returns
+ * false once the peer has gone (EOF or error). */
+static bool control_drain(int ctl, pid_t child)
+{
+    for (;;) {
+        unsigned char buf[64];
+        ssize_t n = read(ctl, buf, sizeof buf);
+        if (n > 0) {
+            for (ssize_t i = 0; i < n; i++)
+                if (is_forwarded(buf[i]))
+                    (void)kill(child, buf[i]);
+            continue;
+        }
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+            return true;
+        return false;
+    }
+}
+
+int supervise(pid_t child, bool reap_orphans) { return supervise_control(child, reap_orphans, -1, false); }
+
+int supervise_control(pid_t child, bool reap_orphans, int ctl, bool kill_on_hangup)
 {
     sigset_t set;
     waited_set(&set);
     int status = 0;
-    /* A child that exited before we got here left SIGCHLD pending. */
-    if (reap(child, reap_orphans, &status))
-        return status;
+    /* Data or a hangup on the connection raises SIGIO (blocked, so it waits
+     * in the set below); a 1 s timeout re-reads it anyway as a backstop. */
+    if (ctl >= 0) {
+        if (fcntl(ctl, F_SETOWN, getpid()) < 0 || fcntl(ctl, F_SETFL, O_ASYNC | O_NONBLOCK) < 0)
+            die_errno("control", "fcntl O_ASYNC");
+    }
     for (;;) {
+        /* A child that exited before we got here left SIGCHLD pending. */
+        if (reap(child, reap_orphans, &status))
+            return status;
+        if (ctl >= 0 && !control_drain(ctl, child)) {
+            /* The peer is gone: for an attached plan that is the parent's death. */
+            if (kill_on_hangup)
+                (void)kill(child, SIGKILL);
+            (void)fcntl(ctl, F_SETFL, O_NONBLOCK); /* no more SIGIO */
+            ctl = -1;
+        }
         siginfo_t info;
-        int sig = sigwaitinfo(&set, &info);
+        int sig;
+        if (ctl >= 0) {
+            struct timespec second = {.tv_sec = 1};
+            sig = sigtimedwait(&set, &info, &second);
+            if (sig < 0 && errno == EAGAIN)
+                continue;
+        } else {
+            sig = sigwaitinfo(&set, &info);
+        }
         if (sig < 0) {
             if (errno == EINTR)
                 continue;
             die_errno("wait", "sigwaitinfo");
         }
-        if (sig == SIGCHLD) {
-            if (reap(child, reap_orphans, &status))
-                return status;
+        if (sig == SIGCHLD || sig == SIGIO)
             continue;
-        }
         /* Terminal-generated signals (^C, window resize) already reached the
          * whole foreground process group, the child included: forwarding
          * them too would deliver them twice. A hangup is different: when the

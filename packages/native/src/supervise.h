@@ -14,6 +14,12 @@ void supervise_block_signals(void);
 /* Waits for child, forwarding signals; returns its wait status. */
 int supervise(pid_t child, bool reap_orphans);
 
+/* The same, also watching a parked launcher's control connection ctl (-1:
+ * none): each byte received is a signal number forwarded to child (only the
+ * forwarded set); when the peer hangs up and kill_on_hangup, child gets
+ * SIGKILL (the connection stands for the parent of --die-with-parent). */
+int supervise_control(pid_t child, bool reap_orphans, int ctl, bool kill_on_hangup);
+
 /* Exit code convention for a wait status: code, or 128+signal. */
 int supervise_exit_code(int wait_status);
 

@@ -648,4 +648,142 @@ describe('reg-launch', { concurrency: 1 }, () => {
     }
   });
 
+
+  // --- park / attach: a launcher started ahead of time, handed its plan over a control socket ---
+
+  /** A parked launcher in a fresh pids cgroup (v1 here), events on its fd 3; its socket in tmp. */
+  async function parkLauncher(extra: string[] = []): Promise<{ launch: Launch; control: string; cg: string }> {
+    const cg = join(PIDS_CGROUP_V1, `reg-park-test-${process.pid}-${containerCount++}`);
+    mkdirSync(cg);
+    cgroupsMade.push(cg);
+    const control = join(tmp, `park-${containerCount++}.sock`);
+    const box = launch(['park', '--status-fd', '3', '--control', control, '--cgroup-procs', join(cg, 'cgroup.procs'), ...extra]);
+    seenPids.push(box.child.pid!);
+    await until(() => existsSync(control) || box.child.exitCode !== null, 'the parked launcher to listen');
+    assert.ok(existsSync(control), `park did not listen: ${box.events.map((e) => JSON.stringify(e)).join(' ')}`);
+    return { launch: box, control, cg };
+  }
+
+  /** `reg-launch attach` with the plan; its stdout is the container's. */
+  function attach(control: string, plan: string[], opts: string[] = []): { child: ChildProcess; done: Promise<{ code: number | null; stdout: string; stderr: string }> } {
+    const child = spawn(launcherPath, ['attach', '--control', control, ...opts, '--', ...plan], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));
+    child.stderr!.setEncoding('utf8').on('data', (d: string) => (err += d));
+    // 'close' waits for the stdio pipes, which a --detach'ed container still holds: 'exit' then.
+    const done = new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) =>
+      child.on(opts.includes('--detach') ? 'exit' : 'close', (code) => resolve({ code, stdout: out, stderr: err })));
+    return { child, done };
+  }
+
+  async function parkedProbe(question: string[], extra: string[] = []): Promise<string> {
+    const { control } = await parkLauncher();
+    const r = await attach(control, [...runArgs({ extra }), '--', '/bin/reg-probe', ...question]).done;
+    assert.equal(r.code, 0, `parked probe ${question.join(' ')} failed: ${r.stderr}`);
+    return r.stdout.trim();
+  }
+
+  test('park: in its cgroup before any plan; attach runs the plan with the caller\'s stdio; every step as strict as run', async (t) => {
+    if (skipUnlessRoot(t)) return;
+    const { launch: parked, control, cg } = await parkLauncher();
+    // Parked: already in the cgroup, in its own pid/ipc/uts/net/cgroup namespaces, not yet in a new mount namespace.
+    const procs = readFileSync(join(cg, 'cgroup.procs'), 'utf8').trim().split('\n').map(Number);
+    assert.deepEqual(procs, [parked.child.pid]);
+    const ns = (pid: number | string, n: string) => readlinkSync(`/proc/${pid}/ns/${n}`);
+    for (const n of ['ipc', 'uts', 'net', 'cgroup']) assert.notEqual(ns(parked.child.pid!, n), ns('self', n), n);
+    assert.equal(ns(parked.child.pid!, 'mnt'), ns('self', 'mnt'), 'the mount namespace waits for the plan');
+    assert.equal(statSync(control).mode & 0o777, 0o600);
+    const r = await attach(control, [...runArgs(), '--', '/bin/reg-probe', 'pid']).done;
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout.trim(), '2');
+    assert.ok(!existsSync(control), 'a taken launcher removes its socket');
+    const end = await parked.done;
+    assert.equal(end.code, 0);
+    assert.deepEqual(end.events.map((e) => e.event), ['pid', 'started', 'exit']);
+    // The same answers as a direct run.
+    assert.equal(await parkedProbe(['hostname']), 'reg-box');
+    assert.equal(await parkedProbe(['uid']), `uid=${UID} euid=${UID} gid=${GID} groups=${GID}`);
+    assert.equal(await parkedProbe(['caps']), await probe(['caps']));
+    assert.equal(await parkedProbe(['nnp']), '1');
+    assert.equal(await parkedProbe(['seccomp']), '2');
+    assert.equal(await parkedProbe(['mount']), 'EPERM');
+    assert.equal(await parkedProbe(['tiocsti']), 'EPERM');
+    assert.equal(await parkedProbe(['lo']), await probe(['lo']));
+    assert.equal((await parkedProbe(['cat', '/proc/1/cmdline'])).replace(/\0+$/, ''), 'reg-init');
+    // The escape probes (this test's small policy: the engine's full one is in reg-core's escape-probes test)
+    // answer exactly as in a container from run.
+    const answers = async (ask: (q: string[]) => Promise<string>) =>
+      (await ask(['escapes'])).split('\n').map((l) => JSON.parse(l) as { probe: string; escaped: boolean; detail: string }).map((e) => `${e.probe} ${e.escaped} ${e.detail.replace(/\d+/g, 'N')}`);
+    const parkedAnswers = await answers((q) => parkedProbe(q));
+    assert.ok(parkedAnswers.length > 5);
+    assert.deepEqual(parkedAnswers, await answers((q) => probe(q)));
+  });
+
+  test('park: a connection closed before a plan ends it quietly (exit 0, socket gone); so does --idle-timeout', async (t) => {
+    if (skipUnlessRoot(t)) return;
+    const { launch: parked, control } = await parkLauncher();
+    const { createConnection } = await import('node:net');
+    await new Promise<void>((resolve, reject) => {
+      const c = createConnection(control, () => c.end(resolve));
+      c.on('error', reject);
+    });
+    const end = await parked.done;
+    assert.equal(end.code, 0);
+    assert.deepEqual(end.events, []);
+    assert.ok(!existsSync(control));
+    const idle = await parkLauncher(['--idle-timeout', '1']);
+    assert.equal((await idle.launch.done).code, 0);
+    assert.ok(!existsSync(idle.control));
+  });
+
+  test('park: a plan that contradicts the park (--share-net, --cgroup-procs) is refused with setup-failed naming the option', async (t) => {
+    if (skipUnlessRoot(t)) return;
+    for (const [extra, option] of [[['--share-net'], '--share-net'], [['--cgroup-procs', join(PIDS_CGROUP_V1, 'cgroup.procs')], '--cgroup-procs']] as const) {
+      const { launch: parked, control } = await parkLauncher();
+      const r = await attach(control, [...runArgs({ extra: [...extra] }), '--', '/bin/reg-probe', 'pid']).done;
+      assert.equal(r.code, 125);
+      const end = await parked.done;
+      assert.equal(end.code, 125);
+      const failed = end.events.find((e) => e.event === 'setup-failed');
+      assert.equal(failed?.step, 'plan');
+      assert.match(String(failed?.error), new RegExp(option));
+    }
+  });
+
+  test('attach: exit codes come back; SIGTERM reaches the command; killing attach kills a --die-with-parent container', async (t) => {
+    if (skipUnlessRoot(t)) return;
+    {
+      const { control } = await parkLauncher();
+      assert.equal((await attach(control, [...runArgs(), '--', '/bin/reg-probe', 'exit', '7']).done).code, 7);
+    }
+    {
+      const { launch: parked, control } = await parkLauncher();
+      const a = attach(control, [...runArgs(), '--', '/bin/reg-probe', 'sleep', '30']);
+      await parked.waitEvent('started');
+      a.child.kill('SIGTERM');
+      assert.equal((await a.done).code, 128 + 15);
+      assert.match(JSON.stringify((await parked.done).events), /"signaled","signal":15/);
+    }
+    {
+      const { launch: parked, control } = await parkLauncher();
+      const a = attach(control, [...runArgs({ extra: ['--die-with-parent'] }), '--', '/bin/reg-probe', 'sleep', '30']);
+      const pid1 = (await parked.waitEvent('pid')).pid as number;
+      const cmd = (await parked.waitEvent('started')).pid as number;
+      a.child.kill('SIGKILL');
+      await until(() => !alive(pid1) && !alive(cmd) && !alive(parked.child.pid!), 'the container to die with its attach');
+    }
+    {
+      // Without --die-with-parent the container outlives attach (a detached start).
+      const { launch: parked, control } = await parkLauncher();
+      const a = attach(control, [...runArgs(), '--', '/bin/reg-probe', 'sleep', '30'], ['--detach']);
+      assert.equal((await a.done).code, 0);
+      const pid1 = (await parked.waitEvent('pid')).pid as number;
+      await parked.waitEvent('started');
+      await new Promise((r) => setTimeout(r, 200));
+      assert.ok(alive(pid1));
+      process.kill(pid1, 'SIGKILL');
+      await parked.done;
+    }
+  });
 });
