@@ -4,6 +4,7 @@
 
 import { loadConfig } from './env.js';
 import { startHost } from './host.js';
+import { DatabaseError } from './db/database-errors.js';
 import { ClusterSecretError } from './cluster/cluster-secret.js';
 import { ClusterJoinError } from './cluster/membership.js';
 
@@ -19,7 +20,8 @@ try {
   host = await startHost(config);
 } catch (e) {
   // A refusal to join a cluster (clock, duplicate id, secret) is one clear line, not a stack trace.
-  if (e instanceof ClusterJoinError || e instanceof ClusterSecretError) {
+  // So is a database that cannot be reached, refuses us or does not exist (db/database-errors.ts).
+  if (e instanceof ClusterJoinError || e instanceof ClusterSecretError || e instanceof DatabaseError) {
     console.error(`reg-host: ${e.message}`);
     process.exit(2);
   }

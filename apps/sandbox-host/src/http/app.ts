@@ -59,6 +59,7 @@ export function buildApp(routes: ApiRoute[], opts: { adminSockets: WeakSet<Socke
     const caller = callers.get(c.req.raw);
     const { status, body, redacted } = errorResponseFor(e, caller !== undefined && isAdmin(caller));
     if (e instanceof RequestError && e.retryAfterSeconds) c.header('retry-after', String(e.retryAfterSeconds));
+    if (status === 503) c.header('retry-after', '5');
     // A 5xx is the host's fault: its cause is logged at the default level, whatever the client saw.
     if (status >= 500) (opts.logError ?? opts.log)?.(`${c.req.method} ${c.req.path} failed (${status}): ${(e as Error)?.stack ?? String(e)}`);
     // What a non-admin did not see is logged whole (message, hint, file), for the admin.

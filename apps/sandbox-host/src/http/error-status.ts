@@ -5,6 +5,7 @@ import { isRegError, type ErrorCode } from '@reg/core';
 import type { ApiError } from '@reg/protocol';
 import { ZodError } from 'zod';
 import { AccessError, RequestError, type AccessCode, type RequestCode } from '../auth/principal.js';
+import { isDatabaseUnavailable } from '../db/database-errors.js';
 
 export const STATUS_BY_CODE: Record<ErrorCode | AccessCode | RequestCode, number> = {
   BAD_REQUEST: 400,
@@ -58,7 +59,7 @@ export const STATUS_BY_CODE: Record<ErrorCode | AccessCode | RequestCode, number
  */
 export function errorResponseFor(e: unknown, admin: boolean): { status: number; body: ApiError; redacted: boolean } {
   const full = errorResponse(e);
-  if (admin || e instanceof AccessError || e instanceof RequestError || e instanceof ZodError) return { ...full, redacted: false };
+  if (admin || e instanceof AccessError || e instanceof RequestError || e instanceof ZodError || full.status === 503) return { ...full, redacted: false };
   const err = full.body.error;
   let message: string;
   if (!isRegError(e)) message = 'the host failed to do that; an admin can find the details in the host log';
@@ -99,6 +100,10 @@ export function errorResponse(e: unknown): { status: number; body: ApiError } {
         },
       },
     };
+  }
+  // The database went away (PostgreSQL restarting, a network cut): a retryable 503 for everyone, not a 500.
+  if (isDatabaseUnavailable(e)) {
+    return { status: 503, body: { error: { code: 'DATABASE_UNAVAILABLE', message: 'the classroom database is not reachable right now; try again in a moment', hint: 'terminals that are already open keep working' } } };
   }
   if (isRegError(e)) {
     const body = e.toJSON() as ApiError['error'];
