@@ -10,6 +10,7 @@ import { BenchContext } from './context.js';
 import { mixedExperiment, type MixedResult } from './experiments/mixed.js';
 import { rushExperiment, type RushResult } from './experiments/rush.js';
 import { startupExperiment, type StartupResult } from './experiments/startup.js';
+import { cliStartupExperiment, type CliStartupResult } from './experiments/cli-startup.js';
 import { stormExperiment, type StormResult } from './experiments/storm.js';
 import { volumeExperiment, type VolumeResult } from './experiments/volume.js';
 import { busyness, machineInfo, type MachineInfo } from './host.js';
@@ -30,6 +31,7 @@ export interface BenchResults {
   storm?: StormResult;
   mixed?: MixedResult;
   rush?: RushResult;
+  cli?: CliStartupResult;
   notes: string[];
   errors: string[];
 }
@@ -120,6 +122,7 @@ async function main(): Promise<number> {
     if (opts.only.has('storm')) results.storm = await step('storm', () => stormExperiment(ctx));
     if (opts.only.has('mixed')) results.mixed = await step('mixed', () => mixedExperiment(ctx));
     if (opts.only.has('rush')) results.rush = await step('rush', () => rushExperiment(ctx));
+    if (opts.only.has('cli')) results.cli = await step('cli', () => cliStartupExperiment(ctx));
     results.notes = ctx.notes;
   } finally {
     log('cleaning up');

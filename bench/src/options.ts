@@ -1,7 +1,7 @@
 // The bench's command line: which experiments, how big, where things go. Everything else is
 // fixed so that two runs of the same command are comparable.
 
-export const EXPERIMENTS = ['volume', 'startup', 'storm', 'mixed', 'rush'] as const;
+export const EXPERIMENTS = ['volume', 'startup', 'storm', 'mixed', 'rush', 'cli'] as const;
 export type Experiment = (typeof EXPERIMENTS)[number];
 
 export interface BenchOptions {
@@ -34,7 +34,7 @@ export interface BenchOptions {
 export const USAGE = `usage: npm run bench -- [options]
   --quick               every experiment at tiny sizes (a smoke run, < 3 minutes once the caches are warm)
   --only LIST           comma-separated subset of: ${EXPERIMENTS.join(', ')}
-  --runs N              sequential runs per engine in the startup experiment (default 100; quick 5)
+  --runs N              sequential runs per engine in the startup experiment (default 100; quick 5; the cli experiment: at least 30)
   --n N                 containers in the Reg and bare storms (default 1000; quick 20)
   --docker-n N          containers in the Docker storm (default 200; quick 10; 0 skips it)
   --off-n N             containers in the Reg sharing-off storm (default 100; quick 5; 0 skips it)

@@ -5,6 +5,7 @@
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { StartupResult } from '../experiments/startup.js';
+import { cliStartupSection } from '../experiments/cli-startup.js';
 import { BARE_NO_PYC, type StormResult, type StormSeries } from '../experiments/storm.js';
 import type { MixedResult } from '../experiments/mixed.js';
 import type { VolumeResult } from '../experiments/volume.js';
@@ -41,6 +42,7 @@ export async function writeReport(r: BenchResults, o: BenchOptions, repoRoot: st
   if (r.startup) sections.push(startupSection(r.startup, targets, chart));
   if (r.storm) sections.push(stormSection(r.storm, targets, chart));
   if (r.mixed) sections.push(mixedSection(r.mixed, targets, chart));
+  if (r.cli) sections.push(cliStartupSection(r.cli, targets));
 
   const minutes = ((Date.parse(r.finishedAt) - Date.parse(r.startedAt)) / 60000).toFixed(1);
   const m = r.machine;
@@ -434,6 +436,9 @@ function consoleSummary(r: BenchResults, targets: Target[]): string {
   if (r.startup) {
     const rows = r.startup.rows.map((x) => [`${x.runtime}: ${x.engine}`, ms(x.summary.median), ms(x.summary.p95), ms(x.summary.p99), ms(x.summary.mean)]);
     lines.push('Startup (ms)', textTable(['engine', 'median', 'p95', 'p99', 'mean'], rows), '');
+  }
+  if (r.cli) {
+    lines.push('The reg command, process start to exit (ms)', textTable(['command', 'median', 'p90'], r.cli.rows.map((x) => [x.command.length > 60 ? `${x.command.slice(0, 57)}...` : x.command, ms(x.summary.median), ms(x.p90)])), '');
   }
   if (r.storm) {
     const rows = r.storm.series.map((x) => [x.engine, String(x.started), ms(x.latencies[0] ?? NaN), ms(x.summary.median), ms(x.summary.p99), x.memory ? mib(x.memory.pss.pss / x.started) : '–', x.memory ? mib(x.memory.chargedBytes / x.started) : '–', x.leaks.length ? 'LEAKS' : 'none']);
