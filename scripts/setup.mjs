@@ -14,6 +14,7 @@ const PACKAGES = {
   e2fsprogs: 'mkfs.ext4/resize2fs for the disk-quota volumes of containers and workspaces',
   unzip: 'reading the workspace and collect zips in the classroom tests',
   python3: 'python3.11: the python RET of the container and escape-probe tests; pty.spawn as a terminal holder in the launcher and crash tests',
+  postgresql: 'PostgreSQL 15: the host database tests run a second time on a private cluster (scripts/postgres.mjs), and npm run cluster',
 };
 
 function installed(pkg) {

@@ -131,6 +131,8 @@ describe('PostgreSQL lost mid-class and back', { skip: pgSkip ?? (isRoot ? false
       term.type('print(6*7)\n');
       await term.waitFor(/42/);
 
+      // Fetched while the database is up: a browser that reloads during the outage holds one like it.
+      const reloadToken = await student.attachToken(id);
       await pg!.stop();
       // Past the session cache (a few seconds): every request needs the database again.
       let down: { status: number; json: any } | undefined;
@@ -153,6 +155,17 @@ describe('PostgreSQL lost mid-class and back', { skip: pgSkip ?? (isRoot ? false
       await term.waitFor(/48/);
       term.type('open("kept.txt","w").write("still here")\n');
       await sleep(200);
+      // A page reload during the outage re-attaches to the running terminal, scrollback and all.
+      const reloaded = new TestTerminal(host!.base);
+      try {
+        const r = await reloaded.attach(id, reloadToken);
+        assert.equal(r.ok, true, JSON.stringify(r));
+        await reloaded.waitFor(/48/);
+        reloaded.type('print(6*9)\n');
+        await reloaded.waitFor(/54/);
+      } finally {
+        reloaded.close();
+      }
 
       pg = await privatePostgres(pgDir, pg!.port);
       let back: { status: number } | undefined;
