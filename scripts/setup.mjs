@@ -35,6 +35,11 @@ if (process.env.REG_SKIP_APT !== '1' && spawnSync('which', ['apt-get']).status =
       if (r.status !== 0) process.exit(r.status ?? 1);
       // docker-registry's package starts a system service on :5000; the tests start their own.
       spawnSync('systemctl', ['disable', '--now', 'docker-registry'], { stdio: 'ignore' });
+      // postgresql's package starts the machine's own cluster on :5432; the tests run private ones.
+      if (missing.includes('postgresql')) {
+        spawnSync('systemctl', ['disable', '--now', 'postgresql'], { stdio: 'ignore' });
+        spawnSync('service', ['postgresql', 'stop'], { stdio: 'ignore' });
+      }
     }
   }
 }
