@@ -97,6 +97,8 @@ export async function startPostgres({ dir, port = 0, host = '127.0.0.1', fast = 
   mkdirSync(socketDir, { recursive: true, mode: 0o700 });
   if (owner) for (const d of [dir, socketDir]) chownSync(d, owner.uid, owner.gid);
 
+  // Who runs this cluster: reapStalePostgres() stops clusters whose owner died without stopping them.
+  writeFileSync(join(dir, 'owner.pid'), `${process.pid}\n`);
   const pwFile = join(dir, 'password');
   if (!existsSync(join(dataDir, 'PG_VERSION'))) {
     const password = randomBytes(18).toString('base64url');
@@ -159,6 +161,51 @@ export async function startPostgres({ dir, port = 0, host = '127.0.0.1', fast = 
     const tail = readFileSync(logFile, 'utf8').split('\n').slice(-6).join('\n');
     if (port || attempt >= 3) throw new Error(`PostgreSQL did not start on ${host}:${p} (log ${logFile}):\n${tail}`);
   }
+}
+
+const alive = (pid) => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return e.code === 'EPERM';
+  }
+};
+
+/**
+ * Stops and deletes private clusters under `parent` whose directory name starts with one of
+ * `prefixes` and whose owner process (DIR/owner.pid) is gone: a test run killed with SIGKILL
+ * cannot stop its server, the next run does. Returns the directories reaped.
+ */
+export function reapStalePostgres(parent, prefixes) {
+  const reaped = [];
+  let entries = [];
+  try {
+    entries = readdirSync(parent).filter((n) => prefixes.some((p) => n.startsWith(p)));
+  } catch {
+    return reaped;
+  }
+  for (const name of entries) {
+    const dir = join(parent, name);
+    let owner;
+    try {
+      owner = Number(readFileSync(join(dir, 'owner.pid'), 'utf8').trim());
+    } catch {
+      continue; // not ours, or still being created
+    }
+    if (!owner || alive(owner)) continue;
+    try {
+      const postmaster = Number(readFileSync(join(dir, 'data', 'postmaster.pid'), 'utf8').split('\n')[0]);
+      if (postmaster && alive(postmaster)) {
+        process.kill(postmaster, 'SIGQUIT');
+        const until = Date.now() + 5000;
+        while (alive(postmaster) && Date.now() < until) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 50);
+      }
+    } catch {}
+    rmSync(dir, { recursive: true, force: true });
+    reaped.push(dir);
+  }
+  return reaped;
 }
 
 function withDatabase(url, name) {

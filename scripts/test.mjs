@@ -10,7 +10,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:f
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { spawn } from 'node:child_process';
-import { postgresUnavailableReason, startPostgres } from './postgres.mjs';
+import { postgresUnavailableReason, reapStalePostgres, startPostgres } from './postgres.mjs';
 
 const root = new URL('..', import.meta.url).pathname;
 const filters = process.argv.slice(2);
@@ -82,6 +82,7 @@ try {
       console.log(`test: PostgreSQL tests skip: ${why}`);
       secondPass.length = 0;
     } else {
+      for (const d of reapStalePostgres(tmpdir(), ['reg-pg-run-', 'reg-pg-test-', 'reg-pg-outage-'])) console.log(`test: stopped a PostgreSQL left by a killed run (${d})`);
       pgDir = mkdtempSync(join(tmpdir(), 'reg-pg-run-'));
       pg = await startPostgres({ dir: pgDir, fast: true });
       env.REG_TEST_PG_URL = pg.url;
