@@ -11,6 +11,7 @@ import { waitForExit } from './proc.js';
 import { containerPaths, hasVolume, releaseMarkers, writablePaths, type ContainerState } from './state.js';
 import { assertTransition } from './status.js';
 import { forEachBounded } from '../cgroup/kill-loop.js';
+import { tracer } from './trace.js';
 import { stop, stopMany, type BatchResult } from './stop.js';
 
 export async function remove(ctx: EngineContext, id: string, opts: { force?: boolean } = {}): Promise<ContainerState> {
@@ -46,6 +47,7 @@ export async function remove(ctx: EngineContext, id: string, opts: { force?: boo
  * so 1000 containers are not stopped one after the other. Failures are reported per container.
  */
 export async function removeMany(ctx: EngineContext, ids: string[], opts: { force?: boolean } = {}): Promise<BatchResult> {
+  const trace = tracer(`removeMany(${ids.length})`);
   const out: BatchResult = { done: [], failed: [] };
   let targets = ids;
   if (opts.force) {
@@ -58,6 +60,7 @@ export async function removeMany(ctx: EngineContext, ids: string[], opts: { forc
     const failedStop = new Set(stopped.failed.map((f) => f.id));
     out.failed.push(...stopped.failed);
     targets = ids.filter((id) => !failedStop.has(id));
+    trace('stopped');
   }
   await forEachBounded(targets, 32, async (id) => {
     try {
@@ -66,5 +69,6 @@ export async function removeMany(ctx: EngineContext, ids: string[], opts: { forc
       out.failed.push({ id, error });
     }
   });
+  trace('removed');
   return out;
 }

@@ -6,6 +6,7 @@
 import { forEachBounded } from '../cgroup/kill-loop.js';
 import { cgroupName, type EngineContext } from './context.js';
 import { isSameProcess, waitForExit } from './proc.js';
+import { tracer } from './trace.js';
 import { finalise, refresh } from './refresh.js';
 import type { ContainerState } from './state.js';
 import { assertTransition } from './status.js';
@@ -56,6 +57,7 @@ export interface BatchResult {
  * `failed` and does not hold up the others.
  */
 export async function stopMany(ctx: EngineContext, ids: string[], opts: { graceMs?: number } = {}): Promise<BatchResult> {
+  const trace = tracer(`stopMany(${ids.length})`);
   const grace = opts.graceMs ?? 3000;
   const running: ContainerState[] = [];
   const out: BatchResult = { done: [], failed: [] };
@@ -78,8 +80,11 @@ export async function stopMany(ctx: EngineContext, ids: string[], opts: { graceM
     }
     await waitAllExit(running, grace);
   }
+  trace('refresh + grace');
   await ctx.cgroups.killMany(running.map((s) => cgroupName(s.id)));
+  trace('killMany');
   await waitAllExit(running, 5000);
+  trace('pid 1s gone');
   await forEachBounded(running, BATCH_CONCURRENCY, async (s) => {
     try {
       out.done.push(await finalise(ctx, s));
@@ -87,5 +92,6 @@ export async function stopMany(ctx: EngineContext, ids: string[], opts: { graceM
       out.failed.push({ id: s.id, error });
     }
   });
+  trace('finalised');
   return out;
 }
