@@ -100,7 +100,7 @@ describe('the web origin routes sockets across two hosts', { skip: why, timeout:
       homes.push(h);
       await ensurePythonRet(h.dir);
     }
-    const env = { DATABASE_URL: db.url, IDLE_TIMEOUT_SECONDS: '0', REG_CLUSTER: '1', REG_SHARED_DIR: shared.dir, REG_HEARTBEAT_SECONDS: '1', REG_DEMO_PASSWORD: PASSWORD };
+    const env = { DATABASE_URL: db.url, IDLE_TIMEOUT_SECONDS: '0', REG_CLUSTER: '1', REG_SHARED_DIR: shared.dir, REG_DEMO_PASSWORD: PASSWORD };
     a = await startTestHost(homes[0]!.dir, env);
     b = await startTestHost(homes[1]!.dir, env);
     for (const u of ['teacher', 'student1', 'student2']) ids[u] = (await a.db.user.findUniqueOrThrow({ where: { username: u } })).id;

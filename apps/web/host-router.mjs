@@ -113,21 +113,26 @@ export class HostRouter {
     return this.hosts.some((h) => h.address === address && h.status === 'up');
   }
 
-  /** Where a websocket goes: its container's (or shared terminal's) host when up, else any live host. */
+  /**
+   * Where a websocket goes: its container's (or shared terminal's) host when up, else any live host.
+   * `settling` says the container's host is down but the cluster has not yet ended its sessions
+   * (the failover writes why they ended): the caller waits a moment so the browser, once attached
+   * elsewhere, reads "your sandbox host stopped" rather than a bare "ended".
+   */
   async forSocket(url) {
-    if (!this.cluster) return this.pick();
+    if (!this.cluster) return { host: this.pick(), settling: false };
     const key = socketRouteKey(url);
     let host;
     if (key.container) host = await this.containerHost(key.container);
     else if (key.follow) host = await this.sharingHost(key.follow);
-    if (host && host.status === 'up') return host;
-    return this.pick();
+    if (host && host.status === 'up') return { host, settling: false };
+    return { host: this.pick(), settling: !!host && host.status !== 'up' && !host.ended };
   }
 
   async containerHost(containerId) {
     return this.cached(`c:${containerId}`, async () => {
       const r = await this.ask(`/api/cluster/containers/${encodeURIComponent(containerId)}/host`);
-      return r && r.address ? { id: r.hostId, address: r.address, status: r.status ?? 'up' } : undefined;
+      return r && r.address ? { id: r.hostId, address: r.address, status: r.status ?? 'up', ended: !!r.container?.endReason } : undefined;
     });
   }
 

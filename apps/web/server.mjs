@@ -97,12 +97,18 @@ function proxyHttp(req, res, attempt = 0) {
 // to a live host, where the browser learns why its terminal ended).
 async function proxyUpgrade(req, socket, head, since = Date.now()) {
   let host;
+  let settling = false;
   try {
-    host = await router.forSocket(req.url);
+    ({ host, settling } = await router.forSocket(req.url));
   } catch {
     host = undefined;
   }
   if (socket.destroyed) return;
+  if (settling && Date.now() - since < HOLD_MS) {
+    router.forget(req.url);
+    setTimeout(() => void proxyUpgrade(req, socket, head, since), 500).unref();
+    return;
+  }
   if (!host) {
     socket.end('HTTP/1.1 503 Service Unavailable\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
     return;
