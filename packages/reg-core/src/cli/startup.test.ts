@@ -36,6 +36,10 @@ before(async () => {
 });
 
 after(async () => {
+  if (isRoot) {
+    reg(['pool', 'drain']);
+    for (const pid of parkedLaunchers()) process.kill(pid, 'SIGKILL');
+  }
   if (engine) for (const s of await engine.list({ all: true })) await engine.remove(s.id, { force: true }).catch(() => {});
   await engine?.disposeCgroupParent();
   home.cleanup();
@@ -153,38 +157,39 @@ test('reg run --rm through the bundle: output, exit code, nothing left behind', 
   assert.deepEqual(await engine!.list({ all: true }), []);
 });
 
-/** Idle pooled cgroups of the test home, as the kernel lists them (memory hierarchy on v1). */
-function idleCgroups(): string[] {
+/** Child cgroups of the test home's parent, as the kernel lists them (memory hierarchy on v1). */
+function childCgroups(): string[] {
   const parent = cgroupParentFor(home);
   for (const dir of [join('/sys/fs/cgroup/memory', parent), join('/sys/fs/cgroup', parent)]) {
     try {
-      return readdirSync(dir).filter((n) => /^pool-[0-9a-f]{8}$/.test(n));
+      return readdirSync(dir, { withFileTypes: true }).filter((d) => d.isDirectory()).map((d) => d.name);
     } catch {
       // not this hierarchy
     }
   }
   return [];
 }
+const idleCgroups = () => childCgroups().filter((n) => /^pool-[0-9a-f]{8}$/.test(n));
 
 test('reg pool: fill makes idle cgroups, a run takes and returns one, drain removes them all', { skip: skipRoot || skipBundle }, () => {
   const drained = reg(['pool', 'drain']);
   assert.equal(drained.code, 0, drained.stderr);
   assert.equal(idleCgroups().length, 0);
-  const filled = reg(['pool', 'fill', '3']);
+  const filled = reg(['pool', 'fill', '3', '--cgroups-only']);
   assert.equal(filled.code, 0, filled.stderr);
   assert.equal(idleCgroups().length, 3, 'three idle members on the cgroupfs');
-  const status = JSON.parse(reg(['pool', '--json']).stdout) as { cgroups: { enabled: boolean; idle: number } };
+  const status = JSON.parse(reg(['pool', '--json']).stdout) as PoolJson;
   assert.deepEqual({ enabled: status.cgroups.enabled, idle: status.cgroups.idle }, { enabled: true, idle: 3 });
-  assert.equal(reg(['run', '--rm', '-t', 'python@3.11', '--', 'python3', '-c', 'pass']).code, 0);
+  assert.equal(reg(['run', '--rm', '-t', 'python@3.11', '--', 'python3', '-c', 'pass'], { REG_LAUNCHER_POOL: '0' }).code, 0);
   assert.equal(idleCgroups().length, 3, 'the run took a member and its removal returned it');
 
-  for (const bad of [['pool', 'fill', '-1'], ['pool', 'fill', '1.5'], ['pool', 'fill', '10001'], ['pool', 'fill'], ['pool', 'fill', '2', '3'], ['pool', 'shrink']]) {
+  for (const bad of [['pool', 'fill', '-1'], ['pool', 'fill', '1.5'], ['pool', 'fill', '10001'], ['pool', 'fill'], ['pool', 'fill', '2', '3'], ['pool', 'shrink'], ['pool', 'fill', '2', '--net', 'bogus'], ['pool', 'fill', '2', '--net', 'host', '--cgroups-only'], ['pool', 'drain', '--net', 'host']]) {
     const r = reg(bad);
     assert.equal(r.code, 2, `reg ${bad.join(' ')}`);
     assert.match(r.stderr, /reg: error\[USAGE\]/);
   }
   assert.equal(idleCgroups().length, 3, 'bad input changed nothing');
-  assert.match(reg(['pool', 'fill', '2']).stdout, /already at least 2/);
+  assert.match(reg(['pool', 'fill', '2', '--cgroups-only']).stdout, /already at least 2/);
   const remote = reg(['pool'], { REG_HOST: 'unix:/nonexistent.sock' });
   assert.equal(remote.code, 2);
   assert.match(remote.stderr, /embedded mode only/);
@@ -192,8 +197,50 @@ test('reg pool: fill makes idle cgroups, a run takes and returns one, drain remo
   const gone = reg(['pool', 'drain']);
   assert.match(gone.stdout, /removed 3 idle/);
   assert.equal(idleCgroups().length, 0);
-  const off = reg(['pool', 'fill', '2'], { REG_CGROUP_POOL: '0' });
+  const off = reg(['pool', 'fill', '2'], { REG_CGROUP_POOL: '0', REG_LAUNCHER_POOL: '0' });
   assert.equal(off.code, 2);
-  assert.match(off.stderr, /pooling is off/);
+  assert.match(off.stderr, /pools are off/);
   assert.equal(idleCgroups().length, 0);
+});
+
+interface PoolJson {
+  launchers: { enabled: boolean; isolated: number; sharedNet: number; starting: number };
+  cgroups: { enabled: boolean; idle: number };
+}
+
+/** Parked launchers of the test home, as the processes say (their command line names the home's pool). */
+function parkedLaunchers(): number[] {
+  const out: number[] = [];
+  for (const p of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
+    let cmd: string;
+    try {
+      cmd = readFileSync(`/proc/${p}/cmdline`, 'utf8');
+    } catch {
+      continue;
+    }
+    if (cmd.includes('\0park\0') && cmd.includes(join(home.root, 'run', 'pool'))) out.push(Number(p));
+  }
+  return out;
+}
+
+test('reg pool: parked launchers — fill parks N, a run uses one, drain ends the rest and their cgroups', { skip: skipRoot || skipBundle }, (t) => {
+  const status = JSON.parse(reg(['pool', '--json']).stdout) as PoolJson;
+  if (!status.launchers.enabled) {
+    t.skip('this build has no parked launchers (engine.pool): launcher pooling not tested');
+    return;
+  }
+  const filled = reg(['pool', 'fill', '2']);
+  assert.equal(filled.code, 0, filled.stderr);
+  const after = JSON.parse(reg(['pool', '--json']).stdout) as PoolJson;
+  assert.equal(after.launchers.isolated, 2, filled.stdout);
+  assert.equal(parkedLaunchers().length, 2, 'two parked reg-launch processes');
+  const run = reg(['run', '--rm', '-t', 'python@3.11', '--', 'python3', '-c', 'print(6*7)']);
+  assert.equal(run.code, 0, run.stderr);
+  assert.equal(run.stdout, '42\n');
+  assert.equal((JSON.parse(reg(['pool', '--json']).stdout) as PoolJson).launchers.isolated, 1, 'the run took one parked launcher');
+  const drained = reg(['pool', 'drain']);
+  assert.equal(drained.code, 0, drained.stderr);
+  assert.match(drained.stdout, /ended 1 parked/);
+  assert.deepEqual(parkedLaunchers(), [], 'no parked launcher left');
+  assert.deepEqual(childCgroups(), [], 'no park-* or pool-* cgroup left');
 });
