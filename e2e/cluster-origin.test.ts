@@ -166,6 +166,11 @@ describe('the web origin routes sockets across two hosts', { skip: why, timeout:
     t2.s.emit('input', 'print(7*8)\r');
     await until('student1 computes on host A', () => /42/.test(t1.text));
     await until('student2 computes on host B', () => /56/.test(t2.text));
+    // A container's own API routes are answered by its host (its engine): routed there too.
+    for (let i = 0; i < 4; i++) {
+      assert.equal((await call('GET', `/api/containers/${onB}`, { token: tokens.student2! })).status, 200, `GET /api/containers/<on B> #${i + 1}`);
+      assert.equal((await call('POST', `/api/containers/${onA}/terminal-token`, { token: tokens.student1! })).status, 200, `token for <on A> #${i + 1}`);
+    }
   });
 
   test('the instructor observes a student on host A and types with consent', async () => {

@@ -114,6 +114,21 @@ export class HostRouter {
   }
 
   /**
+   * Where an /api request goes: the one a request names (x-reg-host), else for a container's own
+   * routes (/api/containers/<id>, …/terminal-token, …/logs: answered from that host's engine) the
+   * host running it while it is up, else any live host (they share the database).
+   */
+  async forApi(url, named) {
+    if (!this.cluster || named) return this.pick(named);
+    const m = /^\/api\/containers\/([A-Za-z0-9_-]{1,128})(?:[/?]|$)/.exec(url ?? '');
+    if (m) {
+      const host = await this.containerHost(m[1]).catch(() => undefined);
+      if (host && host.status === 'up') return host;
+    }
+    return this.pick();
+  }
+
+  /**
    * Where a websocket goes: its container's (or shared terminal's) host when up, else any live host.
    * `settling` says the container's host is down but the cluster has not yet ended its sessions
    * (the failover writes why they ended): the caller waits a moment so the browser, once attached

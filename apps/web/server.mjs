@@ -73,8 +73,10 @@ function hostDown(res) {
 
 // Any live host answers /api (they share the database), or the one named by x-reg-host. A request
 // without a body (GET, HEAD, DELETE) that finds its host gone is tried once more on another.
-function proxyHttp(req, res, attempt = 0) {
-  const host = router.pick(typeof req.headers['x-reg-host'] === 'string' ? req.headers['x-reg-host'] : undefined);
+async function proxyHttp(req, res, attempt = 0) {
+  const named = typeof req.headers['x-reg-host'] === 'string' ? req.headers['x-reg-host'] : undefined;
+  // The retry goes to whichever live host is next: the first choice just failed.
+  const host = attempt === 0 ? await router.forApi(req.url, named).catch(() => router.pick(named)) : router.pick(named);
   if (!host) return hostDown(res);
   const bodyless = req.headers['content-length'] === undefined && req.headers['transfer-encoding'] === undefined;
   const up = request({ ...target(host), method: req.method, path: req.url, headers: forwardedHeaders(req) }, (r) => {
@@ -83,7 +85,7 @@ function proxyHttp(req, res, attempt = 0) {
   });
   up.on('error', (e) => {
     if (e.code === 'ECONNREFUSED' || e.code === 'EHOSTUNREACH') router.markUnreachable(host.address);
-    if (bodyless && attempt === 0 && !res.headersSent && router.cluster) return proxyHttp(req, res, 1);
+    if (bodyless && attempt === 0 && !res.headersSent && router.cluster) return void proxyHttp(req, res, 1);
     hostDown(res);
   });
   if (bodyless && attempt > 0) up.end();
@@ -181,7 +183,7 @@ const server = createServer((req, res) => {
     res.writeHead(404, { 'content-type': 'application/json', 'cache-control': 'no-store' });
     return void res.end(JSON.stringify({ error: { code: 'NOT_FOUND', message: 'no such route' } }));
   }
-  if (forHost(req.url)) return proxyHttp(req, res);
+  if (forHost(req.url)) return void proxyHttp(req, res);
   void handle(req, res);
 });
 server.on('upgrade', (req, socket, head) => {
