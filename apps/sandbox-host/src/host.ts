@@ -33,6 +33,7 @@ import { openDb, type Db } from './db/client.js';
 import { ClusterNode, HOST_VERSION } from './cluster/cluster-node.js';
 import { registerClusterRoutes } from './cluster/cluster-routes.js';
 import { seedDemoAccounts } from './db/demo-accounts.js';
+import { healthRoutes } from './db/health-route.js';
 import type { HostConfig } from './env.js';
 import { apiRoutes, type ApiDeps } from './http/api-routes.js';
 import { buildApp, SESSION_COOKIE } from './http/app.js';
@@ -132,7 +133,7 @@ export async function startHost(config: HostConfig, opts: { log?: Log } = {}): P
     },
     openapi: () => openApiDocument(routes),
   };
-  routes = [...apiRoutes(deps), ...authRoutes(auth), ...userRoutes(users, db), ...dashboardRoutes({ db, engine, sessions, monitor }), ...limitRoutes({ db, engine }), ...classroom.routes];
+  routes = [...apiRoutes(deps), ...authRoutes(auth), ...userRoutes(users, db), ...dashboardRoutes({ db, engine, sessions, monitor }), ...limitRoutes({ db, engine }), ...classroom.routes, ...healthRoutes({ db, provider: opened.provider })];
 
   const classMembership: ClassMembership = async (userId, classId) => {
     const c = await db.class.findUnique({ where: { id: classId }, select: { ownerId: true, enrolments: { where: { userId }, select: { role: true } } } });

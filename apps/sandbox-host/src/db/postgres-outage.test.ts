@@ -149,6 +149,7 @@ describe('PostgreSQL lost mid-class and back', { skip: pgSkip ?? (isRoot ? false
       assert.equal(signIn.headers.get('retry-after'), '5');
       const opened = await student.call('POST', '/api/containers', { ret: 'python@3.11' });
       assert.equal(opened.status, 503);
+      assert.equal((await fetch(`${host!.base}/api/health`)).status, 503, 'the health check says the database is away');
 
       // The terminal that was open does not need the database.
       term.type('print(6*8)\n');
@@ -175,6 +176,8 @@ describe('PostgreSQL lost mid-class and back', { skip: pgSkip ?? (isRoot ? false
         await sleep(100);
       }
       assert.equal(back!.status, 200, 'the same host answers again once PostgreSQL is back');
+      const health = await fetch(`${host!.base}/api/health`);
+      assert.deepEqual([health.status, await health.json()], [200, { status: 'ok', database: 'postgresql' }]);
       const again = await ApiClient.signIn(host!.base, 'student2');
       const id2 = await again.openPython();
       const t2 = new TestTerminal(host!.base);
