@@ -96,6 +96,13 @@ test('files under /usr are the host\'s own inodes in the store; /etc files and R
   const copied = libcLayerFile((await materialise(copyHome, 'python@3.11')).lowerdirs)!;
   assert.notEqual(statSync(copied).ino, statSync('/usr/lib/x86_64-linux-gnu/libc.so.6').ino);
   assert.equal((await verifyStore(copyHome)).linked, 0);
+  // The next build with linking on (as after an upgrade of Reg) re-links that store in place.
+  const again = await buildFromHost(copyHome, PYTHON);
+  assert.ok(again.rets.every((x) => x.status === 'unchanged'));
+  assert.equal(statSync(libcLayerFile((await materialise(copyHome, 'python@3.11')).lowerdirs)!).ino, statSync('/usr/lib/x86_64-linux-gnu/libc.so.6').ino);
+  const relinked = await verifyStore(copyHome);
+  assert.deepEqual([relinked.problems, relinked.layerProblems], [[], []]);
+  assert.ok(relinked.linked > 500);
 });
 
 test('a python tree runs the stdlib under a plain chroot', { skip: !isRoot && 'needs root for chroot' }, async (t) => {

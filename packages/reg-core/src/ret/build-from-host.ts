@@ -16,6 +16,7 @@ import { RegError } from '../errors.js';
 import type { RegHome } from '../home.js';
 import { ensureLayer, layerName } from '../resolve/materialise.js';
 import { BlobWriter } from '../store/put.js';
+import { relinkLayers } from '../store/relink-layers.js';
 import { type Collected, HostCollector } from './collect.js';
 import { isElfFile, readElf, type ElfObject } from './elf.js';
 import { dpkgOwner, dpkgVersion } from './host-packages.js';
@@ -412,6 +413,12 @@ export async function commitDrafts(
       if (!hadLayer) newLayers.push(layer);
       report.rets.push({ name: ret.name, version: ret.version, kind: ret.kind, files: meta.files, bytes: meta.bytes, status: unchanged ? 'unchanged' : previous ? 'updated' : 'new' });
       ctx.log(`${unchanged ? 'unchanged' : previous ? 'updated  ' : 'new      '} ${ret.name}@${ret.version} (${meta.files} files)`);
+    }
+    if (writer.relinked.length) {
+      // Copies stored by an earlier build are now the host's inodes: re-point the layer trees.
+      const r = await relinkLayers(home, writer.relinked);
+      ctx.log(`${writer.relinked.length} stored copies replaced by the host's own files; ${r.files} files in ${r.layers} layer trees re-linked`);
+      if (r.inUse.length) ctx.log(`${r.inUse.length} layer trees in use by containers keep their copies until rebuilt: ${r.inUse.join(', ')}`);
     }
     return report;
   } catch (e) {

@@ -21,7 +21,7 @@ export interface GcReport {
 export const DEFAULT_GC_GRACE_MS = 10 * 60 * 1000;
 
 /** Layer dirs named in containers' state files (containers/<id>/state.json `lowerdirs`). */
-async function layersInUse(home: RegHome): Promise<Set<string>> {
+export async function layersInUse(home: RegHome): Promise<Set<string>> {
   const used = new Set<string>();
   let ids: string[] = [];
   try {

@@ -6,9 +6,9 @@
 // filesystem as the temp store: no test may write a real host file that the store links.
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { test } from 'node:test';
 import { regHome, type RegHome } from '../home.js';
 import { commitDrafts, type Draft } from '../ret/build-from-host.js';
@@ -123,7 +123,7 @@ test('a host file replaced by rename (an upgrade) is not a corruption: the store
   const v = await verifyStore(home);
   assert.deepEqual(v.problems, []);
   assert.deepEqual(v.notes.map((n) => [n.kind, n.hostPath, n.referencedBy.map((r) => r.ret)]), [['host-replaced', src, ['foo@1']]]);
-  const layerFile = join(home.layers, (await import('node:fs')).readdirSync(home.layers).find((n) => n.startsWith('foo@1-'))!, 'usr/lib/libfoo.so.1');
+  const layerFile = join(home.layers, readdirSync(home.layers).find((n) => n.startsWith('foo@1-'))!, 'usr/lib/libfoo.so.1');
   assert.equal(readFileSync(layerFile, 'utf8'), 'version 1\n', 'containers keep the version the RET was built from, whole');
   rmSync(src);
   assert.deepEqual((await verifyStore(home)).notes.map((n) => n.kind), ['host-removed']);
@@ -174,4 +174,35 @@ test('gc removes a linked blob with its record, and a failed build takes its rec
   writeFileSync(join(linksDir(home), 'ab', `${'c'.repeat(62)}.json`), '{}');
   await gcStore(home, { graceMs: 0 });
   assert.ok(!existsSync(join(linksDir(home), 'ab', `${'c'.repeat(62)}.json`)));
+});
+
+test('a store of copies is re-linked by the next build: blob and layer trees become host inodes; trees a container uses are left alone', { skip: !isRoot && 'needs root' }, async (t) => {
+  const { home, file } = setup(t);
+  if (!sameFs(tmpdir(), home.root)) return t.skip('the temp dir and REG_HOME are on different filesystems');
+  const src = file('libold.so.1', 'built before linking\n');
+  await commitRet(home, 'a', { 'usr/lib/libold.so.1': src }, false);
+  await commitRet(home, 'b', { 'usr/lib/libold.so.1': src }, false);
+  await commitRet(home, 'c', { 'usr/lib/libold.so.1': src }, false);
+  const layerFile = (name: string) => join(home.layers, readdirSync(home.layers).find((n) => n.startsWith(`${name}@1-`))!, 'usr/lib/libold.so.1');
+  const prefix = readdirSync(home.blobs)[0]!;
+  const blob = join(home.blobs, prefix, readdirSync(join(home.blobs, prefix))[0]!);
+  const copyIno = statSync(blob).ino;
+  assert.notEqual(copyIno, statSync(src).ino);
+  // A container uses c's tree (its state names the layer, as a started container's does).
+  mkdirSync(join(home.containers, 'c0ffee'), { recursive: true });
+  writeFileSync(join(home.containers, 'c0ffee', 'state.json'), JSON.stringify({ lowerdirs: [dirname(dirname(dirname(layerFile('c'))))] }));
+  const lines: string[] = [];
+  const report = await commitDrafts(home, [{ ret: { name: 'a', version: '1', kind: 'data' }, entries: new Map([['usr/lib/libold.so.1', { kind: 'file', hostPath: src, mode: 0o644, size: statSync(src).size, mtime: Math.floor(statSync(src).mtimeMs / 1000) }]]) }], { runtime: { name: 'a', version: '1' }, log: (l) => lines.push(l), link: () => true });
+  assert.equal(report.linkedFiles, 1);
+  assert.equal(report.rets[0]!.status, 'unchanged', 'the same content: the RET is unchanged, only its storage');
+  assert.equal(statSync(blob).ino, statSync(src).ino, 'the blob is now the host inode');
+  assert.equal(statSync(layerFile('a')).ino, statSync(src).ino, "a's tree re-linked");
+  assert.equal(statSync(layerFile('b')).ino, statSync(src).ino, "b's tree too: it names the same blob");
+  assert.equal(statSync(layerFile('c')).ino, copyIno, "c's tree, in use, keeps the copy");
+  assert.ok(lines.some((l) => /1 layer trees in use/.test(l)), lines.join('\n'));
+  const v = await verifyStore(home);
+  assert.deepEqual(v.problems, []);
+  assert.deepEqual(v.layerProblems.map((p) => `${p.kind} ${p.path}`), ['not-linked usr/lib/libold.so.1'], 'verify says which tree still holds the copy');
+  assert.ok(v.layerProblems[0]!.layer.includes('/c@1-'));
+  assert.ok(!readdirSync(dirname(layerFile('a'))).some((n) => n.startsWith('.reg-relink-')), 'no temp names left');
 });

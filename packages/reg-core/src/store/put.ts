@@ -29,6 +29,8 @@ export interface PutResult {
   created: boolean;
   /** True when the blob is the host file's own inode (linked, now or by an earlier build). */
   linked?: boolean;
+  /** True when an existing copy was replaced by the host file's inode (same content): layer trees still link the copy. */
+  relinked?: boolean;
 }
 
 /** Why a link was not made: the copy is the fallback, and these are expected, not errors. */
@@ -73,11 +75,17 @@ export async function storedSize(path: string): Promise<number | undefined> {
 
 export class BlobWriter {
   private readonly createdPaths: string[] = [];
+  private readonly relinkedPaths: string[] = [];
 
   constructor(private readonly home: RegHome) {}
 
   get created(): readonly string[] {
     return this.createdPaths;
+  }
+
+  /** Blobs that were copies and are now host inodes (their layer trees must be rebuilt: relink-layers.ts). */
+  get relinked(): readonly string[] {
+    return this.relinkedPaths;
   }
 
   /**
@@ -132,12 +140,13 @@ export class BlobWriter {
       if (after.mtimeNs !== before.mtimeNs || after.size !== before.size || BigInt(size) !== before.size) return undefined; // written while hashed
       const path = blobPath(this.home.blobs, digest, executable);
       const existing = await lstat(path, { bigint: true }).catch(() => undefined);
-      if (existing?.isFile() && existing.size === before.size) {
-        // Stored already: by an earlier link of this very inode, or as a copy, which is kept
-        // (layer trees and running containers hold that inode; verify checks it like any blob).
-        const same = existing.ino === before.ino && existing.dev === before.dev;
-        return { digest, size, executable, path, created: false, linked: same };
+      if (existing?.isFile() && existing.size === before.size && existing.ino === before.ino && existing.dev === before.dev) {
+        return { digest, size, executable, path, created: false, linked: true }; // linked by an earlier build
       }
+      // Stored already as a copy (a store built before linking, or by REG_STORE_LINK=copy): the
+      // host inode, with the same content, replaces it by rename, so new layer trees share the
+      // host's pages. Layer trees and running containers keep the copy's inode until rebuilt.
+      const replacing = existing?.isFile() === true && existing.size === before.size;
       await mkdir(this.home.tmp, { recursive: true });
       tmp = join(this.home.tmp, `${process.pid}-${randomBytes(6).toString('hex')}`);
       try {
@@ -160,6 +169,12 @@ export class BlobWriter {
         linkedAt: new Date().toISOString(),
       });
       await mkdir(dirname(path), { recursive: true });
+      if (replacing) {
+        await rename(tmp, path);
+        tmp = undefined;
+        this.relinkedPaths.push(path);
+        return { digest, size, executable, path, created: false, linked: true, relinked: true };
+      }
       if ((await storedSize(path)) === size) {
         // Another writer stored the same content meanwhile: theirs stays, and so does its record
         // if it linked too (same content from the same host file); ours is dropped.
