@@ -40,10 +40,12 @@ import { buildApp, SESSION_COOKIE } from './http/app.js';
 import { openApiDocument } from './http/openapi.js';
 import { createLog, type Log } from './log.js';
 import { SessionRegistry } from './terminals/session-registry.js';
+import { TerminalPool } from './terminals/terminal-pool.js';
 import { registerTerminalNamespace } from './terminals/terminal-namespace.js';
 import { createClassroom } from './classes/classroom.js';
 import { registerClassLiveNamespace } from './terminals/class-live-namespace.js';
 import { attachSocketAdapter, registerSharingRoute } from './cluster/socket-adapter.js';
+import { originCheck, originOnlyHandshake, originOnlyListener } from './cluster/origin-guard.js';
 import { ClassEvents } from './classes/class-events.js';
 import type { ClassMembership } from './auth/scopes.js';
 
@@ -81,7 +83,9 @@ export async function startHost(config: HostConfig, opts: { log?: Log } = {}): P
   const demo = await seedDemoAccounts(db, config.dataDir, config.demoPassword);
   // One signing key for the whole cluster: a sign-in on one host is valid on every host.
   const signer = new TokenSigner(cluster ? cluster.sessionKey : await loadOrCreateSecret(config.dataDir));
-  const engine = await Engine.open({ home: config.regHome });
+  // Warm terminals: the engine parks launchers under node-pty ptys of ours (terminals/terminal-pool.ts).
+  const terminalPool = config.terminalPool ? new TerminalPool({ ...config.terminalPool, log }) : undefined;
+  const engine = await Engine.open({ home: config.regHome, ...(terminalPool && config.terminalPool && { pool: { spawn: terminalPool.spawn, max: config.terminalPool.max } }) });
   let terminalCount = () => 0;
   let fencedHandler: (reason: string) => Promise<void> = async () => {};
   // Joining refuses (clock far off, this id live in another process, another secret) before anything is touched.
@@ -98,7 +102,9 @@ export async function startHost(config: HostConfig, opts: { log?: Log } = {}): P
 
   // One bus for the classroom: class start progress, students' terminal states, the live view.
   const classEvents = new ClassEvents();
-  const sessions = new SessionRegistry(engine, db, { graceMs: config.graceMs, idleMs: config.idleMs }, log, classEvents);
+  // Parking starts once the previous host's members are reconciled away.
+  if (terminalPool && engine.pool) terminalPool.attach(engine.pool);
+  const sessions = new SessionRegistry(engine, db, { graceMs: config.graceMs, idleMs: config.idleMs }, log, classEvents, terminalPool);
   const containers = new ContainerService(engine, db, sessions, signer, config.attachTtlMs);
   // Classes, rosters, workspaces, terminals in a class, Start/Stop class (classes/, workspaces/).
   const classroom = await createClassroom({ db, engine, sessions, containers, dataDir: config.dataDir, log, events: classEvents, ...(cluster && { cluster }) });
@@ -165,15 +171,18 @@ export async function startHost(config: HostConfig, opts: { log?: Log } = {}): P
       }),
     }),
   );
-  if (cluster) registerClusterRoutes(app, cluster, db);
+  if (cluster) registerClusterRoutes(app, cluster, db, () => engine);
   const listener = getRequestListener(app.fetch);
 
-  const tcp = createServer(listener);
+  // REG_CLUSTER_ORIGIN_ONLY=1: browsers reach this host only through the web origin (signed requests).
+  const fromOrigin = cluster && config.originOnly ? await originCheck(config.cluster!.secretFile) : undefined;
+  const tcp = createServer(fromOrigin ? originOnlyListener(listener, fromOrigin) : listener);
   const io = new SocketIoServer(tcp, {
     maxHttpBufferSize: MAX_SOCKET_MESSAGE,
     // Websocket only (every client of ours asks for it): one connection per socket, so hosts behind
     // the web origin need no sticky sessions (long-polling would spread one socket's requests).
     transports: ['websocket'],
+    ...(fromOrigin && { allowRequest: originOnlyHandshake(fromOrigin) }),
     cors: { origin: [`http://localhost:${config.webPort}`, `http://127.0.0.1:${config.webPort}`], credentials: true },
   });
   // Several hosts on PostgreSQL: socket.io's PostgreSQL adapter and the live view across hosts.
@@ -219,6 +228,8 @@ export async function startHost(config: HostConfig, opts: { log?: Log } = {}): P
         monitor.stop();
         await classroom.close();
         await sessions.endAll('shutdown');
+        terminalPool?.close();
+        await engine.pool?.close().catch((e) => log.error('closing the launcher pool', e));
         await classroom.unmount().catch((e) => log.error('unmounting workspaces', e));
         await cluster?.close();
         io.close();

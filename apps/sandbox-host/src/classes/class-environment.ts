@@ -7,7 +7,7 @@
 // directory when a tool provides bash, else the runtime's own command.
 
 import { createHash } from 'node:crypto';
-import { composeRet, findRet, loadRet, RegError, resolveGraph, type RegHome } from '@reg/core';
+import { composeRet, defaultRegistry, ensureRet, findRet, loadRet, RegError, resolveGraph, type RegHome } from '@reg/core';
 
 const SHELLS = ['usr/bin/bash', 'bin/bash'];
 
@@ -31,7 +31,21 @@ export async function checkEnvironment(home: RegHome, ret: string, tools: string
   }
 }
 
+/**
+ * Pulls the RETs of an environment this host does not hold from the registry (REG_REGISTRY or the
+ * "default" of registries.json), so a host of a cluster can run any class; without a registry the
+ * check that follows names the missing one.
+ */
+export async function pullMissing(home: RegHome, refs: string[]): Promise<void> {
+  for (const ref of refs) {
+    if (await findRet(home, ref).then(() => true, () => false)) continue;
+    if (!(await defaultRegistry(home))) return;
+    await ensureRet(home, ref);
+  }
+}
+
 export async function composeEnvironment(home: RegHome, ret: string, tools: string[]): Promise<ComposedEnvironment> {
+  await pullMissing(home, [ret, ...tools]);
   await checkEnvironment(home, ret, tools);
   const pinned: string[] = [];
   for (const ref of [ret, ...tools]) {

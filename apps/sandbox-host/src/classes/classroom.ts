@@ -50,6 +50,14 @@ export async function createClassroom(o: { db: Db; engine: Engine; sessions: Ses
     events,
     routes: classRoutes({ db: o.db, classes, runner, workspaces, ...(cluster && { cluster }) }),
     close: () => runner.close(),
-    unmount: () => store.unmountAll(),
+    // In a cluster the shared directory holds other hosts' mounts too (on one machine): only the
+    // workspaces this host leased are its to unmount.
+    unmount: cluster
+      ? async () => {
+          for (const l of await cluster.leasedWorkspaces()) {
+            await store.unmount(l).catch((e) => o.log.error(`unmounting workspace ${l.classId}/${l.userId}`, e));
+          }
+        }
+      : () => store.unmountAll(),
   };
 }

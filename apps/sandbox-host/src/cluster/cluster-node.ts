@@ -18,6 +18,7 @@ import { hostKey } from './host-signature.js';
 import { loadOrCreateHostId, machineId } from './host-identity.js';
 import { HostMembership, type HostFacts, type LiveHost } from './membership.js';
 import { placeContainer, type Placement } from './placement.js';
+import { prepullHere, summarise, type HostPrepull, type PrepullReport, type PrepullResult } from './prepull.js';
 import { CLUSTER_HEADER, requestKey, signClusterRequest, verifyClusterRequest } from './request-auth.js';
 
 export interface ClusterConfig {
@@ -50,6 +51,8 @@ export interface ClusterNodeDeps {
 export class ClusterNode {
   private deps: ClusterNodeDeps | undefined;
   private address = '';
+  /** Workspaces this process leased (and so may have mounted), even if a failover freed the row since. */
+  private readonly held = new Map<string, { classId: string; userId: string }>();
   private constructor(
     readonly id: string,
     readonly config: ClusterConfig,
@@ -137,7 +140,7 @@ export class ClusterNode {
   private async fenced(reason: string): Promise<void> {
     try {
       await this.deps!.onFenced(reason);
-      await this.db.workspaceLease.deleteMany({ where: { hostId: this.id } }).catch(() => {});
+      await this.releaseLeases().catch(() => {});
       // Back as a fresh, empty member (a new instance): only after everything it ran is gone.
       await this.membership.register();
       this.membership.start();
@@ -186,12 +189,13 @@ export class ClusterNode {
       if (!lease) {
         try {
           await this.db.workspaceLease.create({ data: { classId, userId, hostId: this.id } });
+          this.held.set(`${classId}/${userId}`, { classId, userId });
           return;
         } catch {
           continue; // another host created it a moment ago: look again
         }
       }
-      if (lease.hostId === this.id) return;
+      if (lease.hostId === this.id) return void this.held.set(`${classId}/${userId}`, { classId, userId });
       const holderLive = (await this.membership.liveHosts()).some((h) => h.id === lease.hostId);
       if (holderLive) {
         throw new RequestError('CONFLICT', `this workspace is open on another sandbox host (${lease.hostId})`, 'close the terminal there first, or reopen it: it opens on that host');
@@ -199,13 +203,23 @@ export class ClusterNode {
       const r = await this.db.workspaceLease.updateMany({ where: { classId, userId, hostId: lease.hostId }, data: { hostId: this.id, acquiredAt: new Date() } });
       if (r.count !== 1) continue;
       if (await isMounted(mountPoint)) this.deps!.log.info(`cluster: workspace ${classId}/${userId} was left mounted by host ${lease.hostId} (down): adopting the mount`);
+      this.held.set(`${classId}/${userId}`, { classId, userId });
       return;
     }
     throw new RequestError('CONFLICT', 'this workspace is being opened on another sandbox host right now', 'try again in a moment');
   }
 
+  /** The workspaces this host may have mounted: its lease rows and what it leased in this process. */
+  async leasedWorkspaces(): Promise<Array<{ classId: string; userId: string }>> {
+    const rows = await this.db.workspaceLease.findMany({ where: { hostId: this.id }, select: { classId: true, userId: true } }).catch(() => []);
+    const all = new Map(this.held);
+    for (const r of rows) all.set(`${r.classId}/${r.userId}`, r);
+    return [...all.values()];
+  }
+
   async releaseLeases(): Promise<void> {
     await this.db.workspaceLease.deleteMany({ where: { hostId: this.id } });
+    this.held.clear();
   }
 
   /** Where a student's next terminal in a class goes. */
@@ -262,6 +276,57 @@ export class ClusterNode {
       if (c.req.raw.signal.aborted) throw e;
       this.deps!.log.error(`cluster: forwarding a terminal to ${target.id} (${target.address}) failed; serving it here`, e);
       return undefined;
+    }
+  }
+
+  /**
+   * The live hosts a class will use: placement run for each of its students in turn (free memory
+   * taken as it goes, the class spread growing), so the hosts pre-pulled are the hosts placed on.
+   */
+  async hostsForClass(classId: string): Promise<LiveHost[]> {
+    const [hosts, cls, students, counts] = await Promise.all([
+      this.membership.liveHosts(),
+      this.db.class.findUnique({ where: { id: classId }, select: { ret: true } }),
+      this.db.enrolment.count({ where: { classId, role: 'student' } }),
+      this.db.container.groupBy({ by: ['hostId'], where: { classId, status: { not: 'removed' }, hostId: { not: null } }, _count: { _all: true } }),
+    ]);
+    const sim = hosts.filter((h) => h.address).map((h) => ({ ...h }));
+    const classCounts = new Map(counts.map((c) => [c.hostId!, c._count._all]));
+    const used = new Set<string>();
+    for (let i = 0; i < Math.min(Math.max(students, 1), 10_000); i++) {
+      const p = placeContainer(sim, { ret: cls?.ret ?? '', needBytes: PLACEMENT_NEED_BYTES, classCounts });
+      if (!p.ok) break;
+      used.add(p.hostId);
+      classCounts.set(p.hostId, (classCounts.get(p.hostId) ?? 0) + 1);
+      const h = sim.find((x) => x.id === p.hostId)!;
+      h.freeMemoryBytes -= PLACEMENT_NEED_BYTES;
+      if (used.size === sim.length) break;
+    }
+    return hosts.filter((h) => used.has(h.id));
+  }
+
+  /** Pre-pulls the class environment's RETs onto the hosts it will use (this one directly, others over HTTP). */
+  async prepullForClass(classId: string): Promise<PrepullReport> {
+    const cls = await this.db.class.findUnique({ where: { id: classId }, select: { ret: true, tools: true } });
+    if (!cls) return summarise(classId, []);
+    const refs = [cls.ret, ...(JSON.parse(cls.tools) as string[])];
+    const hosts = await this.hostsForClass(classId);
+    const per = await Promise.all(hosts.map(async (h): Promise<HostPrepull> => ({ hostId: h.id, results: h.id === this.id ? await prepullHere(this.deps!.engine().home, refs) : await this.remotePrepull(h, refs) })));
+    const report = summarise(classId, per);
+    for (const f of report.failed) this.deps!.log.error(`cluster: pre-pull for class ${classId} on ${f.hostId}: ${f.message}`);
+    return report;
+  }
+
+  private async remotePrepull(h: LiveHost, refs: string[]): Promise<PrepullResult[]> {
+    const path = '/api/cluster/prepull';
+    const t0 = performance.now();
+    try {
+      const res = await fetch(new URL(path, h.address), { method: 'POST', headers: { 'content-type': 'application/json', [CLUSTER_HEADER]: this.sign('POST', path) }, body: JSON.stringify({ refs }), signal: AbortSignal.timeout(10 * 60_000) });
+      if (res.status !== 200) throw new Error(`answered ${res.status}: ${(await res.text()).slice(0, 300)}`);
+      return ((await res.json()) as { results: PrepullResult[] }).results;
+    } catch (e) {
+      const ms = Math.round(performance.now() - t0);
+      return refs.map((ref) => ({ ref, status: 'failed' as const, message: `host ${h.id} (${h.address}) did not pre-pull: ${(e as Error).message}`, ms }));
     }
   }
 

@@ -3,10 +3,12 @@
 // header (request-auth.ts); anything else is 401 with the reason.
 
 import type { Context, Hono } from 'hono';
+import type { Engine } from '@reg/core';
 import type { Db } from '../db/client.js';
+import { prepullBodySchema, prepullHere } from './prepull.js';
 import type { ClusterNode } from './cluster-node.js';
 
-export function registerClusterRoutes(app: Hono<any>, node: ClusterNode, db: Db): void {
+export function registerClusterRoutes(app: Hono<any>, node: ClusterNode, db: Db, engine: () => Engine): void {
   const guard = (c: Context) => {
     const v = node.verify(c);
     return v.ok ? undefined : c.json({ error: { code: 'UNAUTHENTICATED', message: `cluster routes need the cluster's signed header: ${v.reason}` } }, 401);
@@ -46,6 +48,15 @@ export function registerClusterRoutes(app: Hono<any>, node: ClusterNode, db: Db)
     const host = await db.host.findUnique({ where: { id: row.hostId }, select: { address: true } });
     const live = (await node.membership.liveHosts()).some((h) => h.id === row.hostId);
     return c.json({ hostId: row.hostId, address: host?.address ?? null, status: live ? 'up' : 'down', container: { status: row.status, endReason: row.endReason } });
+  });
+
+  // Another host (a class start) asks this one to make RETs local now; answers per RET.
+  app.post('/api/cluster/prepull', async (c) => {
+    const refused = guard(c);
+    if (refused) return refused;
+    const body = prepullBodySchema.safeParse(await c.req.json().catch(() => undefined));
+    if (!body.success) return c.json({ error: { code: 'BAD_REQUEST', message: `body: ${body.error.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`).join('; ')}`, hint: '{"refs": ["python@3.11", ...]}' } }, 400);
+    return c.json({ hostId: node.id, results: await prepullHere(engine().home, body.data.refs) });
   });
 
   app.get('/api/cluster/place', async (c) => {
