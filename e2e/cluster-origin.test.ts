@@ -4,7 +4,8 @@
 // own terminal, an instructor observing and typing with consent, a student following the
 // instructor's shared terminal; two consecutive sockets would alternate between the hosts without
 // routing, so a wrong route fails the attach. The hosts' own routes are not reachable through the
-// origin, and a browser's forged cluster header is dropped.
+// origin, a browser's forged cluster header is dropped, and (REG_CLUSTER_ORIGIN_ONLY=1) a host
+// refuses requests and sockets that did not come through the origin.
 
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -100,7 +101,7 @@ describe('the web origin routes sockets across two hosts', { skip: why, timeout:
       homes.push(h);
       await ensurePythonRet(h.dir);
     }
-    const env = { DATABASE_URL: db.url, IDLE_TIMEOUT_SECONDS: '0', REG_CLUSTER: '1', REG_SHARED_DIR: shared.dir, REG_DEMO_PASSWORD: PASSWORD };
+    const env = { DATABASE_URL: db.url, IDLE_TIMEOUT_SECONDS: '0', REG_CLUSTER: '1', REG_SHARED_DIR: shared.dir, REG_DEMO_PASSWORD: PASSWORD, REG_CLUSTER_ORIGIN_ONLY: '1' };
     a = await startTestHost(homes[0]!.dir, env);
     b = await startTestHost(homes[1]!.dir, env);
     for (const u of ['teacher', 'student1', 'student2']) ids[u] = (await a.db.user.findUniqueOrThrow({ where: { username: u } })).id;
@@ -150,8 +151,18 @@ describe('the web origin routes sockets across two hosts', { skip: why, timeout:
       const r = await call('GET', path, { token: tokens.teacher!, headers: { 'x-reg-cluster': 'web.1.' + '0'.repeat(64) } });
       assert.equal(r.status, 404, path);
     }
-    // Straight to a host (which browsers cannot reach), the route wants the signed header.
+    // Straight to a host (REG_CLUSTER_ORIGIN_ONLY=1): refused, HTTP and socket.io alike, with the way in.
     assert.equal((await fetch(`${a.base}/api/cluster/hosts`)).status, 401);
+    const direct = await fetch(`${a.base}/api/auth/sign-in`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'teacher', password: PASSWORD }) });
+    assert.equal(direct.status, 403);
+    assert.match(((await direct.json()) as { error: { message: string } }).error.message, /reached through the web app's address/);
+    const bypass = io(`${b.base}/classes`, { transports: ['websocket'], forceNew: true, reconnection: false, extraHeaders: { authorization: `Bearer ${tokens.teacher!}` } });
+    sockets.push(bypass);
+    const refused = await new Promise<string>((resolve) => {
+      bypass.on('connect', () => resolve('connected'));
+      bypass.on('connect_error', (e) => resolve(`refused: ${e.message}`));
+    });
+    assert.match(refused, /^refused/, 'a socket.io handshake straight to a host is refused');
     // Ordinary API calls go through, whichever host answers.
     for (let i = 0; i < 4; i++) assert.equal((await call('GET', `/api/classes/${classId}/members`, { token: tokens.teacher! })).status, 200);
   });

@@ -41,6 +41,8 @@ const envSchema = z.object({
   REG_HOST_ID: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/, 'letters, digits, _ and - (up to 64)').optional(),
   /** Where other hosts and the web origin reach this host; default http://<HOST_BIND>:<port>. */
   REG_HOST_ADDRESS: z.string().url().optional(),
+  /** Cluster mode: 1 refuses TCP requests the web origin (or another host) did not sign, so browsers cannot bypass the origin. */
+  REG_CLUSTER_ORIGIN_ONLY: z.enum(['0', '1', 'true', 'false']).default('0'),
   /** Cluster heartbeat period; a host is marked down after 3 missed heartbeats. */
   REG_HEARTBEAT_SECONDS: z.coerce.number().min(0.05).max(60).default(3),
   /** A host whose clock is further than this from the database's may not join. */
@@ -72,6 +74,8 @@ export interface HostConfig {
   terminalPool?: { min: number; max: number };
   /** Set in cluster mode (REG_CLUSTER=1). */
   cluster?: ClusterConfig;
+  /** Cluster mode: only requests signed with the cluster secret are answered on TCP (cluster/origin-guard.ts). */
+  originOnly?: boolean;
 }
 
 /** Parses the environment; throws with every problem listed (the host prints them and exits). */
@@ -102,6 +106,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): HostConfig {
     attachTtlMs: e.ATTACH_TOKEN_TTL_SECONDS * 1000,
     demoPassword: e.REG_DEMO_PASSWORD,
     logLevel: e.LOG_LEVEL,
+    ...(clustered && (e.REG_CLUSTER_ORIGIN_ONLY === '1' || e.REG_CLUSTER_ORIGIN_ONLY === 'true') && { originOnly: true }),
     ...(e.TERMINAL_POOL_MAX > 0 && { terminalPool: { min: e.TERMINAL_POOL_MIN, max: e.TERMINAL_POOL_MAX } }),
     ...(clustered && {
       cluster: {
