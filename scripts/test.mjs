@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Runs every colocated *.test.ts under packages/ and apps/ (and the browser tests under e2e/) with Node's own test runner (through tsx),
+// Runs every colocated *.test.ts under packages/, apps/ and deploy/ (and the browser tests under e2e/) with Node's own test runner (through tsx),
 // one file per process so a test that needs a clean mount/pid view cannot disturb another.
 // PostgreSQL: when a selected test needs it, one private PostgreSQL cluster (scripts/postgres.mjs) is started for
 // the run (REG_TEST_PG_URL) and stopped at the end, even on failure or Ctrl-C; then the host's database tests
@@ -28,7 +28,7 @@ function findTests(dir, out) {
   return out;
 }
 
-const files = ['packages', 'apps', 'e2e']
+const files = ['packages', 'apps', 'e2e', 'deploy']
   .map((d) => join(root, d))
   .filter((d) => { try { return statSync(d).isDirectory(); } catch { return false; } })
   .flatMap((d) => findTests(d, []))
