@@ -26,6 +26,7 @@ export type { Started } from './container/start.js';
 export { STATUSES, type ContainerStatus, type Outcome } from './container/status.js';
 export type { HostStats, ContainerStats } from './container/stats.js';
 export { childProcessSpawner, type SpawnLauncher, type SpawnedLauncher } from './launch/launcher.js';
+export { LauncherPool, POOL_KEYS, poolKeyOf, isParkCgroup, type PoolKey, type PoolMember, type PoolStatus, type LauncherPoolOptions } from './launch/park.js';
 export type { CgroupLimits } from './cgroup/driver.js';
 // Registries: RETs as OCI artifacts, pushed and pulled through any OCI distribution registry.
 export { pushRet, type PushOptions, type PushReport, type PushedRet } from './registry/push.js';

@@ -14,6 +14,7 @@ import { RegError } from '../errors.js';
 import { regHome, type RegHome } from '../home.js';
 import { EventTail } from '../launch/events.js';
 import { childProcessSpawner, type SpawnLauncher, type SpawnedLauncher } from '../launch/launcher.js';
+import { LauncherPool, poolKeyOf, type LauncherPoolOptions, type PoolMember } from '../launch/park.js';
 import type { EngineContext } from './context.js';
 import { processStartTime, waitForExit } from './proc.js';
 import { exec } from './exec.js';
@@ -37,6 +38,12 @@ function spawnLogWriter(path: string): ChildProcess {
 export interface EngineOptions {
   home?: string | RegHome;
   cgroups?: CgroupDriver;
+  /**
+   * Parked launchers (launch/park.ts): options, or false for none. Default: a pool with no floor
+   * (members exist only once someone fills it: `reg pool fill`, a class start's reserve, setMin),
+   * sharing REG_HOME/run/pool/shared with every process; REG_LAUNCHER_POOL=0 turns it off.
+   */
+  pool?: LauncherPoolOptions | false;
   ensureRet?: (ref: string) => Promise<void>;
 }
 
@@ -67,14 +74,20 @@ async function pullIfMissing(home: RegHome, ref: string): Promise<void> {
 }
 
 export class Engine {
-  private constructor(readonly ctx: EngineContext) {}
+  /** Parked launchers; undefined when turned off. */
+  readonly pool: LauncherPool | undefined;
+
+  private constructor(readonly ctx: EngineContext, pool: LauncherPoolOptions | false) {
+    this.pool = pool === false ? undefined : new LauncherPool(ctx.home, ctx.cgroups, pool);
+  }
 
   static async open(opts: EngineOptions = {}): Promise<Engine> {
     const home = typeof opts.home === 'object' ? opts.home : regHome(opts.home);
     const cgroups = opts.cgroups ?? (await detectCgroupDriver({ parent: cgroupParentFor(home), pool: 'env' }));
     // Real cgroups: the parent is marked with its home (for `reg cgroup prune`) and removed with its last container.
     if (!opts.cgroups) await markParent(cgroupParentFor(home), home.root);
-    return new Engine({ home, cgroups, ensureRet: opts.ensureRet ?? ((ref) => pullIfMissing(home, ref)), ...(!opts.cgroups && { cgroupParent: cgroupParentFor(home) }) });
+    const pool = opts.pool ?? (['0', 'false'].includes(process.env.REG_LAUNCHER_POOL ?? '') ? false : {});
+    return new Engine({ home, cgroups, ensureRet: opts.ensureRet ?? ((ref) => pullIfMissing(home, ref)), ...(!opts.cgroups && { cgroupParent: cgroupParentFor(home) }) }, pool);
   }
 
   get home(): RegHome {
@@ -91,11 +104,11 @@ export class Engine {
    * With a spawner the run is attached (it dies with the spawner's process) unless `detached`.
    */
   async start(id: string, spawn?: SpawnLauncher, opts: { detached?: boolean } = {}): Promise<Started> {
-    if (spawn) return start(this.ctx, id, spawn, opts);
     const s = await loadState(this.ctx.home, id);
+    if (spawn) return start(this.ctx, s.id, spawn, { ...opts, ...(await this.parked(s)) });
     const writer = spawnLogWriter(containerPaths(this.ctx.home, s.id).log);
     try {
-      const started = await start(this.ctx, s.id, childProcessSpawner({ detached: true, stdio: ['ignore', writer.stdin!, writer.stdin!] }), { detached: true });
+      const started = await start(this.ctx, s.id, childProcessSpawner({ detached: true, stdio: ['ignore', writer.stdin!, writer.stdin!] }), { detached: true, ...(await this.parked(s)) });
       if (writer.pid && started.state.status === 'running') {
         // Recorded so that rm can make sure it is gone (it outlives the container by a moment).
         started.state.logPid = writer.pid;
@@ -108,6 +121,30 @@ export class Engine {
       writer.stdin!.destroy(); // the launcher holds its own copies; the helper ends when they close
       writer.unref();
     }
+  }
+
+  /**
+   * A parked launcher for a start through a spawner (handed its plan by `reg-launch attach`, which
+   * passes the spawner's stdio). Not for a terminal (its shell needs the pty as its controlling
+   * terminal: startWithMember with a member parked under the pty does that), nor from a pool whose
+   * members sit under someone's pty.
+   */
+  private async parked(s: ContainerState): Promise<{ member?: PoolMember }> {
+    if (!this.pool || this.pool.hasCustomSpawner || s.tty || !(s.status === 'generated' || s.status === 'stopped')) return {};
+    const member = await this.pool.take(poolKeyOf(s)).catch(() => undefined);
+    return member ? { member } : {};
+  }
+
+  /**
+   * Starts a container in a member the caller took from `engine.pool` (the host's terminals: a
+   * member parked under a pty, so the shell gets that pty as its controlling terminal). The plan
+   * is sent from Node; the start is attached: the connection stands for the parent, and the
+   * container is killed if this process goes away. The member is discarded if the start fails.
+   */
+  startWithMember(id: string, member: PoolMember, opts: { command?: string[] } = {}): Promise<Started> {
+    return start(this.ctx, id, () => {
+      throw new RegError('LAUNCH_FAILED', 'startWithMember spawns nothing');
+    }, { ...opts, member, direct: true });
   }
 
   /** What a detached container wrote to stdout and stderr (bounded: the rotated files). */
@@ -176,8 +213,11 @@ export class Engine {
     return stats(this.ctx);
   }
 
-  reconcile(): ReturnType<typeof reconcile> {
-    return reconcile(this.ctx);
+  /** After a crash or restart: containers and their cgroups (refresh.ts), then parked launchers of a process that is gone. */
+  async reconcile(): Promise<Awaited<ReturnType<typeof reconcile>> & { parked?: { killed: number; strayCgroups: string[] } }> {
+    const r = await reconcile(this.ctx);
+    if (!this.pool) return r;
+    return { ...r, parked: await this.pool.reconcile() };
   }
 
   /** Unmounts and deletes the pre-mounted spare quota volumes (host shutdown; before deleting a REG_HOME). */
@@ -190,6 +230,7 @@ export class Engine {
    * in it: for temporary homes (tests, benchmarks) that should leave no trace on the host.
    */
   async disposeCgroupParent(root = '/sys/fs/cgroup'): Promise<void> {
+    await this.pool?.drain(); // parked launchers sit in this home's cgroups
     await this.ctx.cgroups.drainPool?.(); // idle pooled cgroups are this home's too
     const parent = cgroupParentFor(this.ctx.home);
     const dirs = [join(root, parent), ...(await readdir(root).catch(() => [] as string[])).map((h) => join(root, h, parent))];

@@ -2,12 +2,18 @@
 // launcher (how is the caller's choice: a child process or a pty), and wait until the command has
 // been exec'd. Exec failure is a result (outcome exec-failed, code 127); setup failure is Reg's
 // fault (LAUNCH_FAILED). Either way nothing is left running and the cgroup is gone.
+//
+// With a parked launcher (launch/park.ts) the cgroup and the namespaces exist already: its cgroup
+// is renamed to the container's, the container's limits are written, and the plan is handed over —
+// by `reg-launch attach` spawned with the caller's spawner (its stdio reaches the container), or
+// straight from Node (`direct`: the member's own stdio, its pty, is the container's).
 
 import { writeFile } from 'node:fs/promises';
 import { RegError } from '../errors.js';
 import { EventTail } from '../launch/events.js';
 import { tracer } from './trace.js';
 import { launcherPath, type SpawnLauncher, type SpawnedLauncher } from '../launch/launcher.js';
+import { sendPlan, type PoolMember } from '../launch/park.js';
 import { runArgs } from '../launch/plan.js';
 import { cgroupName, cgroupRemovalSettled, type EngineContext } from './context.js';
 import { processStartTime } from './proc.js';
@@ -21,25 +27,82 @@ export interface Started {
   launcher: SpawnedLauncher;
 }
 
-export async function start(ctx: EngineContext, id: string, spawn: SpawnLauncher, opts: { command?: string[]; detached?: boolean } = {}): Promise<Started> {
+export interface StartOptions {
+  command?: string[];
+  detached?: boolean;
+  /** A parked launcher taken from the pool for this start (it is discarded if the start fails before its plan). */
+  member?: PoolMember;
+  /** Send the member its plan from Node instead of through `reg-launch attach` (the member's stdio is the container's). */
+  direct?: boolean;
+}
+
+/** Moves a parked launcher's cgroup to the container's name and gives it the container's limits. */
+async function adoptMemberCgroup(ctx: EngineContext, member: PoolMember, s: ContainerState): Promise<boolean> {
+  try {
+    await ctx.cgroups.rename(member.cgroup, cgroupName(s.id));
+  } catch {
+    return false; // removed behind our back, or the container's name is still taken
+  }
+  try {
+    // Everything not requested stays unlimited, as in a fresh cgroup (the member's was made with none).
+    await ctx.cgroups.setLimits(cgroupName(s.id), s.limits);
+    return true;
+  } catch (e) {
+    await ctx.cgroups.remove(cgroupName(s.id)).catch(() => {}); // kills the member with it
+    throw e;
+  }
+}
+
+export async function start(ctx: EngineContext, id: string, spawn: SpawnLauncher, opts: StartOptions = {}): Promise<Started> {
   const trace = tracer('start');
-  const s = await refresh(ctx, id);
-  assertTransition(s.id, s.status, 'start');
-  trace('refresh');
-  const p = writablePaths(ctx.home, s);
-  // After a reboot (or an unmount) the quota volume of the writable layer is mounted again
-  // (an ephemeral layer is a tmpfs the launcher makes: nothing to do here).
-  if (hasVolume(s)) await mountVolume(p.layerImage, p.layer);
-  const file = launcherPath();
-  await cgroupRemovalSettled(s.id); // the previous run's cgroup, still being torn down
-  const { procsFiles } = await ctx.cgroups.create(cgroupName(s.id), s.limits);
-  trace('cgroup');
+  let member = opts.member;
+  let s: ContainerState;
+  let p: ReturnType<typeof writablePaths>;
+  let file: string;
+  let procsFiles: string[] = [];
+  try {
+    s = await refresh(ctx, id);
+    assertTransition(s.id, s.status, 'start');
+    trace('refresh');
+    p = writablePaths(ctx.home, s);
+    // After a reboot (or an unmount) the quota volume of the writable layer is mounted again
+    // (an ephemeral layer is a tmpfs the launcher makes: nothing to do here).
+    if (hasVolume(s)) await mountVolume(p.layerImage, p.layer);
+    file = launcherPath();
+    await cgroupRemovalSettled(s.id); // the previous run's cgroup, still being torn down
+    if (member && !(await adoptMemberCgroup(ctx, member, s))) {
+      await member.discard();
+      member = undefined;
+    }
+    if (!member) ({ procsFiles } = await ctx.cgroups.create(cgroupName(s.id), s.limits));
+    trace(member ? 'cgroup (parked)' : 'cgroup');
+  } catch (e) {
+    await member?.discard();
+    throw e;
+  }
   await writeFile(p.events, ''); // this run's events only
   const tail = new EventTail(p.events);
   let launcher: SpawnedLauncher;
+  // Until this settles the launcher may still report; a parked member's plan that never arrived ends it too.
+  let until: Promise<unknown>;
   try {
     // Attached (a terminal, a foreground run) unless detached: the launcher then dies with its spawner.
-    launcher = spawn(file, runArgs(s, p, procsFiles, opts.command ?? s.command, { attached: !opts.detached }));
+    const plan = runArgs(s, p, procsFiles, opts.command ?? s.command, { attached: !opts.detached });
+    if (!member) {
+      launcher = spawn(file, plan);
+      until = launcher.exited;
+    } else if (opts.direct) {
+      await sendPlan(member.control, plan);
+      launcher = { pid: member.pid, exited: member.exited };
+      until = member.exited;
+    } else {
+      // attach hands over the plan with the caller's stdio; attached, it stays as the container's
+      // foreground stand-in (its exit code is the container's); detached, it exits once the plan is sent.
+      const attach = spawn(file, ['attach', '--control', member.control, ...(opts.detached ? ['--detach'] : ['--die-with-parent']), '--', ...plan]);
+      const own = { pid: member.pid, exited: member.exited };
+      launcher = opts.detached ? own : attach;
+      until = opts.detached ? Promise.race([member.exited, attach.exited.then((r) => (r.code === 0 ? new Promise(() => {}) : r))]) : attach.exited;
+    }
     trace('spawn');
   } catch (e) {
     tail.close();
@@ -47,7 +110,7 @@ export async function start(ctx: EngineContext, id: string, spawn: SpawnLauncher
     throw e;
   }
   try {
-    const first = await tail.next((e) => ['started', 'exec-failed', 'setup-failed'].includes(e.event), launcher.exited);
+    const first = await tail.next((e) => ['started', 'exec-failed', 'setup-failed'].includes(e.event), until);
     const pid = tail.events.find((e) => e.event === 'pid')?.pid;
     trace(first?.event ?? 'no event');
     if (first?.event === 'started' && pid) {
@@ -63,8 +126,9 @@ export async function start(ctx: EngineContext, id: string, spawn: SpawnLauncher
       trace('saved');
       return { state: s, launcher };
     }
-    // The command never ran: wait for the launcher, then record why and clean up.
-    await launcher.exited;
+    // The command never ran: wait for the launcher, then record why and clean up (removing the
+    // cgroup also ends a parked member whose plan never arrived).
+    await until;
     s.status = 'running'; // so that finalise records the outcome and removes the cgroup
     const done = await finalise(ctx, s);
     if (first?.event === 'setup-failed' || !first) {
@@ -75,5 +139,7 @@ export async function start(ctx: EngineContext, id: string, spawn: SpawnLauncher
     return { state: done, launcher };
   } finally {
     tail.close();
+    // Only now: attach may connect to the claimed socket's path until the launcher has reported.
+    await member?.handedOver();
   }
 }
