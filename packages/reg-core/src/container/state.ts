@@ -4,7 +4,8 @@
 // events.jsonl (the launcher's status events).
 
 import { randomBytes } from 'node:crypto';
-import { mkdir, readdir, readFile, readlink, rename, rm, stat, symlink, writeFile } from 'node:fs/promises';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { mkdir, readFile, readlink, rename, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { RegError, storeIoError } from '../errors.js';
 import type { RegHome } from '../home.js';
@@ -142,21 +143,60 @@ export async function loadState(home: RegHome, idOrName: string): Promise<Contai
   throw new RegError('CONTAINER_NOT_FOUND', `no container "${idOrName}"`, { field: 'container', hint: 'list containers with `reg ps -a`' });
 }
 
-export async function listStates(home: RegHome): Promise<ContainerState[]> {
+/**
+ * Parsed state files by containers dir, then id, keyed by the file's inode, mtime and size:
+ * saveState renames a new file into place, so a changed state always has a new inode. A host with
+ * 5000 containers lists them (stats, ps, reconcile) without reading and parsing 5000 JSON files
+ * each time; a stat per file is what remains.
+ */
+const parsed = new Map<string, Map<string, { ino: number; mtimeMs: number; size: number; state: ContainerState }>>();
+/** Yield to the event loop every this many files: listing stays synchronous-fast without starving it. */
+const LIST_YIELD_EVERY = 256;
+
+/**
+ * Every container's state, oldest first. `trustCached`: a running container's state already parsed
+ * is not checked against its file (no stat): for callers that verify liveness themselves (stats()
+ * checks each running container's pid 1 and refreshes the ones that died).
+ */
+export async function listStates(home: RegHome, opts: { trustCached?: boolean } = {}): Promise<ContainerState[]> {
   let ids: string[];
   try {
-    ids = await readdir(home.containers);
+    ids = readdirSync(home.containers);
   } catch {
     return [];
   }
+  let cache = parsed.get(home.containers);
+  if (!cache) parsed.set(home.containers, (cache = new Map()));
+  const seen = new Set<string>();
   const out: ContainerState[] = [];
-  for (const id of ids.filter((i) => ID_RE.test(i))) {
+  let n = 0;
+  for (const id of ids) {
+    if (!ID_RE.test(id)) continue;
+    if (++n % LIST_YIELD_EVERY === 0) await new Promise((r) => setImmediate(r));
+    seen.add(id);
+    const file = containerPaths(home, id).state;
+    const cached = opts.trustCached ? cache.get(id) : undefined;
+    // Only running ones: a stopped container another process started again must be seen.
+    if (cached && (cached.state.status === 'running' || cached.state.status === 'inserting')) {
+      out.push({ ...cached.state });
+      continue;
+    }
     try {
-      out.push(JSON.parse(await readFile(containerPaths(home, id).state, 'utf8')) as ContainerState);
+      const st = statSync(file);
+      const hit = cache.get(id);
+      if (hit && hit.ino === st.ino && hit.mtimeMs === st.mtimeMs && hit.size === st.size) {
+        // A shallow copy: callers set top-level fields (status, outcome) on what they get.
+        out.push({ ...hit.state });
+        continue;
+      }
+      const state = JSON.parse(readFileSync(file, 'utf8')) as ContainerState;
+      cache.set(id, { ino: st.ino, mtimeMs: st.mtimeMs, size: st.size, state });
+      out.push({ ...state });
     } catch {
       // being created or removed right now
     }
   }
+  for (const id of cache.keys()) if (!seen.has(id)) cache.delete(id);
   return out.sort((a, b) => a.createdAt.localeCompare(b.createdAt));
 }
 
