@@ -31,6 +31,8 @@ const envSchema = z.object({
   ATTACH_TOKEN_TTL_SECONDS: seconds(120),
   /** Demo accounts' password; default: generated once and kept in the data dir. */
   REG_DEMO_PASSWORD: z.string().min(4).optional(),
+  /** Production: no demo accounts; an `admin` with this password (to change at first sign-in) if the database has no admin. */
+  REG_INITIAL_ADMIN_PASSWORD: z.string().min(12, 'at least 12 characters').optional(),
   /** Cluster mode (several hosts on one database): 1 to join; needs REG_SHARED_DIR. */
   REG_CLUSTER: z.enum(['0', '1', 'true', 'false']).default('0'),
   /** A directory every host reaches (NFS/CephFS in production): workspaces, starter files, the cluster secret. */
@@ -69,6 +71,8 @@ export interface HostConfig {
   sessionTtlMs: number;
   attachTtlMs: number;
   demoPassword: string | undefined;
+  /** REG_INITIAL_ADMIN_PASSWORD: seed only a first admin (db/demo-accounts.ts seedInitialAdmin), no demo accounts. */
+  initialAdminPassword?: string;
   logLevel: 'silent' | 'info' | 'debug';
   /** Warm terminals: kept while quiet, and at most (Start class holds included); undefined: off. */
   terminalPool?: { min: number; max: number };
@@ -105,6 +109,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): HostConfig {
     sessionTtlMs: e.SESSION_TTL_SECONDS * 1000,
     attachTtlMs: e.ATTACH_TOKEN_TTL_SECONDS * 1000,
     demoPassword: e.REG_DEMO_PASSWORD,
+    ...(e.REG_INITIAL_ADMIN_PASSWORD && { initialAdminPassword: e.REG_INITIAL_ADMIN_PASSWORD }),
     logLevel: e.LOG_LEVEL,
     ...(clustered && (e.REG_CLUSTER_ORIGIN_ONLY === '1' || e.REG_CLUSTER_ORIGIN_ONLY === 'true') && { originOnly: true }),
     ...(e.TERMINAL_POOL_MAX > 0 && { terminalPool: { min: e.TERMINAL_POOL_MIN, max: e.TERMINAL_POOL_MAX } }),

@@ -32,7 +32,7 @@ import { reconcileOnStart, stopExpired } from './containers/reconcile-on-start.j
 import { openDb, type Db } from './db/client.js';
 import { ClusterNode, HOST_VERSION } from './cluster/cluster-node.js';
 import { registerClusterRoutes } from './cluster/cluster-routes.js';
-import { seedDemoAccounts } from './db/demo-accounts.js';
+import { seedDemoAccounts, seedInitialAdmin } from './db/demo-accounts.js';
 import { healthRoutes } from './db/health-route.js';
 import type { HostConfig } from './env.js';
 import { apiRoutes, type ApiDeps } from './http/api-routes.js';
@@ -80,7 +80,8 @@ export async function startHost(config: HostConfig, opts: { log?: Log } = {}): P
   const cluster = config.cluster ? await ClusterNode.open(config.cluster, { regHome: config.regHome, databaseUrl: config.databaseUrl, version: HOST_VERSION }) : undefined;
   const db = cluster ? cluster.scopeDb(opened.db) : opened.db;
   if (migrated.length) log.info(`database migrated: ${migrated.join(', ')}`);
-  const demo = await seedDemoAccounts(db, config.dataDir, config.demoPassword);
+  // A production start names its first admin's password instead: no demo accounts at all then.
+  const demo = config.initialAdminPassword ? (await seedInitialAdmin(db, config.initialAdminPassword), { password: '', users: [] }) : await seedDemoAccounts(db, config.dataDir, config.demoPassword);
   // One signing key for the whole cluster: a sign-in on one host is valid on every host.
   const signer = new TokenSigner(cluster ? cluster.sessionKey : await loadOrCreateSecret(config.dataDir));
   // Warm terminals: the engine parks launchers under node-pty ptys of ours (terminals/terminal-pool.ts).

@@ -43,3 +43,22 @@ export async function seedDemoAccounts(db: Db, dataDir: string, fixed?: string):
   }
   return { password, users: DEMO_USERS };
 }
+
+/**
+ * A production start (REG_INITIAL_ADMIN_PASSWORD, e.g. from a Kubernetes Secret): no demo accounts,
+ * only an `admin` account with that password and the duty to change it at first sign-in, created
+ * once when the database has no admin at all and never touched again (a restarted host does not
+ * reset what the admin chose). Hosts starting together on one database create it once.
+ */
+export async function seedInitialAdmin(db: Db, password: string): Promise<{ created: boolean }> {
+  if (await db.user.findFirst({ where: { role: 'admin' }, select: { id: true } })) return { created: false };
+  try {
+    await db.user.create({ data: { id: randomUUID(), username: 'admin', role: 'admin', passwordHash: await hashPassword(password), mustChangePassword: true } });
+    return { created: true };
+  } catch (e) {
+    // P2002: another host created it a moment ago (or a non-admin user is called admin: say so).
+    if ((e as { code?: string }).code !== 'P2002') throw e;
+    if (await db.user.findFirst({ where: { role: 'admin' }, select: { id: true } })) return { created: false };
+    throw new Error("REG_INITIAL_ADMIN_PASSWORD: a user named admin exists but is not an administrator; rename it or give it the admin role (POST /api/admin/users/:userId over the host's unix socket)", { cause: e });
+  }
+}
