@@ -12,7 +12,7 @@ import { RegError, storeIoError } from '../errors.js';
 import type { RegHome } from '../home.js';
 import { generationFile, loadRet, type RetMeta } from '../ret/repository.js';
 import { blobPath } from '../store/blob-path.js';
-import { lockId } from '../ret/parse.js';
+import { lockId } from '../ret/lock.js';
 import type { LockedRet } from '../ret/schema.js';
 import { addToPlan, resolveGraph, type FilePlan } from './resolve.js';
 

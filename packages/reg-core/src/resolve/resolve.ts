@@ -6,7 +6,8 @@
 import { RegError } from '../errors.js';
 import type { RegHome } from '../home.js';
 import { findRet, loadMeta, loadRet, type RetMeta } from '../ret/repository.js';
-import { modeToNumber, type LockedRet } from '../ret/schema.js';
+import { modeToNumber } from '../ret/lock.js';
+import type { LockedRet } from '../ret/schema.js';
 import { parseRef } from '../ret/version.js';
 import { findCycle } from './graph.js';
 

@@ -1,11 +1,11 @@
 // Reading and writing RET documents. Parse errors stay structured (zod issue path + the YAML line
 // they point at) until the CLI or the UI renders them.
 
-import { createHash } from 'node:crypto';
 import yaml from 'js-yaml';
 import type { z } from 'zod';
 import { RegError } from '../errors.js';
-import { RET_API_VERSION, RetSchema, type LockEntry, type LockedRet, type Ret } from './schema.js';
+import { sortLock } from './lock.js';
+import { RET_API_VERSION, RetSchema, type Ret } from './schema.js';
 
 /** The largest RET document read (a python RET with ~3,300 lock entries is about 0.5 MiB). */
 export const MAX_RET_BYTES = 16 * 1024 * 1024;
@@ -138,18 +138,8 @@ export function lineOfPath(text: string, path: ReadonlyArray<PropertyKey>): numb
 }
 
 /** Entries sorted by path: the canonical order of a lock. */
-export function sortLock(entries: readonly LockEntry[]): LockEntry[] {
-  return [...entries].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
-}
-
-/** A short, stable identity of a RET's content: changes whenever any file, mode or link does. */
-export function lockId(ret: LockedRet): string {
-  const h = createHash('sha256');
-  for (const e of sortLock(ret.lock.files)) {
-    h.update(`${e.path}\0${e.digest ?? ''}\0${e.mode ?? ''}\0${e.link ?? ''}\0${e.dir ? 'd' : ''}\0${e.mtime ?? ''}\n`);
-  }
-  return h.digest('hex').slice(0, 16);
-}
+// The lock's identity lives in lock.ts (no zod, no YAML); re-exported for everyone else.
+export { lockId, sortLock } from './lock.js';
 
 /** Serialises a RET to YAML in a stable layout: header fields first, one lock entry per line. */
 export function stringifyRet(ret: Ret): string {

@@ -8,8 +8,8 @@ import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promise
 import { join } from 'node:path';
 import { RegError, isRegError, storeIoError } from '../errors.js';
 import type { RegHome } from '../home.js';
-import { lockId, parseRet, stringifyRet } from './parse.js';
-import { RET_NAME_RE, isLocked, type LockedRet } from './schema.js';
+import { isLocked, lockId, RET_NAME_RE } from './lock.js';
+import type { LockedRet } from './schema.js';
 import { compareVersions, formatRef, maxSatisfying, parseRef, type RetRef } from './version.js';
 
 export interface RetMeta {
@@ -83,6 +83,9 @@ export async function saveRet(home: RegHome, ret: LockedRet): Promise<RetMeta> {
   }
   const meta = metaOf(ret);
   // YAML first, meta second: a crash in between leaves a YAML whose meta is rebuilt on read.
+  // YAML and the schema are loaded only when a document is written or read: resolving a closure
+  // from the .meta.json headers (every container start, `reg ps`) needs neither.
+  const { stringifyRet } = await import('./parse.js');
   await writeAtomic(retFile(home, ret.name, ret.version), stringifyRet(ret));
   await writeAtomic(join(dir, `${ret.version}.meta.json`), JSON.stringify(meta));
   await bumpRetGeneration(home);
@@ -100,6 +103,7 @@ export async function loadRet(home: RegHome, name: string, version: string): Pro
       hint: 'list RETs with `reg ret ls`; build one with `reg ret build --from-host PATH`',
     });
   }
+  const { parseRet } = await import('./parse.js');
   const ret = parseRet(text, file);
   if (!isLocked(ret)) throw new RegError('RET_INVALID', `${file}: a stored RET must have a lock`, { file, field: 'lock' });
   return ret;

@@ -6,9 +6,11 @@
 import { posix } from 'node:path';
 import { z } from 'zod';
 import { isValidRange, isValidVersion } from './version.js';
+import { RET_NAME_RE } from './lock.js';
 
 export const RET_API_VERSION = 'reg/v1';
-export const RET_NAME_RE = /^[a-z0-9][a-z0-9._+-]{0,127}$/;
+// Zod-free helpers live in lock.ts (the hot paths import them from there); re-exported for everyone else.
+export { isLocked, modeToNumber, RET_NAME_RE } from './lock.js';
 const DIGEST_RE = /^sha256:[0-9a-f]{64}$/;
 const ENV_NAME_RE = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const REF_RE = /^([a-z0-9][a-z0-9._+-]*)(?:@(.+))?$/;
@@ -51,11 +53,6 @@ const Mode = z.union([
   z.string().regex(/^0?[0-7]{3,4}$/, 'mode must be octal, e.g. "0755"'),
   z.number().int().min(0).max(0o7777),
 ]);
-
-export function modeToNumber(mode: string | number | undefined, fallback: number): number {
-  if (mode === undefined) return fallback;
-  return typeof mode === 'number' ? mode : parseInt(mode, 8);
-}
 
 export function modeToString(mode: number): string {
   return '0' + (mode & 0o7777).toString(8).padStart(3, '0');
@@ -186,7 +183,3 @@ export type Ret = z.output<typeof RetSchema>;
 export type LockEntry = z.output<typeof LockEntrySchema>;
 /** A RET with its lock: the only form the store keeps. */
 export type LockedRet = Ret & { lock: { files: LockEntry[] } };
-
-export function isLocked(ret: Ret): ret is LockedRet {
-  return ret.lock !== undefined;
-}
