@@ -203,6 +203,7 @@ test("the sandbox host's environment is one the host's own config parser accepts
   assert.equal(config.regHome, '/var/lib/reg');
   assert.equal(providerOf(config.databaseUrl), 'postgresql');
   assert.equal(config.originOnly, true);
+  assert.ok(config.initialAdminPassword, 'a production start: a first admin, no demo accounts');
   assert.deepEqual([config.cluster?.sharedDir, config.cluster?.secretFile, config.cluster?.address], ['/srv/reg-shared', '/etc/reg/cluster/cluster-secret', 'http://10.42.0.7:3001']);
   // Every variable set is one somebody reads: the host's env.ts, reg-core's registry settings, Node.
   const envTs = readFileSync(join(root, 'apps/sandbox-host/src/env.ts'), 'utf8');
