@@ -139,6 +139,7 @@ test('each verb loads only what it needs', () => {
   for (const heavy of ['dist/cli/registry.js', 'dist/cli/ret.js', 'dist/cli/store.js', 'dist/ret/build-from-deb.js', 'dist/ret/build-from-npm.js', 'dist/store/gc.js', 'dist/limits/policy-file.js']) {
     assert.ok(!ps.includes(heavy), `reg ps does not load ${heavy}`);
   }
+  assert.deepEqual(ps.filter((m) => m.startsWith('node_modules/zod/') || m.startsWith('node_modules/js-yaml/')), [], 'reg ps evaluates neither zod nor YAML');
   const rets = modulesLoadedBy(['ret', 'ls']);
   assert.ok(!rets.includes('dist/container/engine.js'), 'reg ret ls does not open the engine');
 });

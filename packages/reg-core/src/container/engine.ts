@@ -5,7 +5,6 @@ import { createHash } from 'node:crypto';
 import type { ChildProcess } from 'node:child_process';
 import { readdir, rmdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { ensureRet } from '../registry/ensure.js';
 import { detectCgroupDriver } from '../cgroup/detect.js';
 import { markParent } from '../cgroup/parents.js';
 import { releaseSpares } from '../quota/volume.js';
@@ -70,6 +69,9 @@ export function cgroupParentFor(home: RegHome): string {
 
 /** The default on-demand fetch: pull a RET missing here from the configured registry. */
 async function pullIfMissing(home: RegHome, ref: string): Promise<void> {
+  // Loaded here, not at the top: only a RET missing here needs the registry client (and its zod
+  // schemas, http, zlib); every `reg run` and `reg ps` of a local RET would pay for loading it.
+  const { ensureRet } = await import('../registry/ensure.js');
   await ensureRet(home, ref);
 }
 
