@@ -3,7 +3,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Engine, buildFromHost, regHome } from '../../../packages/reg-core/src/index.ts';
+import { Engine, buildFromHost, regHome } from '../reg-core.js';
 const root = await mkdtemp(join(tmpdir(), 'reg-tdprof-'));
 const engine = await Engine.open({ home: regHome(root) });
 try {

@@ -72,12 +72,17 @@ export const realCgroupFs: CgroupFs = {
     }
   },
   async mkdir(path) {
-    try {
-      await fsp.mkdir(path);
-      return true;
-    } catch (e) {
-      if (errnoOf(e) === 'EEXIST' && (await realCgroupFs.isDir(path))) return false;
-      throw e;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await fsp.mkdir(path);
+        return true;
+      } catch (e) {
+        if (errnoOf(e) !== 'EEXIST') throw e;
+        if (await realCgroupFs.isDir(path)) return false;
+        // It existed and was removed before we looked (an empty parent another container's
+        // teardown rmdir'd): make it again.
+        if (attempt >= 3) throw e;
+      }
     }
   },
   async rmdir(path) {
