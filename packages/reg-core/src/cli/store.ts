@@ -23,6 +23,7 @@ export async function storeCommand(home: RegHome, argv: string[]): Promise<numbe
       console.log(`  RETs          ${s.rets}`);
       console.log(`  files (blobs) ${s.blobs}`);
       console.log(`  bytes         ${formatBytes(s.bytes)} (${s.bytes})`);
+      if (s.linkedBlobs) console.log(`  host inodes   ${s.linkedBlobs} blobs, ${formatBytes(s.linkedBytes ?? 0)}: the host's own files, linked (no disk of their own; shared page cache)`);
       if (s.closures.length) {
         console.log('');
         console.log(table([['RUNTIME', 'RETS', 'FILES', 'CLOSURE SIZE'], ...s.closures.map((c) => [c.ret, String(c.rets), String(c.files), formatBytes(c.bytes)])]));

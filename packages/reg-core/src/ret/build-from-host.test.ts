@@ -88,6 +88,9 @@ test('files under /usr are the host\'s own inodes in the store; /etc files and R
   if (etcFile) assert.notEqual(statSync(blobPath(home.blobs, etcFile.digest!, false)).ino, statSync(`/${etcFile.path}`).ino, `/${etcFile.path} (edited in place by admins) is copied`);
   const v = await verifyStore(home);
   assert.ok(v.linked > 500, `${v.linked} linked blobs`);
+  const st = await storeStats(home);
+  assert.equal(st.linkedBlobs, v.linked, 'store stats counts the same host inodes');
+  assert.ok(st.linkedBytes! > 10 * 2 ** 20 && st.linkedBytes! <= st.bytes);
   assert.deepEqual(v.problems, []);
   const copyHome = tempHome('reg-copy-');
   t.after(copyHome.cleanup);

@@ -3,11 +3,21 @@
 // RET it requires; libc, needed by python and node alike, is counted in both closures but stored
 // once — that difference is the saving.
 
+import { lstat } from 'node:fs/promises';
 import type { RegHome } from '../home.js';
 import { isRegError } from '../errors.js';
 import { listRets } from '../ret/repository.js';
 import { resolveGraph } from '../resolve/resolve.js';
+import { readHostLink } from './host-links.js';
 import { listBlobs, referencedBlobs } from './inventory.js';
+
+/** A blob that is still the host inode its link record names. */
+async function isHostLinked(home: RegHome, blob: string): Promise<boolean> {
+  const rec = await readHostLink(home, blob);
+  if (!rec) return false;
+  const st = await lstat(blob, { bigint: true }).catch(() => undefined);
+  return st !== undefined && String(st.ino) === rec.ino && String(st.dev) === rec.dev;
+}
 
 export interface ClosureSize {
   ret: string;
@@ -21,6 +31,9 @@ export interface StoreStats {
   /** Distinct blobs on disk, and their bytes. */
   blobs: number;
   bytes: number;
+  /** Of those, blobs that are host files' own inodes (linked, host-links.ts): no disk of their own, and their bytes. */
+  linkedBlobs?: number;
+  linkedBytes?: number;
   /** Each runtime's closure: RETs, files, bytes. */
   closures: ClosureSize[];
   /** Σ closure bytes: what the runtimes would take with unshared copies. */
@@ -36,9 +49,15 @@ export async function storeStats(home: RegHome): Promise<StoreStats> {
   const refs = await referencedBlobs(home);
   const blobs = await listBlobs(home);
   let bytes = 0;
+  let linkedBlobs = 0;
+  let linkedBytes = 0;
   const shared: StoreStats['shared'] = [];
   for (const b of blobs) {
     bytes += b.size;
+    if (b.nlink > 1 && (await isHostLinked(home, b.path))) {
+      linkedBlobs++;
+      linkedBytes += b.size;
+    }
     const rets = [...new Set((refs.get(b.path) ?? []).map((r) => r.ret))];
     if (rets.length > 1) shared.push({ digest: b.digest, size: b.size, referencedBy: rets });
   }
@@ -60,5 +79,5 @@ export async function storeStats(home: RegHome): Promise<StoreStats> {
     }
   }
   const logicalBytes = closures.reduce((n, c) => n + c.bytes, 0);
-  return { rets: metas.length, blobs: blobs.length, bytes, closures, logicalBytes, savedBytes: Math.max(0, logicalBytes - bytes), shared };
+  return { rets: metas.length, blobs: blobs.length, bytes, linkedBlobs, linkedBytes, closures, logicalBytes, savedBytes: Math.max(0, logicalBytes - bytes), shared };
 }
