@@ -27,6 +27,8 @@ export interface CgroupDriver {
   create(name: string, limits: CgroupLimits): Promise<{ procsFiles: string[] }>;
   setLimits(name: string, limits: CgroupLimits): Promise<void>;
   exists(name: string): Promise<boolean>;
+  /** The cgroup.procs files of an existing cgroup (what create() returned for it). */
+  procsFiles(name: string): Promise<string[]>;
   pids(name: string): Promise<number[]>;
   stats(name: string): Promise<CgroupStats>;
   /** Kills every process: v2 cgroup.kill if present, else freeze (v1 freezer / v2 cgroup.freeze) + SIGKILL every pid + thaw, repeated until empty or a deadline (fork bombs race you). */

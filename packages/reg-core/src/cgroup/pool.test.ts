@@ -50,7 +50,6 @@ function realPool(parent?: string) {
 }
 
 const read = (parent: string, c: string, name: string, f: string) => readFileSync(join(ROOT, c, parent, name, f), 'utf8').trim();
-const memcgCount = () => Number(/^memory\s+\d+\s+(\d+)/m.exec(readFileSync('/proc/cgroups', 'utf8'))?.[1]);
 
 function python(): string {
   const r = spawnSync('python3', ['-c', 'import sys; print(sys.executable)'], { encoding: 'utf8' });
@@ -92,10 +91,9 @@ describe('cgroup pool (real cgroupfs v1)', { skip: skipV1 }, () => {
     assert.equal(pool.poolStats().recycled, 1);
     assert.deepEqual(await pool.list(), [], 'idle members are not containers');
 
-    const before = memcgCount();
     const { procsFiles: files2 } = await pool.create('c2', { memoryBytes: 64 << 20, pids: 7 });
-    assert.equal(memcgCount(), before, 'no memory cgroup was created');
-    assert.equal(statSync(join(ROOT, 'memory', parent, 'c2')).ino, inode, 'the same cgroup, renamed');
+    // (Not /proc/cgroups: other runs on this host create cgroups meanwhile.)
+    assert.equal(statSync(join(ROOT, 'memory', parent, 'c2')).ino, inode, 'the same cgroup, renamed: none was created');
     assert.deepEqual(files2, CONTROLLERS.map((c) => join(ROOT, c, parent, 'c2', 'cgroup.procs')));
     assert.equal(read(parent, 'memory', 'c2', 'memory.limit_in_bytes'), String(64 << 20));
     assert.equal(read(parent, 'pids', 'c2', 'pids.max'), '7');
@@ -151,6 +149,19 @@ describe('cgroup pool (real cgroupfs v1)', { skip: skipV1 }, () => {
     assert.equal(existsSync(join(ROOT, 'memory', parent, members[1]!)), false, 'the populated member was removed');
     for (const name of ['d1', 'd2', 'd3']) await pool.remove(name);
     assert.equal(pool.poolStats().idle, 3);
+    await pool.drainPool();
+  });
+
+  it('a member that lost one controller directory is completed on hand-out', async () => {
+    const { parent, pool } = realPool();
+    await pool.reserve(1);
+    const [member] = (await readdir(join(ROOT, 'memory', parent))).filter(isPoolMember);
+    await rmdir(join(ROOT, 'pids', parent, member!));
+    const { procsFiles } = await pool.create('p1', { pids: 3 });
+    for (const f of procsFiles) assert.ok(existsSync(f), f);
+    assert.equal(read(parent, 'pids', 'p1', 'pids.max'), '3');
+    assert.equal(pool.poolStats().handedOut, 1);
+    await pool.remove('p1');
     await pool.drainPool();
   });
 

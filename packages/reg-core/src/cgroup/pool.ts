@@ -10,6 +10,7 @@
 // rename, which is atomic across processes: a member another process took first is simply gone.
 
 import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { RegError, isRegError } from '../errors.js';
 import { type CgroupDriver, type CgroupLimits, type CgroupStats, assertCgroupName, validateLimits } from './driver.js';
 
@@ -130,9 +131,11 @@ export class PooledCgroupDriver implements CgroupDriver {
       this.counts.handedOut++;
       this.lastHandOut = Date.now();
       try {
-        // Idempotent on an existing cgroup: writes the limits, re-makes a controller dir that
-        // vanished, and returns the procs files.
-        return await this.base.create(name, clean);
+        const procsFiles = await this.base.procsFiles(name);
+        // A controller dir that vanished while idle: create() makes it again (idempotent).
+        if (procsFiles.some((f) => !existsSync(f))) return await this.base.create(name, clean);
+        await this.base.setLimits(name, clean);
+        return { procsFiles };
       } catch (e) {
         await this.remove(name).catch(() => undefined);
         throw e;
@@ -237,6 +240,9 @@ export class PooledCgroupDriver implements CgroupDriver {
   }
   exists(name: string): Promise<boolean> {
     return this.base.exists(name);
+  }
+  procsFiles(name: string): Promise<string[]> {
+    return this.base.procsFiles(name);
   }
   pids(name: string): Promise<number[]> {
     return this.base.pids(name);

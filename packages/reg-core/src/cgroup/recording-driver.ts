@@ -31,6 +31,10 @@ export class RecordingCgroupDriver implements CgroupDriver {
     if (group) group.limits = { ...group.limits, ...clean };
   }
 
+  async procsFiles(name: string): Promise<string[]> {
+    return [`/fake/reg/${name}/cgroup.procs`];
+  }
+
   async exists(name: string): Promise<boolean> {
     return this.groups.has(name);
   }

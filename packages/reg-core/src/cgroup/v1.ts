@@ -195,6 +195,10 @@ export class CgroupV1Driver implements CgroupDriver {
     }
   }
 
+  async procsFiles(name: string): Promise<string[]> {
+    return (await this.dirs(name)).map(([, dir]) => join(dir, 'cgroup.procs'));
+  }
+
   async exists(name: string): Promise<boolean> {
     for (const [, dir] of await this.dirs(name)) if (await this.fs.isDir(dir)) return true;
     return false;
@@ -277,17 +281,24 @@ export class CgroupV1Driver implements CgroupDriver {
     // Memory first, always: of two processes renaming the same cgroup, the loser fails on the
     // first controller (ENOENT) before it has moved anything.
     const done: Controller[] = [];
-    try {
-      for (const [c, dir] of dirs) {
-        try {
-          await this.fs.rename(dir, this.dirIn(c, to));
-          done.push(c);
-        } catch (e) {
-          // A controller dir missing (never made, or removed behind our back) is made afresh below.
-          if (errnoOf(e) === 'ENOENT' && c !== 'memory') continue;
-          throw e;
-        }
+    const one = async ([c, dir]: [Controller, string]) => {
+      try {
+        await this.fs.rename(dir, this.dirIn(c, to));
+        done.push(c);
+      } catch (e) {
+        // A controller dir missing (never made, or removed behind our back) is made again by the
+        // next create() of that name.
+        if (errnoOf(e) === 'ENOENT' && c !== 'memory') return;
+        throw e;
       }
+    };
+    try {
+      const memory = dirs.find(([c]) => c === 'memory')!;
+      await one(memory);
+      // Once memory is ours nobody else can be renaming this cgroup: the rest at once.
+      const rest = await Promise.allSettled(dirs.filter(([c]) => c !== 'memory').map(one));
+      const failed = rest.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+      if (failed) throw failed.reason;
     } catch (e) {
       for (const c of done) await this.fs.rename(this.dirIn(c, to), this.dirIn(c, from)).catch(() => undefined);
       if (errnoOf(e) === 'ENOENT') throw cgroupNotFound(from, this.dirIn('memory', from));

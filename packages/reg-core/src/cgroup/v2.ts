@@ -142,6 +142,10 @@ export class CgroupV2Driver implements CgroupDriver {
     await this.applyLimits(dir, clean);
   }
 
+  async procsFiles(name: string): Promise<string[]> {
+    return [join(await this.dir(name), 'cgroup.procs')];
+  }
+
   async exists(name: string): Promise<boolean> {
     return this.fs.isDir(await this.dir(name));
   }
