@@ -3,8 +3,9 @@
 // backwards across rotated files, follow survives a rotation; and for real: a detached container
 // flooding its output, read by `reg logs` in a separate CLI process, its helper a few hundred KiB.
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -104,6 +105,24 @@ test('bad limits are refused: the environment names the variable, reg-log itself
     assert.match(r.stderr, /^usage: reg-log/);
   }
   assert.ok(!existsSync(join(home.root, 'bad.log')), 'nothing written on bad arguments');
+});
+
+test('a full disk drops output instead of blocking the writer; rotation frees room and logging resumes', { skip: !isRoot && 'needs root to mount a small tmpfs' }, async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'reg-logs-full-'));
+  execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=64k', 'tmpfs', dir]);
+  t.after(() => {
+    spawnSync('umount', [dir]);
+    rmSync(dir, { recursive: true, force: true });
+  });
+  const path = join(dir, 'full.log');
+  // 48 KiB files (192 lines of 256 bytes), one rotated copy, on 64 KiB: the second file hits
+  // ENOSPC (the rest of it is dropped); its rotation deletes the first and the third fits.
+  const chunks = Array.from({ length: 500 }, (_, i) => `${String(i).padStart(4, '0')} ${'x'.repeat(250)}\n`);
+  await writeAll(path, { maxBytes: 48 * 1024, files: 1 }, chunks);
+  const text = await collect(readLog(path, { files: 1 })); // oldest first
+  assert.ok(text.endsWith(`0499 ${'x'.repeat(250)}\n`), 'the newest output is logged once a rotation freed room');
+  assert.ok(text.length < 500 * 256 - 192 * 256, 'what did not fit was dropped');
+  assert.ok(!text.includes('0383 '), 'the end of the second file, written while the disk was full, is gone');
 });
 
 test('--tail reads only the last lines, across rotated files', async () => {
