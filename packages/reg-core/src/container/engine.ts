@@ -19,7 +19,7 @@ import { processStartTime, waitForExit } from './proc.js';
 import { exec } from './exec.js';
 import { generate, type GenerateOptions } from './generate.js';
 import { insert, uninstall } from './insert.js';
-import { finalise, reconcile, refresh } from './refresh.js';
+import { finalise, reconcile, refresh, refreshListed } from './refresh.js';
 import { remove, removeMany } from './remove.js';
 import { start, type Started } from './start.js';
 import { containerPaths, listStates, loadState, saveState, type ContainerState } from './state.js';
@@ -205,7 +205,7 @@ export class Engine {
   async list(opts: { all?: boolean } = {}): Promise<ContainerState[]> {
     const out: ContainerState[] = [];
     for (const s of await listStates(this.ctx.home)) {
-      const r = await refresh(this.ctx, s.id).catch(() => s);
+      const r = await refreshListed(this.ctx, s).catch(() => s);
       if (opts.all || r.status === 'running' || r.status === 'inserting') out.push(r);
     }
     return out;

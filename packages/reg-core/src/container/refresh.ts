@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import type { EngineContext } from './context.js';
 import { cgroupName, removeCgroup } from './context.js';
 import { readEvents } from '../launch/events.js';
-import { isSameProcess } from './proc.js';
+import { isSameProcess, isSameProcessSync } from './proc.js';
 import { containerPaths, listStates, loadState, saveState, type ContainerState } from './state.js';
 import type { Outcome } from './status.js';
 
@@ -46,6 +46,16 @@ export async function finalise(ctx: EngineContext, s: ContainerState, opts: { cg
   return s;
 }
 
+/**
+ * refresh() of a state already in hand (from listStates): a live container costs one synchronous
+ * /proc read instead of reading its state file again; a dead one is finalised from a fresh read.
+ */
+export async function refreshListed(ctx: EngineContext, s: ContainerState): Promise<ContainerState> {
+  if (s.status !== 'running' && s.status !== 'inserting') return s;
+  if (isSameProcessSync(s.initPid, s.initStartTime)) return s;
+  return refresh(ctx, s.id);
+}
+
 export async function refresh(ctx: EngineContext, idOrName: string): Promise<ContainerState> {
   const s = await loadState(ctx.home, idOrName);
   if ((s.status === 'running' || s.status === 'inserting') && !(await isSameProcess(s.initPid, s.initStartTime))) {
@@ -65,7 +75,7 @@ export async function reconcile(ctx: EngineContext): Promise<{ stopped: string[]
   const states = await listStates(ctx.home);
   for (const s of states) {
     const before = s.status;
-    const after = await refresh(ctx, s.id);
+    const after = await refreshListed(ctx, s);
     if (before !== after.status) stopped.push(s.id);
   }
   const known = new Set(states.filter((s) => s.status === 'running' || s.status === 'inserting').map((s) => cgroupName(s.id)));
