@@ -13,6 +13,10 @@
 // ("212 of 240 ready", failures named) goes to ClassEvents and the ClassRun row. Starting twice
 // answers the run in progress; stopping mid-start cancels what is left, then ends every session
 // of the class (the students are told why) and removes the pool. Workspaces stay.
+//
+// Start class also holds a warm terminal per student in the host's terminal pool (parked
+// launchers under their ptys, terminals/terminal-pool.ts), so the click is a plan sent to a
+// process that is already in its cgroup and namespaces; Stop class lets them go.
 
 import { randomUUID } from 'node:crypto';
 import { cgroupLimitsOf, diskQuotaOf, effectiveLimits, isRegError, RegError, type ContainerState, type Engine, type Limits } from '@reg/core';
@@ -142,6 +146,9 @@ export class ClassRunner {
       let state = this.takePooled(classId, userId, env.ref);
       if (!state) state = await this.generate(c, userId);
       else await this.workspaces.ensureQuick(c, userId); // remounts if needed, recreates a removed home
+      // The member Start class held for this student is the one this open takes (the pool's floor
+      // drops before the take, so the take does not trigger a refill).
+      this.sessions.pool?.opened(classId, userId);
       try {
         await this.sessions.open(state, userId);
       } catch (e) {
@@ -213,6 +220,15 @@ export class ClassRunner {
       await this.db.classRun.update({ where: { id: run.id }, data: { ready, failed: failures.length, failures: JSON.stringify(failures), ...(final && status === 'started' && { status, readyAt: new Date() }), ...(final && status === 'failed' && { status }) } });
     };
     await report('starting', true);
+    // Warm terminals for every student who has none yet, parked while the rest is prepared (the
+    // engine's pool spawns them in the background, one at a time). Beyond the pool's capacity the
+    // others open the cold way, through the same admission queue.
+    const pool = this.sessions.pool;
+    if (pool) {
+      const want = students.filter((s) => !this.hasLiveSession(s.userId)).map((s) => s.userId);
+      const held = pool.holdFor(classId, want);
+      this.log.info(`class "${c.name}": ${held} warm terminals held for ${want.length} students${held < want.length ? ` (the pool's capacity; ${want.length - held} will open the cold way)` : ''}`);
+    }
     try {
       // Composing and materialising once, first: every student's generate then only links layers.
       await this.environment(c);
@@ -250,6 +266,7 @@ export class ClassRunner {
     await this.classes.row(classId);
     const live = await this.db.classRun.findFirst({ where: { classId, status: { in: ['starting', 'started'] } }, orderBy: { startedAt: 'desc' } });
     if (live) await this.db.classRun.update({ where: { id: live.id }, data: { status: 'stopping' } });
+    this.sessions.pool?.release(classId);
     const active = this.runs.get(classId);
     if (active) {
       active.cancelled = true;
@@ -284,6 +301,7 @@ export class ClassRunner {
 
   /** Ends one user's terminals in a class (removed from it): they are told why. */
   async endUserSessions(classId: string, userId: string, message: string): Promise<number> {
+    this.sessions.pool?.opened(classId, userId); // removed from the class: nothing is held for them
     const rows = await this.db.container.findMany({ where: { classId, ownerId: userId, status: { not: 'removed' } }, select: { id: true } });
     const key = `${classId}/${userId}`;
     const pooled = this.pool.get(key);
@@ -342,7 +360,10 @@ export class ClassRunner {
   /** Host shutdown: the pool's containers go (sessions are ended by the registry). */
   async close(): Promise<void> {
     if (this.scheduleTimer) clearInterval(this.scheduleTimer);
-    for (const r of this.runs.values()) r.cancelled = true;
+    for (const [classId, r] of this.runs) {
+      r.cancelled = true;
+      this.sessions.pool?.release(classId);
+    }
     await Promise.all([...this.runs.values()].map((r) => r.done));
     for (const s of this.pool.values()) await this.discard(s.id);
     this.pool.clear();

@@ -5,12 +5,13 @@
 // container is removed and its row is closed. A session that belongs to a class follows that
 // class's idle policy and reports the student's state (connected, idle, ended) on ClassEvents.
 
-import type { ContainerState, Engine, Outcome } from '@reg/core';
+import type { ContainerState, Engine, Outcome, Started } from '@reg/core';
 import { describeSessionEnd, type SessionEndReason } from '@reg/protocol';
 import type { ClassEvents } from '../classes/class-events.js';
 import type { Db } from '../db/client.js';
 import type { Log } from '../log.js';
 import { ptySpawner } from './pty-spawner.js';
+import type { TerminalPool } from './terminal-pool.js';
 import { TerminalSession } from './terminal-session.js';
 
 export interface SessionRegistryOptions {
@@ -50,6 +51,8 @@ export class SessionRegistry {
     private readonly opts: SessionRegistryOptions,
     private readonly log: Log,
     private readonly events?: ClassEvents,
+    /** Warm terminals (parked launchers under ptys); without it every open is cold. */
+    readonly pool?: TerminalPool,
   ) {}
 
   /** The live sessions of one class (optionally one student's). */
@@ -117,7 +120,7 @@ export class SessionRegistry {
     await this.describe(session, state, ctx.classId);
     let ptyExited!: () => void;
     const exited = new Promise<void>((resolve) => (ptyExited = resolve));
-    const started = this.engine.start(id, ptySpawner(size, (p) => session.bindPty(p, ptyExited)));
+    const started = this.startUnderPty(session, state, size, ptyExited);
     this.finished.set(
       id,
       exited.then(async () => {
@@ -134,6 +137,34 @@ export class SessionRegistry {
       session.endReason ??= 'exited';
       throw e;
     }
+  }
+
+  /**
+   * Starts the container under a pty bound to the session: a warm member (a launcher parked under
+   * its pty, in its cgroup, its namespaces made) when the pool has one; else the cold way (a pty
+   * forked now and a launcher that does it all). A warm start that failed before its plan reached
+   * the member (it died, its cgroup vanished) leaves the container as it was: opened cold instead.
+   */
+  private async startUnderPty(session: TerminalSession, state: ContainerState, size: { cols: number; rows: number }, ptyExited: () => void): Promise<Started> {
+    const warm = await this.pool?.take(state, size);
+    if (warm) {
+      try {
+        const started = await this.engine.startWithMember(state.id, warm.member);
+        session.bindPty(warm.pty, ptyExited, { pending: warm.handOver(), exited: warm.exited });
+        return started;
+      } catch (e) {
+        warm.kill();
+        const now = await this.engine.inspect(state.id).catch(() => undefined);
+        if (now?.status !== 'generated') {
+          // The plan was taken and the container failed: as a cold start's failure, its end
+          // (once the member's pty is gone) finishes the session.
+          session.bindPty(warm.pty, ptyExited, { pending: warm.handOver(), exited: warm.exited });
+          throw e;
+        }
+        this.log.error(`terminal ${state.id}: the warm member failed before its plan (${(e as Error).message}); starting it the cold way`);
+      }
+    }
+    return this.engine.start(state.id, ptySpawner(size, (p) => session.bindPty(p, ptyExited)));
   }
 
   /** Ends a session: stop (SIGTERM, then the cgroup is killed) and wait until it is all gone. */

@@ -149,16 +149,24 @@ export class TerminalSession {
     return this.paused;
   }
 
-  /** Wires the pty (called by the spawner, before the engine waits for the launcher's start). */
-  bindPty(p: IPty, onExit: () => void): void {
+  /**
+   * Wires the pty: called by the spawner, before the engine waits for the launcher's start; or,
+   * for a warm terminal, once its plan is taken, with what the container wrote meanwhile
+   * (`pending`) and its exit as a promise (it may have exited already).
+   */
+  bindPty(p: IPty, onExit: () => void, warm?: { pending: string; exited: Promise<unknown> }): void {
     this.pty = p;
-    this.subscriptions.push(
-      p.onData((data) => this.onOutput(data)),
-      p.onExit(() => {
-        this.flush();
-        onExit();
-      }),
-    );
+    const exit = () => {
+      this.flush();
+      onExit();
+    };
+    this.subscriptions.push(p.onData((data) => this.onOutput(data)));
+    if (warm) {
+      if (warm.pending) this.onOutput(warm.pending);
+      void warm.exited.then(exit);
+    } else {
+      this.subscriptions.push(p.onExit(exit));
+    }
   }
 
   /** Attaches a browser (taking over from another tab), sends it the screen, then live output. */
