@@ -8,7 +8,7 @@ import { chmod, mkdir, open } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { PrismaBetterSqlite3 } from '@prisma/adapter-better-sqlite3';
 import { PrismaClient } from '../generated/prisma/client.js';
-import { DatabaseError } from './database-errors.js';
+import { DatabaseError, postgresSchemaOf } from './database-errors.js';
 import { applyMigrations, applyPostgresMigrations } from './migrate.js';
 
 export type Db = PrismaClient;
@@ -42,6 +42,7 @@ export async function openDb(databaseUrl: string): Promise<{ db: Db; migrated: s
 async function openPostgres(url: string): Promise<{ db: Db; migrated: string[]; provider: DatabaseProvider }> {
   // Unreachable, wrong password, missing database: applyPostgresMigrations throws a DatabaseError
   // naming host:port before anything else starts.
+  const schema = postgresSchemaOf(url); // a bad ?schema= is refused before anything connects
   const migrated = await applyPostgresMigrations(url);
   // Loaded only here: a SQLite host never pays for the second client.
   const [{ PrismaPg }, { PrismaClient: PostgresClient }] = await Promise.all([import('@prisma/adapter-pg'), import('../generated/prisma-postgresql/client.js')]);
@@ -51,7 +52,8 @@ async function openPostgres(url: string): Promise<{ db: Db; migrated: string[]; 
     { connectionString: url, connectionTimeoutMillis: 5000, max: 20, keepAlive: true },
     // A server restart ends idle pooled connections with an 'error' event: without a listener
     // that would be an uncaught exception. The pool drops them; nothing else to do.
-    { onPoolError: () => {}, onConnectionError: () => {} },
+    // ?schema= in DATABASE_URL: Prisma's queries name that schema (migrate.ts made the tables there).
+    { onPoolError: () => {}, onConnectionError: () => {}, ...(schema && { schema }) },
   );
   // The same schema generated for another provider: the same models, queries and results.
   const db = new PostgresClient({ adapter }) as unknown as Db;

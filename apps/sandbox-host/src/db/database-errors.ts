@@ -72,3 +72,19 @@ export function isDatabaseUnavailable(e: unknown): boolean {
   }
   return false;
 }
+
+/**
+ * The PostgreSQL schema named by DATABASE_URL's `?schema=` (Prisma's convention), or undefined for
+ * the server's default (public). Checked: it becomes an identifier in SQL.
+ */
+export function postgresSchemaOf(url: string): string | undefined {
+  let schema: string | null = null;
+  try {
+    schema = new URL(url).searchParams.get('schema');
+  } catch {
+    throw new DatabaseError('DATABASE_URL_INVALID', 'DATABASE_URL is not a valid URL: write postgresql://user:password@host:port/database');
+  }
+  if (schema === null || schema === '') return undefined;
+  if (!/^[A-Za-z_][A-Za-z0-9_]{0,62}$/.test(schema)) throw new DatabaseError('DATABASE_URL_INVALID', `DATABASE_URL ?schema=${schema}: a schema name is letters, digits and _ (at most 63, not starting with a digit)`);
+  return schema;
+}

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import pg from 'pg';
-import { databaseConnectError } from './database-errors.js';
+import { databaseConnectError, postgresSchemaOf } from './database-errors.js';
 
 export const MIGRATIONS_DIR = fileURLToPath(new URL('../../../../prisma/migrations/', import.meta.url));
 export const POSTGRES_MIGRATIONS_DIR = fileURLToPath(new URL('../../../../prisma/postgresql/migrations/', import.meta.url));
@@ -114,6 +114,12 @@ export async function applyPostgresMigrations(url: string, dir = POSTGRES_MIGRAT
   }
   try {
     await client.query('SELECT pg_advisory_lock($1)', [PRISMA_MIGRATE_LOCK]);
+    // DATABASE_URL's ?schema= (Prisma's convention): tables and bookkeeping live there, as Prisma's client expects.
+    const schema = postgresSchemaOf(url);
+    if (schema) {
+      await client.query(`CREATE SCHEMA IF NOT EXISTS "${schema}"`);
+      await client.query(`SET search_path TO "${schema}"`);
+    }
     await client.query(POSTGRES_BOOKKEEPING);
     const rows = (await client.query<{ migration_name: string; checksum: string }>('SELECT migration_name, checksum FROM _prisma_migrations WHERE finished_at IS NOT NULL AND rolled_back_at IS NULL')).rows;
     const done = new Map(rows.map((r) => [r.migration_name, r.checksum]));
