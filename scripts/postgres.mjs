@@ -13,10 +13,10 @@
 //   runs one in the foreground, prints DATABASE_URL=..., stops on Ctrl-C / SIGTERM.
 import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chownSync, existsSync, mkdirSync, openSync, closeSync, readdirSync, readFileSync, writeFileSync, rmSync } from 'node:fs';
+import { chownSync, existsSync, mkdirSync, openSync, closeSync, readdirSync, readFileSync, statSync, writeFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { createRequire } from 'node:module';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -96,6 +96,14 @@ export async function startPostgres({ dir, port = 0, host = '127.0.0.1', fast = 
   const as = owner ? { uid: owner.uid, gid: owner.gid } : {};
   mkdirSync(socketDir, { recursive: true, mode: 0o700 });
   if (owner) for (const d of [dir, socketDir]) chownSync(d, owner.uid, owner.gid);
+  if (owner) {
+    // The server runs as postgres: every directory above ours must let it through.
+    for (let up = dirname(dir); ; up = dirname(up)) {
+      const st = statSync(up);
+      if (!(st.mode & 0o001) && st.uid !== owner.uid) throw new Error(`cannot start PostgreSQL in ${dir}: it runs as the postgres user, who cannot enter ${up} (mode ${(st.mode & 0o777).toString(8)}); chmod o+x ${up} or choose a directory elsewhere`);
+      if (up === dirname(up)) break;
+    }
+  }
 
   // Who runs this cluster: reapStalePostgres() stops clusters whose owner died without stopping them.
   writeFileSync(join(dir, 'owner.pid'), `${process.pid}\n`);
