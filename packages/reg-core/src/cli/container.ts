@@ -1,5 +1,6 @@
 // Container commands: run, generate, start, stop, rm, ps, exec, install, uninstall, stats, inspect.
 
+import { access } from 'node:fs/promises';
 import { RegError } from '../errors.js';
 import type { CgroupLimits } from '../cgroup/driver.js';
 import type { Engine } from '../container/engine.js';
@@ -10,7 +11,7 @@ import { childProcessSpawner } from '../launch/launcher.js';
 import { parse, need, type Options } from './args.js';
 import { formatBytes, table } from './output.js';
 import { tracer } from '../container/trace.js';
-import type { Limits } from '../limits/policy.js';
+import type { Limits } from '../limits/limits.js';
 
 export const CREATE_OPTIONS: Options = {
   template: { type: 'string', short: 't' },
@@ -60,9 +61,13 @@ export function limitsLayerFrom(values: Record<string, unknown>): Partial<Limits
  * over the built-in defaults, within this host's ceilings), as the host does for its users.
  */
 export async function withPolicyLimits(engine: Engine, opts: GenerateOptions, values: Record<string, unknown>): Promise<GenerateOptions> {
-  // Loaded here, not at the top: the policy's schemas are needed only by the verbs that create.
-  const [{ cgroupLimitsOf, effectiveLimits }, { diskQuotaOf, loadLimitPolicy }] = await Promise.all([import('../limits/policy.js'), import('../limits/policy-file.js')]);
-  const limits = effectiveLimits(await loadLimitPolicy(engine.home), limitsLayerFrom(values));
+  // Loaded here, not at the top: only the verbs that create need the policy. Without a limits.json
+  // the policy is the built-in defaults within this host's ceilings (what loadLimitPolicy returns
+  // then too), so its schemas and zod are loaded only to check a file that exists.
+  const { cgroupLimitsOf, defaultPolicy, diskQuotaOf, effectiveLimits, hostCeilings, policyFilePath } = await import('../limits/limits.js');
+  const hasFile = await access(policyFilePath(engine.home)).then(() => true, () => false);
+  const policy = hasFile ? await (await import('../limits/policy-file.js')).loadLimitPolicy(engine.home) : defaultPolicy(hostCeilings(engine.home.root));
+  const limits = effectiveLimits(policy, limitsLayerFrom(values));
   return { ...opts, limits: cgroupLimitsOf(limits), disk: diskQuotaOf(limits), ptys: limits.ptys };
 }
 

@@ -152,6 +152,24 @@ test('reg run --rm through the bundle: output, exit code, nothing left behind', 
   const killed = reg(['run', '--rm', '-t', 'python@3.11', '--', 'python3', '-c', 'import os, signal; os.kill(os.getpid(), signal.SIGTERM)']);
   assert.equal(killed.code, 128 + 15, killed.stderr);
   assert.match(killed.stderr, /killed by signal/);
+  // Without a limits.json the policy is the defaults within this host: no zod, no YAML at all.
+  const loaded = modulesLoadedBy(['run', '--rm', '-t', 'python@3.11', '--', 'python3', '-c', 'pass']);
+  assert.ok(loaded.includes('dist/limits/limits.js'));
+  assert.deepEqual(loaded.filter((m) => m.startsWith('node_modules/zod/') || m.startsWith('node_modules/js-yaml/')), [], 'reg run of a local RET evaluates neither zod nor YAML');
+  // A limits.json is checked (zod), and a bad one is named, field and all, before anything starts.
+  writeFileSync(join(home.root, 'limits.json'), '{"defaults": {"pids": "many"}}\n');
+  try {
+    const bad = reg(['run', '--rm', '-t', 'python@3.11', '--', 'python3', '-c', 'pass']);
+    assert.equal(bad.code, 2, bad.stderr);
+    assert.match(bad.stderr, /limits\.json: defaults\.pids: /);
+    writeFileSync(join(home.root, 'limits.json'), '{"defaults": {"pids": 48}}\n');
+    const id = reg(['run', '-d', '-t', 'python@3.11', '--', 'python3', '-c', 'import time; time.sleep(30)']).stdout.trim();
+    const inspected = JSON.parse(reg(['inspect', id]).stdout) as { limits?: { pids?: number } };
+    assert.equal(inspected.limits?.pids, 48, 'the file\'s default applies');
+    assert.equal(reg(['rm', '-f', id]).code, 0);
+  } finally {
+    rmSync(join(home.root, 'limits.json'), { force: true });
+  }
   const missing = reg(['run', '--rm', '-t', 'nosuch@1', '--', 'true']);
   assert.equal(missing.code, 1);
   assert.match(missing.stderr, /reg: error\[RET_NOT_FOUND\]/);

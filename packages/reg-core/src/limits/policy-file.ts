@@ -7,11 +7,10 @@
 //     "maxContainersPerUser": 4 }
 
 import { readFile, rename, stat, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { z } from 'zod';
 import { RegError } from '../errors.js';
 import type { RegHome } from '../home.js';
-import type { DiskQuota } from '../quota/volume.js';
+import { policyFilePath } from './limits.js';
 import { DEFAULT_LIMITS, DEFAULT_MAX_CONTAINERS_PER_USER, hostCeilings, LIMIT_FIELDS, limitsLayerSchema, validatePolicy, type LimitPolicy, type Limits } from './policy.js';
 
 export const policyFileSchema = z
@@ -23,7 +22,8 @@ export const policyFileSchema = z
   .strict();
 export type PolicyFile = z.infer<typeof policyFileSchema>;
 
-export const policyFilePath = (home: RegHome) => join(home.root, 'limits.json');
+// Defined with the zod-free limits (a command that finds no file need not load this module).
+export { diskQuotaOf, policyFilePath } from './limits.js';
 
 let cache: { path: string; mtimeMs: number; policy: LimitPolicy } | undefined;
 
@@ -80,5 +80,3 @@ export async function saveLimitPolicy(home: RegHome, file: PolicyFile): Promise<
   return policy;
 }
 
-/** The disk part of a container's limits. */
-export const diskQuotaOf = (l: Limits): DiskQuota => ({ bytes: l.diskBytes, inodes: l.diskInodes });
