@@ -90,7 +90,7 @@ export async function startHost(config: HostConfig, opts: { log?: Log } = {}): P
   let terminalCount = () => 0;
   let fencedHandler: (reason: string) => Promise<void> = async () => {};
   // Joining refuses (clock far off, this id live in another process, another secret) before anything is touched.
-  await cluster?.join(db, { engine: () => engine, terminals: () => terminalCount(), onFenced: (reason) => fencedHandler(reason), log }).catch(async (e) => {
+  await cluster?.join(db, { engine: () => engine, terminals: () => terminalCount(), onFenced: (reason) => fencedHandler(reason), events: () => classEvents, log }).catch(async (e) => {
     await engine.disposeCgroupParent().catch(() => {});
     await db.$disconnect();
     throw e;

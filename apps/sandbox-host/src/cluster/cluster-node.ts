@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { Engine, listRets } from '@reg/core';
 import type { Context } from 'hono';
 import { RequestError } from '../auth/principal.js';
+import type { ClassEvents } from '../classes/class-events.js';
 import type { Db } from '../db/client.js';
 import type { Host } from '../generated/prisma/client.js';
 import type { Log } from '../log.js';
@@ -45,6 +46,8 @@ export interface ClusterNodeDeps {
   terminals: () => number;
   /** End every terminal and unmount every workspace: this host lost its membership. */
   onFenced: (reason: string) => Promise<void>;
+  /** The classroom's event bus (live class views learn that a dead host's students were disconnected). */
+  events?: () => ClassEvents;
   log: Log;
 }
 
@@ -159,10 +162,14 @@ export class ClusterNode {
    */
   async failover(h: Host): Promise<void> {
     const log = this.deps!.log;
-    const rows = await this.db.container.findMany({ where: { hostId: h.id, status: { not: 'removed' } }, select: { id: true } });
+    const rows = await this.db.container.findMany({ where: { hostId: h.id, status: { not: 'removed' } }, select: { id: true, ownerId: true, classId: true } });
     await this.db.container.updateMany({ where: { hostId: h.id, status: { not: 'removed' } }, data: { status: 'removed', endReason: 'host-down', endMessage: HOST_DOWN_MESSAGE, endedAt: new Date() } });
     if (h.machineId && h.machineId === this.machine && h.regHome) await this.reapLocal(h).catch((e) => log.error(`cluster: removing the containers host ${h.id} left on this machine`, e));
     const leases = await this.db.workspaceLease.deleteMany({ where: { hostId: h.id } });
+    const at = new Date().toISOString();
+    for (const r of rows) {
+      if (r.classId && r.ownerId) this.deps!.events?.().emit({ type: 'student', classId: r.classId, userId: r.ownerId, state: 'ended', containerId: r.id, at, endMessage: HOST_DOWN_MESSAGE });
+    }
     log.info(`cluster: failover of ${h.id}: ${rows.length} terminal(s) ended, ${leases.count} workspace lease(s) freed`);
   }
 
