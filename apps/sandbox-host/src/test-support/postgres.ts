@@ -8,11 +8,13 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-interface PostgresScript {
-  startPostgres(opts: { dir: string; port?: number; fast?: boolean }): Promise<{ url: string; host: string; port: number; dataDir: string; pid: number; stop(): Promise<void>; stopSync(): void }>;
+/** scripts/postgres.mjs, as its callers here use it. */
+export interface PostgresScript {
+  startPostgres(opts: { dir: string; port?: number; host?: string; fast?: boolean }): Promise<{ url: string; host: string; port: number; dataDir: string; pid: number; stop(): Promise<void>; stopSync(): void }>;
   createDatabase(adminUrl: string, name: string): Promise<string>;
   dropDatabase(adminUrl: string, name: string): Promise<void>;
   postgresUnavailableReason(): string | undefined;
+  reapStalePostgres(parent: string, prefixes: string[]): string[];
 }
 
 // scripts/postgres.mjs is plain JS shared with scripts/test.mjs and `npm run cluster`.
