@@ -122,9 +122,16 @@ export function registerTerminalNamespace(io: Server, deps: TerminalNamespaceDep
       const t = check.payload;
       if (t.kind !== 'attach') return reply(fail('UNAUTHENTICATED', 'that is not a terminal token'));
       if (t.cid !== req.data.containerId) return reply(fail('FORBIDDEN', 'the token was issued for another container'));
-      const row = await deps.db.container.findUnique({ where: { id: req.data.containerId }, select: { ownerId: true } }).catch(() => null);
-      if (!row || row.ownerId !== t.sub) return reply(fail('FORBIDDEN', 'this terminal is not yours'));
       const target = deps.sessions.get(req.data.containerId);
+      let ownerId: string | null | undefined;
+      try {
+        ownerId = (await deps.db.container.findUnique({ where: { id: req.data.containerId }, select: { ownerId: true } }))?.ownerId;
+      } catch {
+        // The database is unreachable: this host's live session knows its owner, so a reload of a
+        // terminal that is already open keeps working during the outage (the token is signed).
+        ownerId = target?.ownerId;
+      }
+      if (!ownerId || ownerId !== t.sub) return reply(fail('FORBIDDEN', 'this terminal is not yours'));
       if (!target || target.endReason) return reply(fail('NOT_FOUND', 'this terminal has ended'));
       if (session && session !== target) session.detach(client);
       viewing?.unobserve(client);
