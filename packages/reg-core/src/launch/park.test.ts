@@ -87,7 +87,7 @@ test('a start takes a parked member; the next container sees nothing of the prev
   const before = await engine.pool!.status();
   assert.equal(before.byKey.isolated.ready, 2);
   const [m1, m2] = before.members;
-  const parkedNs = ns(m1!.pid);
+  const parkedNs = new Map([m1!, m2!].map((m) => [m.pid, ns(m.pid)]));
 
   // X: small limits, a secret in its env, writes a file into /tmp and its writable layer, then sleeps.
   const x = await engine.generate({ ret: 'probe', command: ['reg-probe', 'sleep', '30'], limits: { memoryBytes: 64 << 20, pids: 50 }, env: { SECRET: 'from-x' } });
@@ -105,7 +105,7 @@ test('a start takes a parked member; the next container sees nothing of the prev
   assert.ok(readFileSync(join(memoryCg(), x.id, 'cgroup.procs'), 'utf8').split('\n').map(Number).includes(xLauncher));
   // The namespaces were made at park time (pid ns: pid 1 is the first child of the parked launcher).
   const xNs = ns(xInit);
-  for (const n of ['ipc', 'uts', 'net', 'cgroup'] as const) assert.equal(xNs[n], parkedNs[n] ?? xNs[n], n);
+  for (const n of ['ipc', 'uts', 'net', 'cgroup'] as const) assert.equal(xNs[n], parkedNs.get(xLauncher)![n], n);
   const xOut = capture();
   const xs = await engine.exec(x.id, ['reg-probe', 'env', 'SECRET'], xOut.spawn);
   await xs.exited;
@@ -144,6 +144,27 @@ test('a start takes a parked member; the next container sees nothing of the prev
   assert.equal((await engine.pool!.status()).members.length, 0, 'both members were used once');
 });
 
+test('the escape probes answer the same from a parked member as from a cold start (a pooled member weakens no step)', { skip }, async () => {
+  const { launcherPath } = await import('@reg/native');
+  const { dirname } = await import('node:path');
+  const ask = async (warm: boolean) => {
+    if (warm) await engine.pool!.fill('isolated', 1);
+    const c = capture();
+    const secrets = [home.root, dirname(launcherPath), poolRoot(home), 'park-', '--control', '--deny-syscalls'];
+    const r = await engine.run({ ret: 'probe', rm: true, spawn: c.spawn, command: ['reg-probe', 'escapes', ...secrets.flatMap((x) => ['--secret', x])] });
+    assert.deepEqual(r.outcome, { outcome: 'exited', code: 0 }, c.output());
+    if (warm) assert.equal((await engine.pool!.status()).members.length, 0, 'the member was used');
+    return c.output().trim().split('\n').map((l) => JSON.parse(l) as { probe: string; escaped: boolean; detail: string });
+  };
+  const cold = await ask(false);
+  const warm = await ask(true);
+  assert.ok(warm.length >= 30, 'every probe ran');
+  assert.deepEqual(warm.map((l) => l.probe), cold.map((l) => l.probe));
+  // The only escapes allowed are the cold start's own pinned ones (the /work bind naming REG_HOME in mountinfo).
+  assert.deepEqual(warm.filter((l) => l.escaped).map((l) => l.probe), cold.filter((l) => l.escaped).map((l) => l.probe));
+  assert.ok(warm.filter((l) => l.escaped).every((l) => l.probe.endsWith('mountinfo')), JSON.stringify(warm.filter((l) => l.escaped)));
+});
+
 test('engine.run (what `reg run` uses) goes through attach: output and exit code come back; no member → the usual path', { skip }, async () => {
   await engine.pool!.fill('isolated', 1);
   const c = capture();
@@ -171,6 +192,32 @@ test('a member that died, or whose cgroup was removed behind our back, is droppe
   await engine.remove(s.id, { force: true });
   await until(async () => (await engine.pool!.status()).members.length === 0, 'the broken members to be forgotten');
   await until(() => parkCgroups().length === 0, 'the members\' cgroups to go');
+});
+
+test('a member parked under a pty (the host\'s terminals): startWithMember sends the plan from Node and the command gets that pty as its controlling terminal', { skip }, async () => {
+  let out = '';
+  // python's pty.spawn stands in for the host's node-pty: the parked launcher leads a session on a pty.
+  const ptySpawn: SpawnLauncher = (file, args) => {
+    const c = spawn('python3', ['-c', 'import pty, sys; pty.spawn(sys.argv[1:])', file, ...args], { stdio: ['ignore', 'pipe', 'ignore'] });
+    c.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    return { pid: c.pid!, exited: new Promise((r) => c.on('close', (code, signal) => r({ code, signal }))) };
+  };
+  const hostEngine = await Engine.open({ home, pool: { spawn: ptySpawn } });
+  try {
+    await hostEngine.pool!.fill('isolated', 1);
+    assert.ok(hostEngine.pool!.dir.endsWith(`host-${process.pid}`), 'pty members are private to their process');
+    const m = await hostEngine.pool!.take('isolated');
+    assert.ok(m);
+    const s = await hostEngine.generate({ ret: 'python@3.11', tty: true, command: ['python3', '-c', "import os; t = open('/dev/tty', 'w'); print('ctty', os.isatty(0), os.getsid(0) == os.getpgid(0) or 'same-session', file=t, flush=True)"] });
+    const started = await hostEngine.startWithMember(s.id, m);
+    const done = started.state.status === 'stopped' ? started.state : await hostEngine.wait(started);
+    assert.deepEqual(done.outcome, { outcome: 'exited', code: 0 });
+    await until(() => out.includes('ctty True'), `the command's output on the pty (got ${JSON.stringify(out)})`);
+    await hostEngine.remove(s.id, { force: true });
+  } finally {
+    await hostEngine.pool!.close();
+  }
+  assert.ok(!existsSync(join(poolRoot(home), `host-${process.pid}`)), 'a private pool removes its directory on close');
 });
 
 test('a plan that contradicts the member (host network into an isolated member) fails LAUNCH_FAILED naming --share-net; nothing is left', { skip }, async () => {
