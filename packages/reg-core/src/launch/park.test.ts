@@ -15,7 +15,7 @@ import { tempHome } from '../test-support/temp-home.js';
 import { cgroupParentFor, Engine } from '../container/engine.js';
 import { isSameProcess } from '../container/proc.js';
 import type { SpawnLauncher } from './launcher.js';
-import { isParkCgroup, poolRoot } from './park.js';
+import { isParkCgroup, poolRoot, type PoolMember } from './park.js';
 
 const isRoot = process.getuid?.() === 0;
 const skip = !isRoot && 'needs root: parked launchers join cgroups and make namespaces';
@@ -176,6 +176,34 @@ test('engine.run (what `reg run` uses) goes through attach: output and exit code
   assert.deepEqual(r2.outcome, { outcome: 'exited', code: 0 });
   assert.match(c2.output(), /^reg-/);
 });
+
+test('setMin is a floor refilled after every take; reserve grows above it and idle shrink lets go of the excess only', { skip }, async () => {
+  const pool = engine.pool!;
+  await pool.setMin('shared-net', 1);
+  assert.deepEqual((await pool.status()).byKey['shared-net'], { ready: 1, starting: 0, min: 1 });
+  const m = await pool.take('shared-net');
+  assert.ok(m);
+  await releaseTaken(m);
+  await until(async () => (await pool.status()).byKey['shared-net'].ready === 1, 'the floor to be refilled after the take');
+  await pool.reserve(3, 'shared-net');
+  assert.equal((await pool.status()).byKey['shared-net'].ready, 3);
+  assert.equal(await pool.shrink(Date.now() + 60 * 60_000), 2, 'the two above the floor are let go once idle');
+  await until(async () => (await pool.status()).members.length === 1, 'the shrunk members to go');
+  await pool.setMin('shared-net', 0);
+  assert.equal(await pool.drain(), 1);
+  await until(() => parkCgroups().length === 0, 'their cgroups to be recycled');
+});
+
+/** Lets a taken member go unused (closing the connection before a plan ends it with 0). */
+async function releaseTaken(m: PoolMember): Promise<void> {
+  const { createConnection } = await import('node:net');
+  await new Promise<void>((resolve) => {
+    const c = createConnection(m.control, () => c.end());
+    c.on('close', () => resolve());
+    c.on('error', () => resolve());
+  });
+  await m.discard();
+}
 
 test('a member that died, or whose cgroup was removed behind our back, is dropped; the start still works and nothing leaks', { skip }, async () => {
   await engine.pool!.fill('isolated', 2);

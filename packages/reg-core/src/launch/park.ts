@@ -212,8 +212,10 @@ export class LauncherPool {
   private async records(): Promise<MemberRecord[]> {
     const out: MemberRecord[] = [];
     const names = await readdir(this.dir).catch(() => [] as string[]);
+    const taken = new Set(names.filter((f) => f.endsWith('.taken')).map((f) => f.slice(0, -6)));
     for (const f of names) {
-      if (!f.endsWith('.json') || !ID.test(f.slice(0, -5))) continue;
+      // A claimed member's record stays until its plan is handed over: it is no longer parked.
+      if (!f.endsWith('.json') || !ID.test(f.slice(0, -5)) || taken.has(f.slice(0, -5))) continue;
       const r = await readRecord(join(this.dir, f));
       if (r) out.push(r);
     }
