@@ -6,7 +6,7 @@
 // MemAvailable falls below --floor-gib, when the host's processes near kernel.pid_max, at the
 // time limit, or at the first failed start — whichever comes first is reported as what stopped it.
 //
-//   node --import tsx bench/src/experiments/density.ts [--n 7000] [--floor-gib 3] [--minutes 25]
+//   node --import tsx bench/src/experiments/density.ts [--n 7000] [--floor-gib 3] [--minutes 25] [--pid-max 4194304]
 //
 // The machine is shared: compare the two engines of one run, not runs with each other.
 
@@ -217,11 +217,20 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
   await chmod(pinned, 0o755);
   process.env.REG_LAUNCHER = pinned;
   const log = (s: string) => console.error(`[${new Date().toISOString().slice(11, 19)}] ${s}`);
+  // --pid-max N: raise kernel.pid_max for the run (restored after). The default 32768 is the first
+  // limit a host of thousands of containers meets (each is 3–4 processes); it is the host's to set.
+  const pidMax = arg('pid-max', 0);
+  const oldPidMax = (await readFile('/proc/sys/kernel/pid_max', 'utf8')).trim();
+  if (pidMax > Number(oldPidMax)) {
+    await writeFile('/proc/sys/kernel/pid_max', String(pidMax));
+    log(`kernel.pid_max ${oldPidMax} → ${pidMax} for this run`);
+  }
   try {
     const rows = await densityExperiment({ n: arg('n', 7000), floorGiB: arg('floor-gib', 3), minutes: arg('minutes', 25), log });
     console.log(formatDensity(rows));
     console.log('\n' + JSON.stringify(rows));
   } finally {
+    if (pidMax > Number(oldPidMax)) await writeFile('/proc/sys/kernel/pid_max', oldPidMax).catch(() => undefined);
     await rm(tmp, { recursive: true, force: true });
   }
 }
