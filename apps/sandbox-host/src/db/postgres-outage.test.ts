@@ -113,7 +113,7 @@ describe('PostgreSQL lost mid-class and back', { skip: pgSkip ?? (isRoot ? false
     pg = await privatePostgres(pgDir);
     const { createDatabase } = (await import(new URL('../../../../scripts/postgres.mjs', import.meta.url).href)) as { createDatabase(a: string, n: string): Promise<string> };
     const url = await createDatabase(pg.url, 'reg');
-    host = await startTestHost(home.dir, { DATABASE_URL: url });
+    host = await startTestHost(home.dir, { DATABASE_URL: url, LOG_LEVEL: process.env.REG_TEST_LOG_LEVEL ?? 'silent' });
   });
   after(async () => {
     await host?.close();

@@ -61,7 +61,9 @@ export function buildApp(routes: ApiRoute[], opts: { adminSockets: WeakSet<Socke
     if (e instanceof RequestError && e.retryAfterSeconds) c.header('retry-after', String(e.retryAfterSeconds));
     if (status === 503) c.header('retry-after', '5');
     // A 5xx is the host's fault: its cause is logged at the default level, whatever the client saw.
-    if (status >= 500) (opts.logError ?? opts.log)?.(`${c.req.method} ${c.req.path} failed (${status}): ${(e as Error)?.stack ?? String(e)}`);
+    // The database away: one line each (no driver stack; an outage would print thousands).
+    if (status === 503) (opts.logError ?? opts.log)?.(`${c.req.method} ${c.req.path} answered 503: the database is unreachable (${String((e as Error)?.message ?? e).trim().split('\n').at(-1)})`);
+    else if (status >= 500) (opts.logError ?? opts.log)?.(`${c.req.method} ${c.req.path} failed (${status}): ${(e as Error)?.stack ?? String(e)}`);
     // What a non-admin did not see is logged whole (message, hint, file), for the admin.
     else if (redacted) {
       const full = isRegError(e) ? JSON.stringify(e.toJSON()) : String(e);
