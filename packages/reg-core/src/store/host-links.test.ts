@@ -61,6 +61,9 @@ test('a root-owned host file on the same filesystem is linked: the blob is its i
   assert.equal(rec.ino, String(statSync(src).ino));
   const again = await new BlobWriter(home).putFile(src, true, undefined, { link: true });
   assert.deepEqual([again.created, again.linked], [false, true], 'putting it again is a no-op that knows it is linked');
+  const dup = await new BlobWriter(home).putFile(file('dup.so', 'shared library bytes\n', 0o755), true, undefined, { link: true });
+  assert.deepEqual([dup.created, dup.linked, dup.relinked], [false, true, undefined], 'the same bytes in another host file');
+  assert.equal(statSync(r.path).ino, statSync(src).ino, 'the first host file stays the blob (duplicates do not take turns)');
   const v = await verifyStore(home);
   assert.deepEqual(v.problems, []);
   assert.equal(v.linked, 1);

@@ -25,6 +25,8 @@ export interface HostLink {
   ino: string;
   size: number;
   mtimeNs: string;
+  /** Informational only: every link anyone makes to the inode (a layer tree's included) changes it. */
+  ctimeNs?: string;
   linkedAt: string;
 }
 

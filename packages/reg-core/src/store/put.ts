@@ -18,7 +18,7 @@ import { dirname, join } from 'node:path';
 import { RegError, storeIoError } from '../errors.js';
 import type { RegHome } from '../home.js';
 import { blobMode, blobPath } from './blob-path.js';
-import { isAcceptableLinkedMode, linkRecordPath, linksDir, removeHostLink, writeHostLink } from './host-links.js';
+import { isAcceptableLinkedMode, linkRecordPath, linksDir, readHostLink, removeHostLink, writeHostLink } from './host-links.js';
 
 export interface PutResult {
   digest: string;
@@ -143,10 +143,17 @@ export class BlobWriter {
       if (existing?.isFile() && existing.size === before.size && existing.ino === before.ino && existing.dev === before.dev) {
         return { digest, size, executable, path, created: false, linked: true }; // linked by an earlier build
       }
+      const stored = existing?.isFile() === true && existing.size === before.size;
+      if (stored) {
+        // The same content from another host file (duplicates, empty __init__.py files) that is
+        // linked already: that inode stays the blob.
+        const rec = await readHostLink(this.home, path);
+        if (rec && rec.ino === String(existing!.ino) && rec.dev === String(existing!.dev)) return { digest, size, executable, path, created: false, linked: true };
+      }
       // Stored already as a copy (a store built before linking, or by REG_STORE_LINK=copy): the
       // host inode, with the same content, replaces it by rename, so new layer trees share the
       // host's pages. Layer trees and running containers keep the copy's inode until rebuilt.
-      const replacing = existing?.isFile() === true && existing.size === before.size;
+      const replacing = stored;
       await mkdir(this.home.tmp, { recursive: true });
       tmp = join(this.home.tmp, `${process.pid}-${randomBytes(6).toString('hex')}`);
       try {
@@ -166,6 +173,7 @@ export class BlobWriter {
         ino: String(got.ino),
         size,
         mtimeNs: String(got.mtimeNs),
+        ctimeNs: String(got.ctimeNs),
         linkedAt: new Date().toISOString(),
       });
       await mkdir(dirname(path), { recursive: true });
