@@ -217,7 +217,13 @@ export class LauncherPool {
       // A claimed member's record stays until its plan is handed over: it is no longer parked.
       if (!f.endsWith('.json') || !ID.test(f.slice(0, -5)) || taken.has(f.slice(0, -5))) continue;
       const r = await readRecord(join(this.dir, f));
-      if (r) out.push(r);
+      if (!r) continue;
+      // A member that exited while parked (its --idle-timeout, a kill) is cleaned up by whoever looks first.
+      if (!(await isSameProcess(r.pid, r.startTime))) {
+        if (!this.own.has(r.id)) await this.forget(this.dir, r);
+        continue;
+      }
+      out.push(r);
     }
     return out;
   }
