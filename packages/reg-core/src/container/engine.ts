@@ -21,7 +21,7 @@ import { generate, type GenerateOptions } from './generate.js';
 import { insert, uninstall } from './insert.js';
 import { finalise, reconcile, refresh, refreshListed } from './refresh.js';
 import { remove, removeMany } from './remove.js';
-import { start, type Started } from './start.js';
+import { PARKED_LAUNCHER_LOST, start, type Started } from './start.js';
 import { containerPaths, listStates, loadState, saveState, type ContainerState } from './state.js';
 import { stats, type HostStats } from './stats.js';
 import type { Outcome } from './status.js';
@@ -107,10 +107,10 @@ export class Engine {
    */
   async start(id: string, spawn?: SpawnLauncher, opts: { detached?: boolean } = {}): Promise<Started> {
     const s = await loadState(this.ctx.home, id);
-    if (spawn) return start(this.ctx, s.id, spawn, { ...opts, ...(await this.parked(s)) });
+    if (spawn) return this.startParked(s, spawn, opts);
     const writer = spawnLogWriter(containerPaths(this.ctx.home, s.id).log);
     try {
-      const started = await start(this.ctx, s.id, childProcessSpawner({ detached: true, stdio: ['ignore', writer.stdin!, writer.stdin!] }), { detached: true, ...(await this.parked(s)) });
+      const started = await this.startParked(s, childProcessSpawner({ detached: true, stdio: ['ignore', writer.stdin!, writer.stdin!] }), { detached: true });
       if (writer.pid && started.state.status === 'running') {
         // Recorded so that rm can make sure it is gone (it outlives the container by a moment).
         started.state.logPid = writer.pid;
@@ -122,6 +122,21 @@ export class Engine {
     } finally {
       writer.stdin!.destroy(); // the launcher holds its own copies; the helper ends when they close
       writer.unref();
+    }
+  }
+
+  /**
+   * start() with a parked launcher when one fits; if the member went bad between its take and the
+   * plan (it never reported: nothing ran), the start is made again the usual way.
+   */
+  private async startParked(s: ContainerState, spawn: SpawnLauncher, opts: { detached?: boolean }): Promise<Started> {
+    const parked = await this.parked(s);
+    if (!parked.member) return start(this.ctx, s.id, spawn, opts);
+    try {
+      return await start(this.ctx, s.id, spawn, { ...opts, ...parked });
+    } catch (e) {
+      if (!(e instanceof RegError && e.field === PARKED_LAUNCHER_LOST)) throw e;
+      return start(this.ctx, s.id, spawn, opts);
     }
   }
 

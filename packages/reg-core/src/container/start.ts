@@ -27,6 +27,9 @@ export interface Started {
   launcher: SpawnedLauncher;
 }
 
+/** RegError.field of a start whose parked launcher never reported (nothing ran: a cold start may follow). */
+export const PARKED_LAUNCHER_LOST = 'parked-launcher';
+
 export interface StartOptions {
   command?: string[];
   detached?: boolean;
@@ -132,8 +135,10 @@ export async function start(ctx: EngineContext, id: string, spawn: SpawnLauncher
     s.status = 'running'; // so that finalise records the outcome and removes the cgroup
     const done = await finalise(ctx, s);
     if (first?.event === 'setup-failed' || !first) {
-      throw new RegError('LAUNCH_FAILED', `container ${s.id} could not be set up: ${first ? `${first.step}: ${first.error}` : 'the launcher exited without a word'}`, {
+      throw new RegError('LAUNCH_FAILED', `container ${s.id} could not be set up: ${first ? `${first.step}: ${first.error}` : member ? 'the parked launcher never took the plan' : 'the launcher exited without a word'}`, {
         hint: first?.step === 'overlay' ? 'is REG_HOME on a filesystem that supports an OverlayFS upper dir (ext4, xfs, tmpfs)?' : 'run as root; `reg ps -a` shows the container as stopped',
+        // A member that went bad between its take and the plan: the caller may start again without one.
+        ...(member && !first && { field: PARKED_LAUNCHER_LOST }),
       });
     }
     return { state: done, launcher };

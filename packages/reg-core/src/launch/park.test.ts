@@ -236,6 +236,20 @@ test('a member that died, or whose cgroup was removed behind our back, is droppe
   await until(() => parkCgroups().length === 0, 'the members\' cgroups to go');
 });
 
+test('a member that goes bad between its take and the plan (its socket broken): the start is made again the usual way, the member is killed', { skip }, async () => {
+  await engine.pool!.fill('isolated', 1);
+  const [m] = (await engine.pool!.status()).members;
+  const sock = join(engine.pool!.dir, `${m!.id}.sock`);
+  rmSync(sock);
+  writeFileSync(sock, 'not a socket'); // still "ready" to a lister: the take succeeds, the connect fails
+  const c = capture();
+  const r = await engine.run({ ret: 'probe', command: ['reg-probe', 'exit', '3'], rm: true, spawn: c.spawn });
+  assert.deepEqual(r.outcome, { outcome: 'exited', code: 3 }, c.output());
+  await until(() => !alive(m!.pid), 'the broken member to be killed with the first attempt\'s cgroup');
+  assert.deepEqual(parkCgroups(), []);
+  assert.equal((await engine.pool!.status()).members.length, 0);
+});
+
 test('a member parked under a pty (the host\'s terminals): startWithMember sends the plan from Node and the command gets that pty as its controlling terminal', { skip }, async () => {
   let out = '';
   // python's pty.spawn stands in for the host's node-pty: the parked launcher leads a session on a pty.
