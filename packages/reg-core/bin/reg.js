@@ -1,31 +1,39 @@
 #!/usr/bin/env node
 // The `reg` command. The CLI lives in src/cli; this file only starts it, as fast as Node allows:
 // from dist/reg-cli.cjs, the whole CLI bundled into one script at build time (scripts/bundle-cli.mjs),
-// compiled with V8's code cache of an earlier run of the same verb (dist/reg-cli.<verb>.v8cache,
-// written after the first run when dist/ is writable; V8 rejects a cache of another build or Node,
-// and a new one is written). Falls back to the compiled modules (dist/cli/main.js) when the bundle
+// compiled with V8's code cache of an earlier run of the same verb (dist/reg-cli.<verb>.<bundle
+// mtime>-<size>.v8cache, written after the first run when dist/ is writable). The name ties a cache
+// to one bundle file: V8 itself checks only the source's length (and its own version and flags),
+// so a cache must never meet another bundle of the same length. A rejected cache is rewritten. Falls back to the compiled modules (dist/cli/main.js) when the bundle
 // is missing or older than the last tsc build, and when REG_CLI_BUNDLE=0.
 //
 // CommonJS (bin/package.json) on purpose: an ES module entry costs Node its ESM loader and a
 // facade of every builtin it imports (node:fs's facade alone loads the fs streams).
 'use strict';
 
-const { readFileSync, renameSync, statSync, unlinkSync, writeFileSync } = require('node:fs');
+const { closeSync, fstatSync, openSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSync } = require('node:fs');
 const { join } = require('node:path');
 
 const dist = join(__dirname, '..', 'dist');
 const bundle = join(dist, 'reg-cli.cjs');
 const argv = process.argv.slice(2);
 
-/** The bundle, when it exists and is at least as new as the modules tsc built last. */
+/** The bundle (its text and identity), when it exists and is at least as new as the modules tsc built last. */
 function freshBundle() {
   if (process.env.REG_CLI_BUNDLE === '0') return undefined;
+  let fd;
   try {
-    const b = statSync(bundle).mtimeMs;
+    // One open file for the identity and the text: a rebuild renaming a new bundle into place
+    // between the two cannot pair one bundle's cache name with the other's source.
+    fd = openSync(bundle, 'r');
+    const st = fstatSync(fd);
     const built = statSync(join(__dirname, '..', 'tsconfig.build.tsbuildinfo'), { throwIfNoEntry: false })?.mtimeMs ?? 0;
-    return b >= built ? readFileSync(bundle, 'utf8') : undefined;
+    if (st.mtimeMs < built) return undefined;
+    return { source: readFileSync(fd, 'utf8'), id: `${Math.floor(st.mtimeMs)}-${st.size}` };
   } catch {
     return undefined;
+  } finally {
+    if (fd !== undefined) closeSync(fd);
   }
 }
 
@@ -53,13 +61,14 @@ function saveCache(script, file) {
 }
 
 async function start() {
-  const source = freshBundle();
-  if (source === undefined) {
+  const fresh = freshBundle();
+  if (fresh === undefined) {
     const { main } = await import('../dist/cli/main.js');
     return main(argv);
   }
   const { Script } = require('node:vm');
-  const cacheFile = join(dist, `reg-cli.${verbOf(argv)}.v8cache`);
+  const { source, id } = fresh;
+  const cacheFile = join(dist, `reg-cli.${verbOf(argv)}.${id}.v8cache`);
   let cachedData;
   try {
     cachedData = readFileSync(cacheFile);

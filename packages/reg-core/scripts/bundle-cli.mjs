@@ -12,7 +12,7 @@
 // launcher next to @reg/native) still finds them.
 
 import { build } from 'esbuild';
-import { readdir, readFile, rm } from 'node:fs/promises';
+import { readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { builtinModules } from 'node:module';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -40,9 +40,11 @@ const importMetaPlugin = {
   },
 };
 
-await build({
+const result = await build({
   entryPoints: [join(root, 'dist', 'cli', 'main.js')],
   outfile,
+  // Written below, atomically: a `reg` starting during a rebuild reads the old bundle or the new one.
+  write: false,
   bundle: true,
   platform: 'node',
   target: 'node20',
@@ -58,13 +60,17 @@ await build({
 });
 // The bundle must not load modules at run time other than Node's own: a leftover dynamic
 // import() would not work from the code-cached script.
-const out = await readFile(outfile, 'utf8');
+const out = result.outputFiles[0].text;
 const external = [...out.matchAll(/\brequire\("([^"]+)"\)/g)].map((m) => m[1]).filter((m) => !m.startsWith('node:') && !builtinModules.includes(m));
 if (/\bimport\(/.test(out) || external.length) {
   await rm(outfile, { force: true });
   throw new Error(`dist/reg-cli.cjs would load modules at run time (${[...new Set(external)].join(', ') || 'import()'}): bundle them or change the import`);
 }
-// A cache of the previous bundle would be rejected by V8 anyway; remove it rather than leave it.
+const tmp = `${outfile}.${process.pid}.tmp`;
+await writeFile(tmp, out);
+await rename(tmp, outfile);
+// Code caches of earlier bundles: their names carry that bundle's mtime and size, so no new run
+// would read them; remove them rather than leave them.
 for (const f of await readdir(dirname(outfile))) {
   if (f.startsWith('reg-cli.') && f.endsWith('.v8cache')) await rm(join(dirname(outfile), f), { force: true });
 }

@@ -92,10 +92,12 @@ test('the loader runs the bundle, keeps a code cache per verb, and survives a co
   const first = t.run(['--version']);
   assert.equal(first.code, 0, first.stderr);
   assert.match(first.stdout, /^reg \S+ \(node /, 'the bundle answered, not the unbundled marker');
-  const cache = join(t.root, 'dist', 'reg-cli.other.v8cache');
-  assert.ok(existsSync(cache), 'the first run of a verb writes its code cache');
+  const caches = () => readdirSync(join(t.root, 'dist')).filter((f) => f.endsWith('.v8cache')).sort();
+  const [name] = caches();
+  assert.match(name ?? '', /^reg-cli\.other\.\d+-\d+\.v8cache$/, 'the first run of a verb writes its code cache, named after the bundle');
+  const cache = join(t.root, 'dist', name!);
   assert.ok(t.run(['help']).stdout.includes('usage: reg'));
-  assert.ok(existsSync(join(t.root, 'dist', 'reg-cli.help.v8cache')), 'one cache per verb');
+  assert.equal(caches().filter((f) => f.startsWith('reg-cli.help.')).length, 1, 'one cache per verb');
 
   // Garbage where the cache was: V8 rejects it, the command still works and the cache is rewritten.
   writeFileSync(cache, Buffer.alloc(4096, 0x5a));
@@ -103,6 +105,13 @@ test('the loader runs the bundle, keeps a code cache per verb, and survives a co
   assert.equal(again.code, 0, again.stderr);
   assert.equal(again.stdout, first.stdout);
   assert.notDeepEqual(readFileSync(cache), Buffer.alloc(4096, 0x5a), 'the rejected cache was replaced');
+
+  // Another bundle of the very same length (V8 checks only the length): its own cache, not this one.
+  const text = readFileSync(join(t.root, 'dist', 'reg-cli.cjs'), 'utf8');
+  writeFileSync(join(t.root, 'dist', 'reg-cli.cjs'), text.replace('ultra-lightweight', 'ULTRA-lightweight'));
+  utimesSync(join(t.root, 'dist', 'reg-cli.cjs'), new Date(), new Date(Date.now() + 5_000));
+  assert.match(t.run(['help']).stdout, /ULTRA-lightweight/, 'the new bundle ran');
+  assert.equal(caches().filter((f) => f.startsWith('reg-cli.help.')).length, 2, 'a cache of its own');
   assert.deepEqual(readdirSync(join(t.root, 'dist')).filter((f) => f.endsWith('.tmp')), [], 'no temp files left');
 });
 
