@@ -87,6 +87,9 @@ export async function reconcile(ctx: EngineContext): Promise<{ stopped: string[]
       strayCgroups.push(name);
     }
   }
+  // Removed containers' directories whose background deletion was cut short (the process exited).
+  const trash = join(ctx.home.containers, '.trash');
+  for (const n of await readdir(trash).catch(() => [] as string[])) await rm(join(trash, n), { recursive: true, force: true }).catch(() => undefined);
   for (const n of await readdir(ctx.home.layers).catch(() => [] as string[])) {
     const p = join(ctx.home.layers, n);
     // Old enough that no live builder can still be writing it.

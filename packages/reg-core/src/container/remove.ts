@@ -2,7 +2,10 @@
 // directory). `force` stops a running container first. A project directory the user passed in
 // is theirs and stays.
 
-import { rm } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { mkdir, rename, rm } from 'node:fs/promises';
+import { join } from 'node:path';
 import { isRegError, storeIoError } from '../errors.js';
 import { destroyVolume } from '../quota/volume.js';
 import { cgroupName, removeCgroup, type EngineContext } from './context.js';
@@ -13,6 +16,55 @@ import { assertTransition } from './status.js';
 import { forEachBounded } from '../cgroup/kill-loop.js';
 import { tracer } from './trace.js';
 import { stop, stopMany, type BatchResult } from './stop.js';
+
+/** Where removed container directories wait for their deletion (not a container id: never listed). */
+export const trashDir = (ctx: EngineContext) => join(ctx.home.containers, '.trash');
+/** Deletions running in the background at once: a batch of 1000 must not flood the threadpool. */
+const TRASH_CONCURRENCY = 2;
+let trashRunning = 0;
+const trashQueue: string[] = [];
+const trashIdle: Array<() => void> = [];
+
+function pumpTrash(): void {
+  while (trashRunning < TRASH_CONCURRENCY && trashQueue.length > 0) {
+    const dir = trashQueue.shift()!;
+    trashRunning++;
+    // A failure leaves it in .trash, which reconcile() empties.
+    void rm(dir, { recursive: true, force: true })
+      .catch(() => undefined)
+      .finally(() => {
+        trashRunning--;
+        pumpTrash();
+        if (trashRunning === 0 && trashQueue.length === 0) for (const done of trashIdle.splice(0)) done();
+      });
+  }
+}
+
+/** Resolves once every background deletion of this process has finished (tests, shutdown). */
+export function trashEmptied(): Promise<void> {
+  if (trashRunning === 0 && trashQueue.length === 0) return Promise.resolve();
+  return new Promise((resolve) => trashIdle.push(resolve));
+}
+
+/**
+ * A removed container's directory is renamed into .trash (one operation: the container is gone from
+ * every listing at once) and deleted in the background, a couple at a time; rm -r of the upper
+ * layer and work dirs was most of a removal. Pending deletions keep the process alive until done.
+ */
+async function discardDir(ctx: EngineContext, dir: string, id: string): Promise<void> {
+  const dest = join(trashDir(ctx), `${id}-${randomBytes(3).toString('hex')}`);
+  try {
+    await mkdir(trashDir(ctx), { recursive: true });
+    await rename(dir, dest);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT' && !existsSync(dir)) return;
+    // EBUSY (a mount point), EXDEV, …: delete it in place, as before.
+    await rm(dir, { recursive: true, force: true });
+    return;
+  }
+  trashQueue.push(dest);
+  pumpTrash();
+}
 
 export async function remove(ctx: EngineContext, id: string, opts: { force?: boolean } = {}): Promise<ContainerState> {
   let s = await refresh(ctx, id);
@@ -33,7 +85,7 @@ export async function remove(ctx: EngineContext, id: string, opts: { force?: boo
     // The quota volume first: rm -r into a mounted filesystem would empty it and then fail.
     // (An ephemeral layer's tmpfs went with the container's mount namespace.)
     if (hasVolume(s)) await destroyVolume(p.layerImage, writablePaths(ctx.home, s).layer);
-    await rm(p.dir, { recursive: true, force: true });
+    await discardDir(ctx, p.dir, s.id);
   } catch (e) {
     if (isRegError(e)) throw e;
     throw storeIoError(e, `removing container ${s.id}`, p.dir);

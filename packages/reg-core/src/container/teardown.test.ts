@@ -10,6 +10,7 @@ import { buildFromHost } from '../ret/build-from-host.js';
 import { tempHome } from '../test-support/temp-home.js';
 import { cgroupParentFor, Engine } from './engine.js';
 import { isSameProcess } from './proc.js';
+import { trashEmptied } from './remove.js';
 
 const isRoot = process.getuid?.() === 0;
 const skip = !isRoot && 'needs root: namespaces, overlay mounts and cgroups';
@@ -62,6 +63,9 @@ test('removeMany(force) stops and removes running containers at once, recycling 
   }
   assert.equal(readdirSync(memoryParent()).filter(isPoolMember).length, poolBefore + ids.length, 'every cgroup went back into the pool');
   assert.equal(readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter((l) => l.includes(home.root)).length, 0, 'no mount left');
+  // Their directories went to .trash and are deleted in the background.
+  await trashEmptied();
+  assert.deepEqual(readdirSync(join(home.containers, '.trash')), []);
 });
 
 test('stopMany reports what it cannot stop and still stops the rest', { skip }, async () => {
