@@ -53,10 +53,14 @@ test('prune removes parents whose home is gone, keeps live homes and parents wit
   writeFileSync(join(marks, parents.alive), alive);
   writeFileSync(join(marks, parents.gone), join(scratch, 'deleted-home'));
   writeFileSync(join(marks, parents.busy), join(scratch, 'deleted-home-2'));
-  const dry = await pruneCgroupParents({ root, marks, dryRun: true });
+  const dry = await pruneCgroupParents({ root, marks, names: join(scratch, 'names'), dryRun: true });
   assert.ok(existsSync(join(root, 'memory', parents.gone)), 'a dry run removes nothing');
   assert.equal(dry.removed.length + dry.busy.length, 3);
-  const r = await pruneCgroupParents({ root, marks });
+  const names = join(scratch, 'names');
+  mkdirSync(join(names, parents.gone), { recursive: true });
+  writeFileSync(join(names, parents.gone, 'c1'), 'pool-00000001');
+  const r = await pruneCgroupParents({ root, marks, names });
+  assert.ok(!existsSync(join(names, parents.gone)), "the v2 rename records go with their parent");
   assert.deepEqual(r.removed.map((x) => x.parent).sort(), [parents.gone, parents.unmarked]);
   assert.deepEqual(r.busy.map((x) => x.parent), [parents.busy]);
   for (const h of ['memory', 'pids']) {

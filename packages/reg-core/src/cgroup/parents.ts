@@ -8,6 +8,8 @@ import { join } from 'node:path';
 
 export const CGROUP_ROOT = '/sys/fs/cgroup';
 export const PARENT_MARKS = '/run/reg/cgroup-parents';
+/** Where the v2 driver records renames (v2.ts), per parent. */
+export const CGROUP_NAMES = '/run/reg/cgroup-names';
 
 /** The parent's directory in every hierarchy (v2: root itself; v1: each controller mount). */
 export async function parentDirs(parent: string, root = CGROUP_ROOT): Promise<string[]> {
@@ -40,7 +42,7 @@ export interface PruneReport {
  * left by older versions), with their empty child cgroups. A child that still has processes is
  * never killed here: its parent is reported busy.
  */
-export async function pruneCgroupParents(opts: { root?: string; marks?: string; dryRun?: boolean } = {}): Promise<PruneReport> {
+export async function pruneCgroupParents(opts: { root?: string; marks?: string; names?: string; dryRun?: boolean } = {}): Promise<PruneReport> {
   const root = opts.root ?? CGROUP_ROOT;
   const marks = opts.marks ?? PARENT_MARKS;
   const names = new Set<string>();
@@ -64,7 +66,11 @@ export async function pruneCgroupParents(opts: { root?: string; marks?: string; 
     }
     if (busy.size) report.busy.push({ parent, home: home || 'unknown', cgroups: [...busy].sort() });
     else report.removed.push({ parent, home: home || 'unknown' });
-    if (!busy.size && !opts.dryRun) await rm(join(marks, parent), { force: true });
+    if (!busy.size && !opts.dryRun) {
+      await rm(join(marks, parent), { force: true });
+      // The v2 driver's record of renamed (pooled) cgroups under that parent goes with it.
+      await rm(join(opts.names ?? CGROUP_NAMES, parent), { recursive: true, force: true });
+    }
   }
   return report;
 }
