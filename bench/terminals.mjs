@@ -5,6 +5,9 @@
 //   (a closed loop that saturates, and a class typing 10 keys/s each), median and p99; 300
 //   terminals opened at once (time until all prompts, failures).
 // Needs root and the build (npm run build). Usage: node bench/terminals.mjs [--quick]
+// `node bench/terminals.mjs --pool [--n 40] [--rush 200|--no-rush]` instead compares a host with
+// warm terminals (parked launchers under ptys, held by Start class) against one without, in one
+// run (bench/terminals-pool.mjs).
 import { createServer } from 'node:http';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -13,6 +16,11 @@ import * as pty from 'node-pty';
 import { Server } from 'socket.io';
 import { io } from 'socket.io-client';
 import { ensureRets, startStack } from '../scripts/stack.mjs';
+
+if (process.argv.includes('--pool')) {
+  await import('./terminals-pool.mjs');
+  process.exit(0);
+}
 
 const quick = process.argv.includes('--quick');
 const N_OPEN = quick ? 10 : 40;

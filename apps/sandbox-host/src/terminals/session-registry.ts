@@ -117,9 +117,10 @@ export class SessionRegistry {
       onActivity: (s) => this.report(session, s),
     });
     this.sessions.set(id, session);
-    await this.describe(session, state, ctx.classId);
     let ptyExited!: () => void;
     const exited = new Promise<void>((resolve) => (ptyExited = resolve));
+    // The bar's description (two queries) is read while the container starts: neither needs the other.
+    const described = this.describe(session, state, ctx.classId).catch((e) => this.log.error(`describing terminal ${id}`, e));
     const started = this.startUnderPty(session, state, size, ptyExited);
     this.finished.set(
       id,
@@ -128,6 +129,7 @@ export class SessionRegistry {
         await this.finish(session);
       }),
     );
+    await described;
     try {
       const s = (await started).state;
       if (s.status === 'running') await this.db.container.update({ where: { id }, data: { status: 'running', startedAt: new Date() } }).catch(() => {});
