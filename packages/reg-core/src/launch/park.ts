@@ -110,6 +110,7 @@ export class LauncherPool {
   private spawner: SpawnLauncher;
   private custom: boolean;
   private readonly own = new Map<string, OwnMember>();
+  private readonly making = new Set<string>();
   private readonly min: Record<PoolKey, number> = { isolated: 0, 'shared-net': 0 };
   private readonly max: number;
   private readonly idleMs: number;
@@ -232,7 +233,14 @@ export class LauncherPool {
     const id = randomBytes(4).toString('hex');
     const cgroup = `park-${id}`;
     const control = join(dir, `${id}.sock`);
-    const { procsFiles } = await this.cgroups.create(cgroup, {});
+    this.making.add(cgroup); // named before it has a record: reconcile must not take it for a stray
+    let procsFiles: string[];
+    try {
+      ({ procsFiles } = await this.cgroups.create(cgroup, {}));
+    } catch (e) {
+      this.making.delete(cgroup);
+      throw e;
+    }
     const args = ['park', '--control', control, ...procsFiles.flatMap((f) => ['--cgroup-procs', f])];
     if (key === 'shared-net') args.push('--share-net');
     if (!this.custom) args.push('--idle-timeout', String(this.idleTimeoutSeconds));
@@ -240,6 +248,7 @@ export class LauncherPool {
     try {
       spawned = this.spawner(launcherPath(), args);
     } catch (e) {
+      this.making.delete(cgroup);
       await this.cgroups.remove(cgroup).catch(() => {});
       throw e;
     }
@@ -247,6 +256,7 @@ export class LauncherPool {
     const record: MemberRecord = { id, key, pid: spawned.pid, ...(startTime && { startTime }), cgroup, procsFiles, parkedAt: Date.now() };
     const member: OwnMember = { ...record, exited: spawned.exited, ready: false, recorded: false };
     this.own.set(id, member);
+    this.making.delete(cgroup);
     await writeFile(join(dir, `${id}.json`), JSON.stringify(record), { mode: 0o600 });
     member.recorded = true;
     // Parked or not, a member that exits before it is taken leaves its cgroup and files behind.
@@ -406,7 +416,7 @@ export class LauncherPool {
   async reconcile(): Promise<{ killed: number; strayCgroups: string[] }> {
     const root = poolRoot(this.home);
     let killed = 0;
-    const named = new Set<string>([...this.own.values()].map((m) => m.cgroup));
+    const named = new Set<string>([...this.own.values()].map((m) => m.cgroup).concat([...this.making]));
     for (const d of await readdir(root).catch(() => [] as string[])) {
       const dir = join(root, d);
       const owner = /^host-(\d+)$/.exec(d)?.[1];
