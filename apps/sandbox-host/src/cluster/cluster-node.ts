@@ -37,6 +37,8 @@ export const HOST_VERSION: string = (JSON.parse(readFileSync(new URL('../../pack
 
 /** What a student reads when their host was marked down. */
 export const HOST_DOWN_MESSAGE = 'your sandbox host stopped; reopen the terminal to continue (your files are kept)';
+/** How long a down host's workspace leases wait for its failover before anyone takes them over. */
+export const FAILOVER_GRACE_MS = 60_000;
 /** Free memory a host must have to be given one more terminal. */
 export const PLACEMENT_NEED_BYTES = 128 * 2 ** 20;
 
@@ -177,7 +179,8 @@ export class ClusterNode {
     if (!(await access(h.regHome).then(() => true, () => false))) return;
     const engine = await Engine.open({ home: h.regHome });
     await engine.reconcile();
-    for (const c of await engine.list({ all: true })) await engine.remove(c.id, { force: true }).catch((e) => this.deps!.log.error(`cluster: removing ${c.id} of ${h.id}`, e));
+    // All at once: the students of the dead host wait for this before their workspaces are free.
+    await Promise.all((await engine.list({ all: true })).map((c) => engine.remove(c.id, { force: true }).catch((e) => this.deps!.log.error(`cluster: removing ${c.id} of ${h.id}`, e))));
     await engine.releaseSpareVolumes().catch(() => {});
     await engine.disposeCgroupParent().catch(() => {});
   }
@@ -206,6 +209,15 @@ export class ClusterNode {
       const holderLive = (await this.membership.liveHosts()).some((h) => h.id === lease.hostId);
       if (holderLive) {
         throw new RequestError('CONFLICT', `this workspace is open on another sandbox host (${lease.hostId})`, 'close the terminal there first, or reopen it: it opens on that host');
+      }
+      // A holder marked down keeps its leases until its failover has removed what it left running
+      // (then they are deleted): taking one over earlier could let a dead host's sandbox and a new
+      // one write the same files. A failover that never finishes (its host died too) is not waited
+      // for past FAILOVER_GRACE_MS.
+      const holder = await this.db.host.findUnique({ where: { id: lease.hostId }, select: { status: true, downAt: true, heartbeatAt: true } });
+      const since = holder ? (holder.downAt ?? holder.heartbeatAt).getTime() : 0;
+      if (holder && holder.status !== 'left' && Date.now() - since < FAILOVER_GRACE_MS) {
+        throw new RequestError('NO_HOST_AVAILABLE', 'your previous sandbox host stopped and what it left is being cleaned up', 'reopen the terminal in a few seconds: your files are kept');
       }
       const r = await this.db.workspaceLease.updateMany({ where: { classId, userId, hostId: lease.hostId }, data: { hostId: this.id, acquiredAt: new Date() } });
       if (r.count !== 1) continue;
@@ -264,7 +276,10 @@ export class ClusterNode {
    * has room), so one host dying mid-request does not fail the student's click.
    */
   async forwardOpen(c: Context, classId: string, userId: string): Promise<Response | undefined> {
-    if (this.verify(c).ok) return undefined;
+    // Forwarded by another host: served here. The web origin signs every request it forwards too
+    // (sender "web"), and those still need placing.
+    const forwarded = this.verify(c);
+    if (forwarded.ok && forwarded.sender !== 'web') return undefined;
     const { placement, hosts } = await this.place(classId, userId);
     if (!placement.ok) throw new RequestError('NO_HOST_AVAILABLE', `no sandbox host can take your terminal now: ${placement.reason}`, 'try again in a minute; tell your instructor if it persists');
     if (placement.hostId === this.id) return undefined;

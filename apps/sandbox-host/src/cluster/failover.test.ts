@@ -164,7 +164,12 @@ describe('a cluster of two hosts: one dies, its student carries on on the other'
     await waitUntil('host 1 container reaped', async () => cgroupDirsOf(first).length === 0);
 
     // The student's next terminal (asked of host 2, the only live host) opens there, files intact.
-    const again = await student2.call('POST', `/api/classes/${classId}/terminals`);
+    // (503 while the failover still removes what host 1 left: the browser says "reopen in a few seconds".)
+    const again = await waitUntil('the reopen accepted', async () => {
+      const r = await student2.call('POST', `/api/classes/${classId}/terminals`);
+      if (r.status === 503) return assert.match(r.json.error.message, /previous sandbox host stopped/), undefined;
+      return r;
+    });
     assert.equal(again.status, 201, JSON.stringify(again.json));
     const second = again.json.id as string;
     assert.equal((await host2.db.container.findUnique({ where: { id: second } }))!.hostId, 'h2');

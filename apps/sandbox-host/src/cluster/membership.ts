@@ -225,7 +225,9 @@ export class HostMembership {
       this.o.log.info(`cluster: host ${h.id} (${h.address}) marked down: ${reason}`);
       down.push(h.id);
       if (forged) continue; // nothing of ours runs on a host that never was one
-      await this.o.onHostDown?.(h).catch((e) => this.o.log.error(`cluster: failover of host ${h.id}`, e));
+      // Not awaited: a long failover (reaping many containers) must not delay this host's own
+      // heartbeats, or it would look dead in turn.
+      void this.o.onHostDown?.(h).catch((e) => this.o.log.error(`cluster: failover of host ${h.id}`, e));
     }
     return down;
   }
