@@ -23,6 +23,13 @@ try {
   const after = await sample();
   const kib = (after.sunreclaimKiB - before.sunreclaimKiB) / n;
   console.log(`reserve(${n}) in ${ms.toFixed(0)} ms: memory cgroups ${before.memcgs} → ${after.memcgs}, SUnreclaim ${before.sunreclaimKiB} → ${after.sunreclaimKiB} KiB (${kib.toFixed(1)} KiB per idle member, all v1 controllers)`);
+  // Then rmdir them all, as a pool-less engine does per container: do the memcgs go away?
+  await engine.disposeCgroupParent();
+  for (const waitS of [1, 10]) {
+    await new Promise((r) => setTimeout(r, waitS * 1000));
+    const later = await sample();
+    console.log(`  ${waitS} s after rmdir of all ${n}: memory cgroups ${later.memcgs} (${later.memcgs - before.memcgs >= 0 ? '+' : ''}${later.memcgs - before.memcgs} vs before), SUnreclaim ${later.sunreclaimKiB} KiB (${((later.sunreclaimKiB - before.sunreclaimKiB) / 1024).toFixed(1)} MiB vs before)`);
+  }
 } finally {
   await engine.disposeCgroupParent();
   await rm(root, { recursive: true, force: true });
