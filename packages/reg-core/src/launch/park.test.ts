@@ -72,14 +72,17 @@ after(async () => {
   // Whatever a failed test left parked in this home (a safety net: the assertions below say if it was needed).
   const leftover = spawnSync('pgrep', ['-f', `reg-launch park --control ${home.root}/`], { encoding: 'utf8' }).stdout.split('\n').filter(Boolean).map(Number);
   for (const p of leftover) try { process.kill(p, 'SIGKILL'); } catch { /* gone */ }
-  if (engine) {
-    for (const s of await engine.list({ all: true })) await engine.remove(s.id, { force: true }).catch(() => {});
-    await engine.pool?.close();
-    await engine.disposeCgroupParent();
-    assert.ok(!existsSync(memoryCg()) || parkCgroups().length === 0, 'no parked cgroup left behind');
-    assert.deepEqual(leftover, [], 'no parked launcher left behind');
+  try {
+    if (engine) {
+      for (const s of await engine.list({ all: true })) await engine.remove(s.id, { force: true }).catch(() => {});
+      await engine.pool?.close();
+      await engine.disposeCgroupParent();
+      assert.ok(!existsSync(memoryCg()) || parkCgroups().length === 0, 'no parked cgroup left behind');
+      assert.deepEqual(leftover, [], 'no parked launcher left behind');
+    }
+  } finally {
+    home.cleanup();
   }
-  home.cleanup();
 });
 
 test('a start takes a parked member; the next container sees nothing of the previous one (files, env, limits, uid, hostname, namespaces)', { skip }, async () => {
