@@ -216,7 +216,7 @@ export class HostRouter {
 function getJson(url, headers) {
   return new Promise((resolve, reject) => {
     const h = Object.fromEntries(Object.entries(headers).filter(([, v]) => v !== undefined));
-    const req = request(url, { method: 'GET', headers: { accept: 'application/json', ...h }, timeout: ASK_TIMEOUT_MS }, (res) => {
+    const req = request(url, { method: 'GET', agent: false, headers: { accept: 'application/json', ...h }, timeout: ASK_TIMEOUT_MS }, (res) => {
       const chunks = [];
       res.on('data', (c) => chunks.push(c));
       res.on('end', () => {

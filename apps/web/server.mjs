@@ -79,7 +79,9 @@ async function proxyHttp(req, res, attempt = 0) {
   const host = attempt === 0 ? await router.forApi(req.url, named).catch(() => router.pick(named)) : router.pick(named);
   if (!host) return hostDown(res);
   const bodyless = req.headers['content-length'] === undefined && req.headers['transfer-encoding'] === undefined;
-  const up = request({ ...target(host), method: req.method, path: req.url, headers: forwardedHeaders(req) }, (r) => {
+  // A fresh connection per request (agent: false): a kept-alive one the host closes just as it is
+  // reused fails with ECONNRESET, and a request with a body cannot be replayed elsewhere.
+  const up = request({ ...target(host), agent: false, method: req.method, path: req.url, headers: forwardedHeaders(req) }, (r) => {
     res.writeHead(r.statusCode ?? 502, r.headers);
     r.pipe(res);
   });
