@@ -16,7 +16,9 @@
  *     (0) with --die-with-parent, PR_SET_PDEATHSIG(SIGKILL) and a check that
  *         the parent seen at start is still ours; then writes itself into
  *         each --cgroup-procs file, so every descendant is accounted and
- *         limited from its first instruction;
+ *         limited from its first instruction (or, with --cgroup-fd-dir on
+ *         cgroup v2, opens that directory and step (2) clones pid 1 straight
+ *         into it with clone3(CLONE_INTO_CGROUP): no migration at all);
  *     (1) unshare(mnt, pid, ipc, uts, cgroup [, net]);
  *     (2) forks pid 1 of the new pid ns, emits {"event":"pid"} with its host
  *         pid, sends it the "go" byte, forwards signals to it (a pty hangup

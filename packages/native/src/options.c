@@ -182,7 +182,7 @@ enum {
     OPT_RLIMIT, OPT_DENY_SYSCALLS, OPT_DENY_IOCTL, OPT_DIE_WITH_PARENT, OPT_TARGET_PID,
     OPT_LAYER, OPT_DIR, OPT_STATUS_FILE, OPT_ENOSYS_SYSCALLS, OPT_DENY_CLONE_FLAGS,
     OPT_DEVPTS_MAX, OPT_RO_COPY, OPT_DENY_SOCKET_FAMILIES, OPT_UPPER_TMPFS, OPT_OWNED_DIR,
-    OPT_CONTROL, OPT_IDLE_TIMEOUT, OPT_DETACH,
+    OPT_CONTROL, OPT_IDLE_TIMEOUT, OPT_DETACH, OPT_CGROUP_FD_DIR,
 };
 
 static const struct option long_options[] = {
@@ -223,6 +223,7 @@ static const struct option long_options[] = {
     {"control", required_argument, NULL, OPT_CONTROL},
     {"idle-timeout", required_argument, NULL, OPT_IDLE_TIMEOUT},
     {"detach", no_argument, NULL, OPT_DETACH},
+    {"cgroup-fd-dir", required_argument, NULL, OPT_CGROUP_FD_DIR},
     {NULL, 0, NULL, 0},
 };
 
@@ -306,6 +307,7 @@ static void apply_option(struct options *o, int c, const char *arg, const char *
     case OPT_CONTROL: require_absolute("--control", arg); o->control = arg; break;
     case OPT_IDLE_TIMEOUT: o->idle_timeout = (unsigned int)parse_ull("--idle-timeout", arg, 86400 * 365); break;
     case OPT_DETACH: o->detach = true; break;
+    case OPT_CGROUP_FD_DIR: require_absolute("--cgroup-fd-dir", arg); o->cgroup_fd_dir = arg; break;
     default: die_with(STEP, EINVAL, "unknown option or missing value: '%s'", seen);
     }
 }
@@ -339,6 +341,8 @@ static void validate(const struct options *o)
             die_with(STEP, EINVAL, "--upper and --work go together");
         if (o->upper_tmpfs && o->upper != NULL)
             die_with(STEP, EINVAL, "--upper-tmpfs replaces --upper/--work: give one or the other");
+        if (o->cgroup_fd_dir != NULL && o->cgroup_procs.len > 0)
+            die_with(STEP, EINVAL, "--cgroup-fd-dir replaces --cgroup-procs: give one or the other");
     }
     if (o->mode == MODE_INSERT && (o->layers.len == 0 || o->dirs.len == 0))
         die_with(STEP, EINVAL, "--layer and --dir are required");

@@ -39,6 +39,7 @@ struct options {
     enum launch_mode mode;
     int status_fd;
     struct str_list cgroup_procs;
+    const char *cgroup_fd_dir; /* run: clone3 pid 1 straight into this (v2) cgroup directory */
     bool share_net;
     const char *hostname;
     struct str_list lowers; /* topmost first */

@@ -44,6 +44,8 @@ static void plan_check(const struct options *park, const struct options *plan)
 {
     if (plan->cgroup_procs.len > 0 && !same_list(&park->cgroup_procs, &plan->cgroup_procs))
         die_with("plan", EINVAL, "--cgroup-procs: the launcher was parked in other cgroups (the pool renames its cgroup to the container's)");
+    if (plan->cgroup_fd_dir != NULL)
+        die_with("plan", EINVAL, "--cgroup-fd-dir: the launcher was parked in its cgroups already");
     if (plan->share_net != park->share_net)
         die_with("plan", EINVAL, "--share-net: the plan wants %s network but the launcher was parked with %s",
                  plan->share_net ? "the host's" : "its own", park->share_net ? "the host's" : "its own");

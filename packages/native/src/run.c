@@ -7,7 +7,11 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <string.h>
+#include <linux/sched.h> /* struct clone_args, CLONE_INTO_CGROUP */
+#include <stdint.h>
 #include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -120,13 +124,35 @@ static _Noreturn void init_main(const struct options *o, int go_fd, int ctl)
     init_run_command(o, host_proc_fd);
 }
 
+/* --cgroup-fd-dir: the cgroup (v2) pid 1 is born in, or -1 (the launcher joined its cgroups). */
+static int into_cgroup = -1;
+
+/* fork(), or on cgroup v2 clone3(CLONE_INTO_CGROUP): the child starts in the container's cgroup,
+ * with no migration of a running process (no wait on the cgroup's migration lock). */
+static pid_t fork_init(void)
+{
+    if (into_cgroup < 0)
+        return fork();
+    struct clone_args args;
+    memset(&args, 0, sizeof args);
+    args.flags = CLONE_INTO_CGROUP;
+    args.exit_signal = SIGCHLD;
+    args.cgroup = (uint64_t)into_cgroup;
+    pid_t pid = (pid_t)syscall(SYS_clone3, &args, sizeof args);
+    if (pid < 0 && (errno == ENOSYS || errno == E2BIG || errno == EINVAL))
+        die_errno("cgroup", "clone3(CLONE_INTO_CGROUP) needs Linux 5.7 and a cgroup v2 directory");
+    if (pid == 0)
+        close(into_cgroup);
+    return pid;
+}
+
 void run_in_namespaces(const struct options *o, int ctl)
 {
     /* (2) fork pid 1; we stay outside to report its host pid and status. */
     supervise_block_signals();
     int go[2];
     report_pipe(go);
-    pid_t init = fork();
+    pid_t init = fork_init();
     if (init < 0)
         die_errno("fork", "fork pid 1");
     if (init == 0) {
@@ -154,6 +180,12 @@ void run_container(const struct options *o)
 {
     /* (0) cgroups first: every process forked from here on is counted. */
     launcher_die_with_parent(o);
+    if (o->cgroup_fd_dir != NULL) {
+        /* cgroup v2: pid 1 is cloned into it (fork_init); the launcher itself stays outside. */
+        into_cgroup = open(o->cgroup_fd_dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+        if (into_cgroup < 0)
+            die_errno("cgroup", "open --cgroup-fd-dir %s", o->cgroup_fd_dir);
+    }
     cgroup_join_all(&o->cgroup_procs);
     /* (1) new namespaces; the pid ns applies to our next child. */
     ns_unshare(!o->share_net, true);

@@ -786,4 +786,39 @@ describe('reg-launch', { concurrency: 1 }, () => {
       await parked.done;
     }
   });
+
+  test('--cgroup-fd-dir (cgroup v2): pid 1 is cloned straight into the cgroup; the launcher stays outside', async (t) => {
+    if (skipUnlessRoot(t)) return;
+    const v2 = ['/sys/fs/cgroup/unified', '/sys/fs/cgroup'].find((d) => {
+      try {
+        return readFileSync('/proc/self/mountinfo', 'utf8').split('\n').some((l) => l.split(' ')[4] === d && / - cgroup2 /.test(l));
+      } catch {
+        return false;
+      }
+    });
+    if (!v2) {
+      const reason = 'no cgroup v2 hierarchy mounted (CLONE_INTO_CGROUP needs one)';
+      console.log(`skipping: ${reason}`);
+      t.skip(reason);
+      return;
+    }
+    const cg = join(v2, `reg-into-test-${process.pid}`);
+    mkdirSync(cg);
+    cgroupsMade.push(cg);
+    const box = launch([...runArgs({ extra: ['--cgroup-fd-dir', cg] }), '--', '/bin/reg-probe', 'sleep', '30']);
+    const pid1 = (await box.waitEvent('pid')).pid as number;
+    const cmd = (await box.waitEvent('started')).pid as number;
+    const procs = readFileSync(join(cg, 'cgroup.procs'), 'utf8').trim().split('\n').map(Number).sort((a, b) => a - b);
+    assert.deepEqual(procs, [pid1, cmd].sort((a, b) => a - b));
+    assert.ok(!procs.includes(box.child.pid!), 'the launcher was not migrated');
+    process.kill(pid1, 'SIGKILL');
+    await box.done;
+    await until(() => readFileSync(join(cg, 'cgroup.procs'), 'utf8').trim() === '', 'the cgroup to empty');
+    // With --cgroup-procs as well it is refused; a plan for a parked launcher may not name it either.
+    const both = await launch([...runArgs({ extra: ['--cgroup-fd-dir', cg, '--cgroup-procs', join(cg, 'cgroup.procs')] }), '--', '/bin/reg-probe', 'pid']).done;
+    assert.equal(both.code, 125);
+    const { control } = await parkLauncher();
+    const r = await attach(control, [...runArgs({ extra: ['--cgroup-fd-dir', cg] }), '--', '/bin/reg-probe', 'pid']).done;
+    assert.equal(r.code, 125);
+  });
 });
