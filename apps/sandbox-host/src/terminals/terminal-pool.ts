@@ -218,9 +218,9 @@ export class TerminalPool {
   /** Host shutdown: holds end; the engine's pool drains its members (closing their ptys). */
   close(): void {
     if (this.closed) return;
-    this.holds.clear();
-    this.applyMin();
+    // No new floor: the engine's pool is closed next and kills every member it spawned for us.
     this.closed = true;
+    this.holds.clear();
     for (const e of this.parked.values()) e.onData.dispose();
   }
 }
