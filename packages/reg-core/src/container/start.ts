@@ -14,7 +14,9 @@ import { EventTail } from '../launch/events.js';
 import { tracer } from './trace.js';
 import { launcherPath, type SpawnLauncher, type SpawnedLauncher } from '../launch/launcher.js';
 import { sendPlan, type PoolMember } from '../launch/park.js';
-import { runArgs } from '../launch/plan.js';
+import { runArgs, type CgroupPlacement } from '../launch/plan.js';
+import { release } from 'node:os';
+import { dirname } from 'node:path';
 import { cgroupName, cgroupRemovalSettled, type EngineContext } from './context.js';
 import { processStartTime } from './proc.js';
 import { finalise, refresh } from './refresh.js';
@@ -37,6 +39,18 @@ export interface StartOptions {
   member?: PoolMember;
   /** Send the member its plan from Node instead of through `reg-launch attach` (the member's stdio is the container's). */
   direct?: boolean;
+}
+
+/** clone3(CLONE_INTO_CGROUP) exists since Linux 5.7; REG_CLONE_INTO_CGROUP=0 keeps the migration. */
+const cloneIntoCgroup = (() => {
+  const [major = 0, minor = 0] = release().split('.').map((n) => parseInt(n, 10));
+  return (major > 5 || (major === 5 && minor >= 7)) && process.env.REG_CLONE_INTO_CGROUP !== '0';
+})();
+
+/** On cgroup v2 pid 1 is born in the container's cgroup; on v1 the launcher joins every controller. */
+function cgroupPlacement(ctx: EngineContext, procsFiles: string[]): CgroupPlacement {
+  if (ctx.cgroups.version === 2 && cloneIntoCgroup && procsFiles.length === 1) return { into: dirname(procsFiles[0]!) };
+  return procsFiles;
 }
 
 /** Moves a parked launcher's cgroup to the container's name and gives it the container's limits. */
@@ -90,7 +104,7 @@ export async function start(ctx: EngineContext, id: string, spawn: SpawnLauncher
   let until: Promise<unknown>;
   try {
     // Attached (a terminal, a foreground run) unless detached: the launcher then dies with its spawner.
-    const plan = runArgs(s, p, procsFiles, opts.command ?? s.command, { attached: !opts.detached });
+    const plan = runArgs(s, p, member ? [] : cgroupPlacement(ctx, procsFiles), opts.command ?? s.command, { attached: !opts.detached });
     if (!member) {
       launcher = spawn(file, plan);
       until = launcher.exited;

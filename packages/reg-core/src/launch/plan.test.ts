@@ -96,3 +96,9 @@ test('writable layer: ephemeral → --upper-tmpfs of the disk quota (+ a few ino
   assert.equal(after(runArgs({ ...state, disk: big, writable: 'ephemeral', limits: { memoryBytes: 512 * 1024 ** 2 } }, paths, []), '--upper-tmpfs')[0], `${256 * 1024 ** 2},${1000 + LAYER_TMPFS_SPARE_INODES}`);
   assert.equal(after(runArgs({ ...state, disk, writable: 'ephemeral', limits: { memoryBytes: 512 * 1024 ** 2 } }, paths, []), '--upper-tmpfs')[0], `${disk.bytes},${disk.inodes + LAYER_TMPFS_SPARE_INODES}`);
 });
+
+test('on cgroup v2 pid 1 can be cloned straight into the cgroup: --cgroup-fd-dir instead of --cgroup-procs', () => {
+  const args = runArgs(state, paths, { into: '/sys/fs/cgroup/reg/x' });
+  assert.ok(!args.includes('--cgroup-procs'));
+  assert.deepEqual(args.slice(args.indexOf('--cgroup-fd-dir'), args.indexOf('--cgroup-fd-dir') + 2), ['--cgroup-fd-dir', '/sys/fs/cgroup/reg/x']);
+});

@@ -86,10 +86,18 @@ function processArgs(s: ContainerState, cwd: string): string[] {
 }
 
 /** `reg-launch run …` for starting a container. */
-export function runArgs(s: ContainerState, p: LaunchPaths, procsFiles: string[], command = s.command, supervision: Supervision = { attached: true }): string[] {
+/**
+ * Where the container's processes join their cgroup: the launcher writes itself into each
+ * cgroup.procs (`procs`, v1: one per controller), or (`into`, v2 on Linux ≥ 5.7) pid 1 is cloned
+ * straight into the cgroup directory — no migration of a running process.
+ */
+export type CgroupPlacement = string[] | { into: string };
+
+export function runArgs(s: ContainerState, p: LaunchPaths, cgroup: CgroupPlacement, command = s.command, supervision: Supervision = { attached: true }): string[] {
   const args = ['run', '--status-file', p.events];
   if (s.tty || supervision.attached) args.push('--die-with-parent');
-  for (const f of procsFiles) args.push('--cgroup-procs', f);
+  if (Array.isArray(cgroup)) for (const f of cgroup) args.push('--cgroup-procs', f);
+  else args.push('--cgroup-fd-dir', cgroup.into);
   if (s.network === 'host') args.push('--share-net');
   args.push('--hostname', s.hostname);
   for (const l of s.lowerdirs) args.push('--lower', l);
