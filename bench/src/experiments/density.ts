@@ -15,7 +15,7 @@ import { chmod, copyFile, mkdtemp, readFile, readdir, rm, writeFile } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { Engine, buildFromHost, regHome } from '../reg-core.js';
+import { Engine, buildFromHost, childProcessSpawner, regHome } from '../reg-core.js';
 
 const SLEEP_PY = 'import time; time.sleep(1e9)';
 const GIB = 2 ** 30;
@@ -119,6 +119,7 @@ async function regDensity(l: Limits, log: (s: string) => void): Promise<DensityS
     const before = await settledUsed();
     const procsBefore = await processCount();
     const latencies: number[] = [];
+    const quiet = childProcessSpawner({ detached: true, stdio: 'ignore' });
     let stoppedBy = '';
     for (let i = 0; ; i++) {
       const why = await stopReason(i, l);
@@ -130,7 +131,9 @@ async function regDensity(l: Limits, log: (s: string) => void): Promise<DensityS
       try {
         const s = await engine.generate({ ret: ref, command: ['/usr/bin/python3.11', '-c', SLEEP_PY] });
         ids.push(s.id);
-        const started = await engine.start(s.id);
+        // Output to nowhere: no log helper per container (the host's terminals have none either),
+        // and nothing outside the pinned launcher that a rebuild of packages/native could pull away.
+        const started = await engine.start(s.id, quiet, { detached: true });
         if (started.state.status !== 'running') throw new Error(`ended at once: ${JSON.stringify(started.state.outcome)}`);
       } catch (e) {
         stoppedBy = `start ${i + 1} failed: ${(e as Error).message}`;
