@@ -86,6 +86,7 @@ async function proxyHttp(req, res, attempt = 0) {
     r.pipe(res);
   });
   up.on('error', (e) => {
+    console.error(JSON.stringify({ event: 'forward-failed', host: host.id, method: req.method, path: req.url?.split('?')[0], error: e.code ?? e.message }));
     if (e.code === 'ECONNREFUSED' || e.code === 'EHOSTUNREACH') router.markUnreachable(host.address);
     if (bodyless && attempt === 0 && !res.headersSent && router.cluster) return void proxyHttp(req, res, 1);
     hostDown(res);
