@@ -50,5 +50,14 @@ export function spawnLogWriter(path: string, limits: LogLimits = logLimitsFromEn
   if (!existsSync(logWriterPath)) {
     throw new RegError('LAUNCH_FAILED', `the log helper ${logWriterPath} is missing`, { file: logWriterPath, hint: 'build it: npm run build -w @reg/native' });
   }
-  return spawn(logWriterPath, [resolve(path), String(limits.maxBytes), String(limits.files)], { detached: true, stdio: ['pipe', 'ignore', 'ignore'] });
+  const child = spawn(logWriterPath, [resolve(path), String(limits.maxBytes), String(limits.files)], { detached: true, stdio: ['pipe', 'ignore', 'ignore'] });
+  // A helper that vanished between the check and the spawn (a rebuild of packages/native) or a
+  // closed pipe must fail this start, never the whole process with an unhandled 'error'.
+  child.on('error', () => {});
+  child.stdin?.on('error', () => {});
+  if (child.pid === undefined) {
+    child.stdin?.destroy();
+    throw new RegError('LAUNCH_FAILED', `the log helper ${logWriterPath} could not be started`, { file: logWriterPath, hint: 'build it: npm run build -w @reg/native' });
+  }
+  return child;
 }
