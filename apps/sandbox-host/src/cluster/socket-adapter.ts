@@ -87,6 +87,10 @@ export async function attachSocketAdapter(io: Server, deps: SocketAdapterDeps): 
   const pool = new pg.Pool({ connectionString: deps.databaseUrl, max: 4, application_name: 'reg-socket.io' });
   // An idle client's error (PostgreSQL restarted) must not crash the host: the adapter reconnects.
   pool.on('error', (e) => deps.log.error(`socket.io adapter: PostgreSQL: ${e.message}`));
+  // The adapter checks one client out for LISTEN and puts no 'error' listener on it; a checked-out
+  // client is not covered by the pool's: PostgreSQL restarting would be an uncaught exception that
+  // kills the host. The adapter sees the client 'end' and LISTENs again by itself.
+  pool.on('connect', (client) => client.on('error', (e) => deps.log.error(`socket.io adapter: PostgreSQL connection: ${e.message}`)));
   // Payloads over NOTIFY's 8000 bytes travel through this table (the adapter deletes old rows).
   await pool.query(`CREATE TABLE IF NOT EXISTS ${ADAPTER_TABLE} (id bigserial UNIQUE, created_at timestamptz DEFAULT now(), payload bytea)`);
   let lastError = 0;
@@ -162,7 +166,9 @@ export async function attachSocketAdapter(io: Server, deps: SocketAdapterDeps): 
       offLocal();
       // The adapters' close() (io.close) releases their LISTEN client; the pool goes after.
       await new Promise<void>((resolve) => setTimeout(resolve, 0));
-      await pool.end().catch(() => {});
+      // A LISTEN client the adapter re-acquired after a PostgreSQL restart may never be released:
+      // pool.end() would wait for it forever, so closing waits 2 s at most.
+      await Promise.race([pool.end().catch(() => {}), new Promise<void>((resolve) => setTimeout(resolve, 2000).unref())]);
     },
   };
 }
