@@ -20,7 +20,7 @@ import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { listRets, pushRet, regHome } from '@reg/core';
+import { cgroupParentFor, listRets, pushRet, regHome, removeCgroupParent } from '@reg/core';
 import { startRegistry } from './docker-registry.mjs';
 import { createDatabase, startPostgres } from './postgres.mjs';
 import { ensureRets } from './stack.mjs';
@@ -117,6 +117,8 @@ export async function startCluster(opts = {}) {
     await started.pg?.stop().catch(() => {});
     // A host that was killed leaves its workspace mounts in the shared directory.
     for (const m of mountsUnder(dir)) if (spawnSync('umount', [m]).status !== 0) spawnSync('umount', ['-l', m]);
+    // And the cgroups a killed host's parked launchers and idle pool members kept (made again at the next start).
+    for (const c of children.filter((c) => c.kind === 'host')) await removeCgroupParent(cgroupParentFor(regHome(c.regHome))).catch(() => {});
   };
 
   try {

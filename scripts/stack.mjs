@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { buildFromHost, listRets, regHome } from '@reg/core';
+import { buildFromHost, cgroupParentFor, listRets, regHome, removeCgroupParent } from '@reg/core';
 import { ensureToolboxRets } from './build-rets.mjs';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -134,4 +134,7 @@ export async function removeHome(home) {
     .sort((a, b) => b.length - a.length);
   for (const m of mounts) if (spawnSync('umount', [m]).status !== 0) spawnSync('umount', ['-l', m]);
   await rm(home, { recursive: true, force: true });
+  // Its cgroup parent with the idle pool members and the cgroups of parked launchers a killed
+  // host left (their processes end on their pty's hangup: waited for a moment).
+  await removeCgroupParent(cgroupParentFor(regHome(home))).catch(() => {});
 }

@@ -19,7 +19,8 @@ export { verifyStore, type VerifyReport } from './store/verify.js';
 export { gcStore, type GcReport } from './store/gc.js';
 export { storeStats, type StoreStats } from './store/stats.js';
 // The container lifecycle, for the sandbox host (appended for apps/sandbox-host).
-export { Engine, type EngineOptions, type RunOptions } from './container/engine.js';
+export { Engine, cgroupParentFor, type EngineOptions, type RunOptions } from './container/engine.js';
+export { removeCgroupParent } from './cgroup/parents.js';
 export type { ContainerState } from './container/state.js';
 export type { GenerateOptions } from './container/generate.js';
 export type { Started } from './container/start.js';

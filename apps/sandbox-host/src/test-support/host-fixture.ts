@@ -7,7 +7,7 @@ import { request } from 'node:http';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { buildFromHost, listRets, regHome } from '@reg/core';
+import { buildFromHost, cgroupParentFor, listRets, regHome, removeCgroupParent } from '@reg/core';
 import { io, type Socket } from 'socket.io-client';
 import type { AttachReply, ClientToServerEvents, ServerToClientEvents, TerminalError } from '@reg/protocol';
 import { loadConfig } from '../env.js';
@@ -26,6 +26,8 @@ export async function tempRegHome(): Promise<{ dir: string; cleanup: () => Promi
       const mounts = readFileSync('/proc/self/mountinfo', 'utf8').split('\n').map((l) => l.split(' ')[4] ?? '').filter((m) => m.startsWith(`${dir}/`)).sort((a, b) => b.length - a.length);
       for (const m of mounts) if (spawnSync('umount', [m]).status !== 0) spawnSync('umount', ['-l', m]);
       await rm(dir, { recursive: true, force: true });
+      // The home's cgroup parent with idle pool members and a killed host's parked launchers' cgroups.
+      await removeCgroupParent(cgroupParentFor(regHome(dir))).catch(() => {});
       await dropTestDatabase(dir);
     },
   };

@@ -10,7 +10,7 @@ import { cgroupParentFor, Engine } from '../container/engine.js';
 import { buildFromHost } from '../ret/build-from-host.js';
 import { tempHome } from '../test-support/temp-home.js';
 import { readdir } from 'node:fs/promises';
-import { parentDirs, PARENT_MARKS, pruneCgroupParents } from './parents.js';
+import { parentDirs, PARENT_MARKS, pruneCgroupParents, removeCgroupParent } from './parents.js';
 import { isPoolMember } from './pool.js';
 
 const isRoot = process.getuid?.() === 0;
@@ -71,4 +71,31 @@ test('prune removes parents whose home is gone, keeps live homes and parents wit
   assert.ok(existsSync(join(root, 'pids', parents.busy, 'child0')), 'a busy cgroup is never removed');
   assert.ok(existsSync(join(root, 'memory', 'unrelated')));
   assert.ok(!existsSync(join(marks, parents.gone)), 'the mark goes with its parent');
+});
+
+test('removeCgroupParent (a deleted home): empty children (idle pool members, a killed host\'s parked launchers) go with the parent; a cgroup with a live process is kept and reported, its process untouched', { skip: !isRoot && 'needs root (cgroups)' }, async () => {
+  const gone = mkdtempSync(join(tmpdir(), 'reg-parent-gone-'));
+  rmSync(gone, { recursive: true, force: true });
+  const parent = cgroupParentFor({ root: gone } as Parameters<typeof cgroupParentFor>[0]);
+  // Real hierarchies only: the v1 controllers here (/sys/fs/cgroup is a tmpfs), /sys/fs/cgroup itself on v2.
+  const dirs = (await parentDirs(parent)).filter((d) => existsSync(join(d, '..', 'cgroup.procs')));
+  assert.ok(dirs.length > 0);
+  for (const d of dirs) for (const c of ['park-0000aaaa', 'pool-0000bbbb', 'busy']) mkdirSync(join(d, c), { recursive: true });
+  mkdirSync(PARENT_MARKS, { recursive: true });
+  writeFileSync(join(PARENT_MARKS, parent), gone);
+  const sleeper = spawn('sleep', ['30'], { stdio: 'ignore' });
+  const pidsDir = dirs.find((d) => d.includes('/pids/'))!;
+  writeFileSync(join(pidsDir, 'busy', 'cgroup.procs'), String(sleeper.pid));
+  try {
+    const busy = await removeCgroupParent(parent, { waitMs: 300 });
+    assert.deepEqual(busy, ['busy']);
+    assert.ok(!existsSync(join(pidsDir, 'park-0000aaaa')) && !existsSync(join(pidsDir, 'pool-0000bbbb')), 'the empty children are gone');
+    assert.equal(sleeper.exitCode, null, 'a process is never killed here');
+  } finally {
+    sleeper.kill('SIGKILL');
+    await new Promise((r) => sleeper.once('exit', r));
+  }
+  assert.deepEqual(await removeCgroupParent(parent), [], 'once its process is gone, the rest goes');
+  assert.deepEqual(dirs.filter(existsSync), [], 'no parent left in any hierarchy');
+  assert.ok(!existsSync(join(PARENT_MARKS, parent)), 'its mark is gone');
 });

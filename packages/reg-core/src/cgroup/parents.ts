@@ -55,22 +55,48 @@ export async function pruneCgroupParents(opts: { root?: string; marks?: string; 
   for (const parent of [...names].sort()) {
     const home = (await readFile(join(marks, parent), 'utf8').catch(() => '')) || (parent === 'reg' ? '/var/lib/reg' : '');
     if (home && (await stat(home).then(() => true, () => false))) continue; // its home is alive
-    const busy = new Set<string>();
-    for (const dir of await parentDirs(parent, root)) {
-      for (const child of await readdir(dir, { withFileTypes: true }).catch(() => [])) {
-        if (!child.isDirectory()) continue;
-        if (opts.dryRun) busy.add(child.name);
-        else await rmdir(join(dir, child.name)).catch(() => busy.add(child.name));
-      }
-      if (!opts.dryRun) await rmdir(dir).catch(() => {});
-    }
-    if (busy.size) report.busy.push({ parent, home: home || 'unknown', cgroups: [...busy].sort() });
+    const busy = await removeParent(parent, { root, marks, names: opts.names ?? CGROUP_NAMES, dryRun: !!opts.dryRun });
+    if (busy.length) report.busy.push({ parent, home: home || 'unknown', cgroups: busy });
     else report.removed.push({ parent, home: home || 'unknown' });
-    if (!busy.size && !opts.dryRun) {
-      await rm(join(marks, parent), { force: true });
-      // The v2 driver's record of renamed (pooled) cgroups under that parent goes with it.
-      await rm(join(opts.names ?? CGROUP_NAMES, parent), { recursive: true, force: true });
-    }
   }
   return report;
+}
+
+/**
+ * Removes one parent with its empty child cgroups (idle pool members, parked launchers' and
+ * containers' cgroups whose processes are gone), its mark and its v2 rename records; returns the
+ * children that still have processes (never killed here).
+ */
+async function removeParent(parent: string, o: { root: string; marks: string; names: string; dryRun: boolean }): Promise<string[]> {
+  const busy = new Set<string>();
+  for (const dir of await parentDirs(parent, o.root)) {
+    for (const child of await readdir(dir, { withFileTypes: true }).catch(() => [])) {
+      if (!child.isDirectory()) continue;
+      if (o.dryRun) busy.add(child.name);
+      else await rmdir(join(dir, child.name)).catch(() => busy.add(child.name));
+    }
+    if (!o.dryRun) await rmdir(dir).catch(() => {});
+  }
+  if (!busy.size && !o.dryRun) {
+    await rm(join(o.marks, parent), { force: true });
+    // The v2 driver's record of renamed (pooled) cgroups under that parent goes with it.
+    await rm(join(o.names, parent), { recursive: true, force: true });
+  }
+  return [...busy].sort();
+}
+
+/**
+ * For a REG_HOME being deleted (tests, benchmarks, a cluster's temp dirs): removes its cgroup
+ * parent (`cgroupParentFor(home)`) with every empty child, waiting up to `waitMs` for processes that are
+ * still exiting (a killed host's parked launchers end on their pty's hangup). Returns the
+ * children still busy after that.
+ */
+export async function removeCgroupParent(parent: string, opts: { waitMs?: number; root?: string } = {}): Promise<string[]> {
+  const o = { root: opts.root ?? CGROUP_ROOT, marks: PARENT_MARKS, names: CGROUP_NAMES, dryRun: false };
+  const deadline = Date.now() + (opts.waitMs ?? 3000);
+  for (;;) {
+    const busy = await removeParent(parent, o);
+    if (!busy.length || Date.now() >= deadline) return busy;
+    await new Promise((r) => setTimeout(r, 100));
+  }
 }
