@@ -12,7 +12,7 @@
 // $REG_SHARED_DIR/cluster-secret) signs what the origin forwards; host-router.mjs decides which
 // host gets each request and websocket. Browsers never see a host's address.
 
-import { createServer, request } from 'node:http';
+import { Agent, createServer, request } from 'node:http';
 import { connect } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import next from 'next';
@@ -71,6 +71,18 @@ function hostDown(res) {
   res.end(JSON.stringify({ error: { code: 'HOST_UNREACHABLE', message: 'the Reg host does not answer; try again in a moment' } }));
 }
 
+// A fresh host connection per forwarded request (a kept-alive one the host closes just as it is
+// reused fails with ECONNRESET, and a request with a body cannot be replayed elsewhere), but asked
+// for as keep-alive: a host that answers early (413 for a body over its cap) then discards the
+// rest of the body instead of closing the connection under the upload, so its answer reaches
+// the browser instead of a 502.
+class FreshConnections extends Agent {
+  keepSocketAlive() {
+    return false;
+  }
+}
+const hostAgent = new FreshConnections({ keepAlive: true });
+
 // Any live host answers /api (they share the database), or the one named by x-reg-host. A request
 // without a body (GET, HEAD, DELETE) that finds its host gone is tried once more on another.
 async function proxyHttp(req, res, attempt = 0) {
@@ -79,9 +91,7 @@ async function proxyHttp(req, res, attempt = 0) {
   const host = attempt === 0 ? await router.forApi(req.url, named).catch(() => router.pick(named)) : router.pick(named);
   if (!host) return hostDown(res);
   const bodyless = req.headers['content-length'] === undefined && req.headers['transfer-encoding'] === undefined;
-  // A fresh connection per request (agent: false): a kept-alive one the host closes just as it is
-  // reused fails with ECONNRESET, and a request with a body cannot be replayed elsewhere.
-  const up = request({ ...target(host), agent: false, method: req.method, path: req.url, headers: forwardedHeaders(req) }, (r) => {
+  const up = request({ ...target(host), agent: hostAgent, method: req.method, path: req.url, headers: forwardedHeaders(req) }, (r) => {
     res.writeHead(r.statusCode ?? 502, r.headers);
     r.pipe(res);
   });
