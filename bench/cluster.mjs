@@ -64,6 +64,18 @@ async function pool(items, concurrency, fn) {
   }));
 }
 
+/**
+ * The prompt, as a person sees it: the text with terminal control sequences removed. They matter:
+ * a session's first prompt is usually printed before the browser attaches (through the origin the
+ * token and the routed handshake take longer than bash -l needs), so it arrives inside the 'screen'
+ * replay, which the host's serializer ends with the modes to restore (e.g. bracketed paste
+ * ESC[?2004h) and cursor moves, after "$ ". Matching the raw bytes against /\$ $/ then never
+ * succeeds (the cause of "no prompt" for nearly every student in the first runs).
+ */
+const PROMPT = /(\$|>>>)\s*$/;
+// eslint-disable-next-line no-control-regex
+const visible = (s) => s.replace(/\x1b\[[0-?]*[ -\/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[()][0-9A-Za-z]|\x1b[=>78]|[\x00-\x08\x0e-\x1f]/g, '');
+
 /** Open → token → websocket (routed by its container) → attach → "$ ". Resolves { ms, id, hostId, sock }. */
 async function openOne(base, classId, s, sockets) {
   const t0 = performance.now();
@@ -80,14 +92,16 @@ async function openOne(base, classId, s, sockets) {
     const take = (d) => {
       text = (text + d).slice(-512);
       sock.emit('ack', Math.max(1, d.length));
-      if (/\$ $/.test(text)) {
+      if (PROMPT.test(visible(text))) {
         clearTimeout(timer);
         resolve({ ms: performance.now() - t0, id, hostId: '?', sock });
       }
     };
     sock.on('output', take);
-    sock.on('screen', take);
+    // As the browser does: the screen replaces what was shown (xterm.reset(), then write).
+    sock.on('screen', (d) => ((text = ''), take(d)));
     sock.on('connect_error', (e) => (clearTimeout(timer), reject(new Error(`socket ${e.message}`))));
+    sock.on('disconnect', (why) => (clearTimeout(timer), reject(new Error(`socket closed (${why})`))));
     sock.on('connect', () => {
       sock.emit('attach', { containerId: id, token: tok.body.token, cols: 80, rows: 24 }, (reply) => {
         if (!reply?.ok) (clearTimeout(timer), reject(new Error(`attach ${reply?.error?.code ?? 'refused'}`)));
