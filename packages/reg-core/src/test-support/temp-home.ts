@@ -52,9 +52,14 @@ export function unmountUnder(root: string): string[] {
   return mounts;
 }
 
-/** path → "type size mode" for every entry below root (directories included). */
+/**
+ * path → "type size mode" for every entry below root (directories included), but for
+ * containers/.trash: removed containers' directories being deleted in the background (an earlier
+ * test's `rm` may still be emptying it), not state an operation could have changed.
+ */
 export function snapshot(root: string): Map<string, string> {
   const out = new Map<string, string>();
+  const trash = join(root, 'containers', '.trash');
   const walk = (dir: string) => {
     let names: string[];
     try {
@@ -64,6 +69,7 @@ export function snapshot(root: string): Map<string, string> {
     }
     for (const n of names) {
       const p = join(dir, n);
+      if (p === trash) continue;
       const st = lstatSync(p);
       out.set(relative(root, p), `${st.isDirectory() ? 'd' : st.isSymbolicLink() ? 'l' : 'f'} ${st.size} ${(st.mode & 0o7777).toString(8)}`);
       if (st.isDirectory()) walk(p);
