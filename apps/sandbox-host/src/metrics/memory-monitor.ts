@@ -15,13 +15,17 @@ import { memorySnapshot, type ContainerMeta } from './memory-snapshot.js';
 export const RETENTION = { rawMs: 15 * 60_000, minuteMs: 24 * 3600_000, tenMinuteMs: 30 * 24 * 3600_000 };
 const STORE_EVERY_MS = 60_000;
 
+/** The most a snapshot's CPU cost may stretch the watched period (× everyMs). */
+const MAX_STRETCH = 4;
+
 export interface MemoryMonitorOptions {
   everyMs: number;
   rawKeepMs?: number;
   /**
    * The share of one core watching may take (default 0.05): when a snapshot costs more CPU than
-   * everyMs × budget (thousands of containers), the next one waits longer, so a watching admin
-   * never costs the students more than this. The page shows the actual sampling time.
+   * everyMs × budget (thousands of containers), the next one waits longer (at most 4 × everyMs,
+   * so the figures are never staler than that), so a watching admin costs the students little.
+   * The page shows the actual sampling time.
    */
   cpuBudget?: number;
 }
@@ -111,7 +115,11 @@ export class MemoryMonitor {
     );
     for (const id of ids) if (!meta.has(id)) meta.set(id, { user: null, userId: null, class: null, classId: null, limitBytes: limitOf.get(id) ?? null });
     const cpu = process.cpuUsage(cpu0);
-    this.periodMs = Math.max(this.opts.everyMs, Math.ceil((cpu.user + cpu.system) / 1000 / (this.opts.cpuBudget ?? 0.05)));
+    // The process's CPU over the snapshot's window also counts whatever else the host did meanwhile
+    // (starting containers, parking launchers under ptys): the stretch is capped so that a watching
+    // admin never waits more than MAX_STRETCH periods for the next figures.
+    const stretched = Math.ceil((cpu.user + cpu.system) / 1000 / (this.opts.cpuBudget ?? 0.05));
+    this.periodMs = Math.min(Math.max(this.opts.everyMs, stretched), this.opts.everyMs * MAX_STRETCH);
     const snap = memorySnapshot({
       at: new Date(),
       sampleMs: performance.now() - t0,
