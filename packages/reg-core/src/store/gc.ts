@@ -55,6 +55,8 @@ async function enteredStoreMs(home: RegHome, b: StoredBlob): Promise<number> {
 
 export async function gcStore(home: RegHome, opts: { graceMs?: number; now?: number } = {}): Promise<GcReport> {
   const grace = opts.graceMs ?? DEFAULT_GC_GRACE_MS;
+  // No grace means no grace: a file written in the millisecond gc started has an mtime past Date.now().
+  const aged = (mtimeMs: number) => grace <= 0 || now - mtimeMs >= grace;
   const now = opts.now ?? Date.now();
   const report: GcReport = { removedBlobs: 0, freedBytes: 0, removedLayers: 0, keptYoung: 0 };
 
@@ -69,7 +71,7 @@ export async function gcStore(home: RegHome, opts: { graceMs?: number; now?: num
   for (const name of layerDirs) {
     const dir = join(home.layers, name);
     if (wanted.has(dir)) continue;
-    if (name.startsWith('.tmp-') && now - (await lstat(dir)).mtimeMs < grace) continue;
+    if (name.startsWith('.tmp-') && !aged((await lstat(dir)).mtimeMs)) continue;
     await rm(dir, { recursive: true, force: true });
     report.removedLayers++;
   }
@@ -93,11 +95,11 @@ export async function gcStore(home: RegHome, opts: { graceMs?: number; now?: num
     for (const n of await readdir(join(linksDir(home), prefix)).catch(() => [] as string[])) {
       const rec = join(linksDir(home), prefix, n);
       if (!n.endsWith('.json')) {
-        if (now - (await lstat(rec)).mtimeMs >= grace) await rm(rec, { force: true }); // a stray temp record
+        if (aged((await lstat(rec)).mtimeMs)) await rm(rec, { force: true }); // a stray temp record
         continue;
       }
       const blob = join(home.blobs, prefix, n.slice(0, -'.json'.length));
-      if (!(await lstat(blob).then(() => true, () => false)) && now - (await lstat(rec)).mtimeMs >= grace) await rm(rec, { force: true });
+      if (!(await lstat(blob).then(() => true, () => false)) && aged((await lstat(rec)).mtimeMs)) await rm(rec, { force: true });
     }
   }
 
@@ -110,7 +112,7 @@ export async function gcStore(home: RegHome, opts: { graceMs?: number; now?: num
     }
     for (const n of names) {
       const p = join(dir, n);
-      if (dir === home.closures || now - (await lstat(p)).mtimeMs >= grace) await rm(p, { force: true });
+      if (dir === home.closures || aged((await lstat(p)).mtimeMs)) await rm(p, { force: true });
     }
   }
   if (report.removedLayers) await bumpRetGeneration(home); // cached closures may name removed layers
