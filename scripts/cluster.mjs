@@ -17,51 +17,14 @@ import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { cgroupParentFor, listRets, pushRet, regHome, removeCgroupParent } from '@reg/core';
 import { startRegistry } from './docker-registry.mjs';
 import { createDatabase, startPostgres } from './postgres.mjs';
-import { ensureRets } from './stack.mjs';
+import { ensureRets, waitForHttp, waitForReady } from './stack.mjs';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
-
-function waitForReady(child, what, errTail) {
-  return new Promise((resolvePromise, reject) => {
-    const lines = createInterface({ input: child.stdout });
-    const onExit = (code) => reject(new Error(`${what} exited (${code}) before it was ready:\n${errTail()}`));
-    child.once('exit', onExit);
-    lines.on('line', (line) => {
-      if (!line.startsWith('{')) return;
-      try {
-        const msg = JSON.parse(line);
-        if (msg.event === 'ready') {
-          child.off('exit', onExit);
-          resolvePromise(msg);
-        }
-      } catch {
-        // not ours
-      }
-    });
-  });
-}
-
-async function waitForHttp(url, child, timeoutMs = 90_000) {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (child.exitCode !== null) throw new Error(`the web app exited (${child.exitCode}) before it was ready`);
-    try {
-      const res = await fetch(url);
-      await res.body?.cancel();
-      if (res.status < 500) return;
-    } catch {
-      // not listening yet
-    }
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  throw new Error(`${url} did not answer within ${timeoutMs / 1000} s`);
-}
 
 function stopChild(c, signal = 'SIGTERM', forceMs = 20_000) {
   return new Promise((res) => {
@@ -188,7 +151,7 @@ export async function startCluster(opts = {}) {
         stdio: ['ignore', 'ignore', opts.stdio === 'inherit' ? 'inherit' : 'ignore'],
       });
       children.push({ kind: 'web', process: proc });
-      await waitForHttp(`http://127.0.0.1:${port}/sign-in`, proc);
+      await waitForHttp(`http://127.0.0.1:${port}/sign-in`, proc, 90_000);
       webUrl = `http://localhost:${port}`;
     }
     return {

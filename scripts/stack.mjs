@@ -32,10 +32,11 @@ export async function ensureRets(home, log = () => {}) {
   return built;
 }
 
-function waitForReady(child, what) {
+/** Resolves the first {"event":"ready"} line a child prints; rejects (with errTail()) if it exits first. */
+export function waitForReady(child, what, errTail = () => '') {
   return new Promise((resolve, reject) => {
     const lines = createInterface({ input: child.stdout });
-    const onExit = (code) => reject(new Error(`${what} exited (${code}) before it was ready`));
+    const onExit = (code) => reject(new Error(`${what} exited (${code}) before it was ready${errTail() ? `:\n${errTail()}` : ''}`));
     child.once('exit', onExit);
     lines.on('line', (line) => {
       if (!line.startsWith('{')) return;
@@ -52,12 +53,13 @@ function waitForReady(child, what) {
   });
 }
 
-async function waitForHttp(url, child, timeoutMs = 60_000) {
+export async function waitForHttp(url, child, timeoutMs = 60_000) {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     if (child.exitCode !== null) throw new Error(`the web app exited (${child.exitCode}) before it was ready`);
     try {
       const res = await fetch(url);
+      await res.body?.cancel();
       if (res.status < 500) return;
     } catch {
       // not listening yet
