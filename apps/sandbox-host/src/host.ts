@@ -89,8 +89,9 @@ export async function startHost(config: HostConfig, opts: { log?: Log } = {}): P
   const engine = await Engine.open({ home: config.regHome, ...(terminalPool && config.terminalPool && { pool: { spawn: terminalPool.spawn, max: config.terminalPool.max } }) });
   let terminalCount = () => 0;
   let fencedHandler: (reason: string) => Promise<void> = async () => {};
+  let adoptRuns: (hostId: string) => Promise<unknown> = async () => {};
   // Joining refuses (clock far off, this id live in another process, another secret) before anything is touched.
-  await cluster?.join(db, { engine: () => engine, terminals: () => terminalCount(), onFenced: (reason) => fencedHandler(reason), events: () => classEvents, log }).catch(async (e) => {
+  await cluster?.join(db, { engine: () => engine, terminals: () => terminalCount(), onFenced: (reason) => fencedHandler(reason), events: () => classEvents, adoptRuns: (id) => adoptRuns(id), log }).catch(async (e) => {
     await engine.disposeCgroupParent().catch(() => {});
     await db.$disconnect();
     throw e;
@@ -110,6 +111,7 @@ export async function startHost(config: HostConfig, opts: { log?: Log } = {}): P
   // Classes, rosters, workspaces, terminals in a class, Start/Stop class (classes/, workspaces/).
   const classroom = await createClassroom({ db, engine, sessions, containers, dataDir: config.dataDir, log, events: classEvents, ...(cluster && { cluster }) });
   terminalCount = () => sessions.size;
+  adoptRuns = (id) => classroom.runner.adoptRuns(id);
   // Marked down while alive (stalled past its heartbeats) or replaced: its students were told to
   // reopen elsewhere and its workspaces may be mounted by others now, so everything here ends.
   fencedHandler = async (reason) => {
@@ -172,7 +174,7 @@ export async function startHost(config: HostConfig, opts: { log?: Log } = {}): P
       }),
     }),
   );
-  if (cluster) registerClusterRoutes(app, cluster, db, () => engine);
+  if (cluster) registerClusterRoutes(app, cluster, db, () => engine, classroom.runner);
   const listener = getRequestListener(app.fetch);
 
   // REG_CLUSTER_ORIGIN_ONLY=1: browsers reach this host only through the web origin (signed requests).

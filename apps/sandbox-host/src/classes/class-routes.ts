@@ -113,19 +113,7 @@ export function classRoutes(d: ClassRouteDeps): ApiRoute[] {
       return d.runner.open(principal, classId(c), c.req.raw.signal);
     } }),
     route({ method: 'get', path: '/api/classes/:classId/run', operationId: 'classRun', scope: 'class:read', summary: 'The latest Start class run and its progress (null if never started)', status: 200, response: classRunSchema.nullable(), handle: ({ c }) => d.runner.current(classId(c)) }),
-    route({ method: 'post', path: '/api/classes/:classId/start', operationId: 'startClass', scope: 'class:manage', summary: 'Start class: prepare every student\'s environment ahead of time (progress in GET …/run and ClassEvents); idempotent', status: 200, response: z.object({ already: z.boolean(), run: classRunSchema }), handle: async ({ principal, c }) => {
-      const started = await d.runner.start(principal, classId(c));
-      // In a cluster the class's RETs are pre-pulled onto the hosts its students will be placed on
-      // (in the background: hosts that hold them carry on whatever the registry does).
-      if (d.cluster && !started.already) {
-        const cluster = d.cluster;
-        void cluster
-          .prepullForClass(classId(c))
-          .then((report) => audit(d.db, principal, { action: 'class.prepull', targetType: 'class', targetId: report.classId, classId: report.classId, details: { ...report } }))
-          .catch(() => {});
-      }
-      return started;
-    } }),
+    route({ method: 'post', path: '/api/classes/:classId/start', operationId: 'startClass', scope: 'class:manage', summary: 'Start class: prepare every student\'s environment ahead of time (progress in GET …/run and ClassEvents); idempotent', status: 200, response: z.object({ already: z.boolean(), run: classRunSchema }), handle: ({ principal, c }) => d.runner.start(principal, classId(c)) }),
     route({ method: 'get', path: '/api/classes/:classId/prepull', operationId: 'classPrepull', scope: 'class:assist', summary: 'Cluster mode: the latest pre-pull of the class environment onto the hosts its start uses (per host and RET: held, pulled or failed with the reason); null if none', status: 200, response: z.any(), handle: async ({ c }) => {
       const last = await d.db.auditLog.findFirst({ where: { action: 'class.prepull', classId: classId(c) }, orderBy: { at: 'desc' }, select: { details: true } });
       return last ? JSON.parse(last.details) : null;

@@ -17,6 +17,17 @@
 // Start class also holds a warm terminal per student in the host's terminal pool (parked
 // launchers under their ptys, terminals/terminal-pool.ts), so the click is a plan sent to a
 // process that is already in its cgroup and namespaces; Stop class lets them go.
+//
+// In a cluster the host that receives the click coordinates the run (ClassRun.hostId): it places
+// every student (placement.ts: a workspace lease first, then free memory, cached RETs and class
+// spread), pre-pulls the class's RETs onto the hosts chosen, and asks each of them to prepare its
+// share (a signed, streamed POST /api/cluster/classes/:classId/prepare). Each host prepares its
+// students exactly as a single host does (their workspace leases are then its, so their clicks
+// land there and take the prepared container and warm terminal); the coordinator counts the
+// per-student answers and alone writes the run's progress. A host that stops answering mid-start
+// has its unanswered students prepared by the coordinator instead. Stop class (on any host) ends
+// the class on every host. A coordinator's own restart resumes its runs; its failover (another host
+// marked it down) hands its runs to the host that ran the failover.
 
 import { randomUUID } from 'node:crypto';
 import { cgroupLimitsOf, diskQuotaOf, effectiveLimits, isRegError, RegError, type ContainerState, type Engine, type Limits } from '@reg/core';
@@ -45,6 +56,33 @@ interface ActiveRun {
   id: string;
   cancelled: boolean;
   done: Promise<void>;
+  /** Aborts the requests to other hosts (cluster mode). */
+  abort?: AbortController;
+}
+
+/** One student's outcome in a start: what a host reports to the run's coordinator. */
+export type PrepareResult = { userId: string; ok: true } | { userId: string; ok: false; code: string; message: string };
+
+type Student = { userId: string; username: string };
+
+/** What the runner needs of a cluster (cluster/cluster-node.ts implements it). */
+export interface ClassCluster {
+  readonly id: string;
+  /** The live hosts' ids. */
+  liveHostIds(): Promise<string[]>;
+  /** Splits students over the live hosts by placement: host id → user ids (this host included). */
+  assign(classId: string, userIds: string[]): Promise<Map<string, string[]>>;
+  /** Pre-pulls the class's RETs onto these hosts; which of them hold every RET now. */
+  prepull(classId: string, hostIds: string[], who: Principal): Promise<{ ready: string[] }>;
+  /**
+   * Asks another host to prepare these students; `onResult` gets each answer as it comes. Resolves
+   * when the host finished; rejects when it could not be reached or stopped answering midway.
+   */
+  prepareOn(hostId: string, classId: string, runId: string, userIds: string[], onResult: (r: PrepareResult) => void, signal: AbortSignal): Promise<void>;
+  /** Stop class on the other live hosts; how many sessions they ended. */
+  stopElsewhere(classId: string): Promise<number>;
+  /** Resolves once a host that is no longer live has been failed over (its workspace leases freed). */
+  settled(hostId: string): Promise<void>;
 }
 
 export class ClassRunner {
@@ -63,10 +101,13 @@ export class ClassRunner {
     private readonly workspaces: WorkspaceService,
     private readonly events: ClassEvents,
     private readonly log: Log,
-    opts: { openConcurrency?: number } = {},
+    opts: { openConcurrency?: number; cluster?: ClassCluster } = {},
   ) {
     this.admission = new Admission(opts.openConcurrency ?? 8);
+    this.cluster = opts.cluster;
   }
+
+  private readonly cluster: ClassCluster | undefined;
 
   /**
    * At host start. A previous host's prepared containers and sessions ended with it, but a class
@@ -77,21 +118,40 @@ export class ClassRunner {
    * as stopped. Returns the ids of the classes prepared again.
    */
   async resumeRuns(): Promise<string[]> {
+    // In a cluster a host resumes the runs it coordinated, and those whose coordinator is not live
+    // (the whole cluster restarted): a live host's runs are its own.
+    const live = this.cluster ? new Set(await this.cluster.liveHostIds()) : undefined;
+    const mine = (hostId: string | null) => !this.cluster || hostId === null || hostId === this.cluster.id || !live!.has(hostId);
+    return this.takeOverRuns((r) => mine(r.hostId), 'was started before the host restarted');
+  }
+
+  /**
+   * Cluster failover: host `hostId` was marked down, and the runs it coordinated (still starting
+   * or started) are taken over here: prepared again, the students the dead host held included.
+   */
+  async adoptRuns(hostId: string): Promise<string[]> {
+    return this.takeOverRuns((r) => r.hostId === hostId, `lost its coordinating host (${hostId})`);
+  }
+
+  private async takeOverRuns(ours: (r: { hostId: string | null }) => boolean, why: string): Promise<string[]> {
     const open = await this.db.classRun.findMany({ where: { status: { in: ['starting', 'started', 'stopping'] } }, orderBy: { startedAt: 'desc' } });
     const resumed: string[] = [];
     for (const r of open) {
+      if (!ours(r) || this.runs.has(r.classId)) continue;
       const latest = await this.db.classRun.findFirst({ where: { classId: r.classId }, orderBy: { startedAt: 'desc' }, select: { id: true } });
       const c = await this.db.class.findUnique({ where: { id: r.classId } });
       if (r.status === 'stopping' || latest?.id !== r.id || !c || c.archivedAt || resumed.includes(r.classId)) {
-        await this.db.classRun.update({ where: { id: r.id }, data: { status: 'stopped', stoppedAt: new Date() } });
+        await this.db.classRun.updateMany({ where: { id: r.id, hostId: r.hostId }, data: { status: 'stopped', stoppedAt: new Date() } });
         continue;
       }
       const students = await this.classes.students(c.id);
-      await this.db.classRun.update({ where: { id: r.id }, data: { status: 'starting', total: students.length, ready: 0, failed: 0, failures: '[]', readyAt: null } });
+      // Taken only if nobody took it meanwhile (two hosts restarting at once).
+      const took = await this.db.classRun.updateMany({ where: { id: r.id, hostId: r.hostId }, data: { status: 'starting', total: students.length, ready: 0, failed: 0, failures: '[]', readyAt: null, hostId: this.cluster?.id ?? null } });
+      if (took.count !== 1) continue;
       const run: ActiveRun = { id: r.id, cancelled: false, done: Promise.resolve() };
       this.runs.set(c.id, run);
-      run.done = this.prepare(c, run, students).catch((e) => this.log.error(`class ${c.id}: preparing again after the restart failed`, e));
-      this.log.info(`class "${c.name}" was started before the host restarted: preparing its ${students.length} students again`);
+      run.done = this.prepare(c, run, students, ADMIN).catch((e) => this.log.error(`class ${c.id}: preparing again failed`, e));
+      this.log.info(`class "${c.name}" ${why}: preparing its ${students.length} students again`);
       resumed.push(c.id);
     }
     return resumed;
@@ -116,7 +176,7 @@ export class ClassRunner {
   }
 
   /** Generates (does not start) a student's container in the class environment. */
-  private async generate(c: Awaited<ReturnType<ClassService['row']>>, userId: string): Promise<ContainerState> {
+  private async generate(c: ClassRow, userId: string): Promise<ContainerState> {
     const [env, { limits }, ws] = await Promise.all([this.environment(c), this.limitsOf(c, userId), this.workspaces.ensure(c, userId)]);
     // The writable layer gets its own disk quota too: a tmpfs of that size inside the container
     // (ephemeral: the student's files live in the workspace, so no loop volume per container).
@@ -199,32 +259,105 @@ export class ClassRunner {
     }
     const students = await this.classes.students(classId);
     const id = randomUUID();
-    await this.db.classRun.create({ data: { id, classId, startedById: p.kind === 'user' ? p.user.id : null, status: 'starting', total: students.length } });
+    await this.db.classRun.create({ data: { id, classId, startedById: p.kind === 'user' ? p.user.id : null, status: 'starting', total: students.length, hostId: this.cluster?.id ?? null } });
     const run: ActiveRun = { id, cancelled: false, done: Promise.resolve() };
     this.runs.set(classId, run);
-    run.done = this.prepare(c, run, students).catch((e) => this.log.error(`class ${classId}: start failed`, e));
+    run.done = this.prepare(c, run, students, p).catch((e) => this.log.error(`class ${classId}: start failed`, e));
     await audit(this.db, p, { action: 'class.start', targetType: 'class', targetId: classId, classId, details: { students: students.length } });
     return { already: false, run: (await this.current(classId))! };
   }
 
-  private async prepare(c: Awaited<ReturnType<ClassService['row']>>, run: ActiveRun, students: Array<{ userId: string; username: string }>): Promise<void> {
+  /** The coordinator's side of a run: progress counted here, written to ClassRun and ClassEvents. */
+  private async prepare(c: ClassRow, run: ActiveRun, students: Student[], who: Principal): Promise<void> {
     const classId = c.id;
     let ready = 0;
     const failures: Failure[] = [];
     let lastWrite = 0;
-    const report = async (status: 'starting' | 'started' | 'failed' | 'stopped', final = false) => {
+    // Writes go one after another, each with the counts as they are when it runs, so a slow
+    // earlier write never lands after the final one.
+    let writes = Promise.resolve();
+    const report = (status: 'starting' | 'started' | 'failed' | 'stopped', final = false): Promise<void> => {
       this.events.emit({ type: 'run', classId, runId: run.id, status, total: students.length, ready, failed: failures.length, failures });
       const now = Date.now();
-      if (!final && now - lastWrite < 250) return;
+      if (!final && now - lastWrite < 250) return writes;
       lastWrite = now;
-      await this.db.classRun.update({ where: { id: run.id }, data: { ready, failed: failures.length, failures: JSON.stringify(failures), ...(final && status === 'started' && { status, readyAt: new Date() }), ...(final && status === 'failed' && { status }) } });
+      writes = writes
+        .catch(() => {})
+        .then(async () => {
+          await this.db.classRun.update({ where: { id: run.id }, data: { ready, failed: failures.length, failures: JSON.stringify(failures), ...(final && status === 'started' && { status, readyAt: new Date() }), ...(final && status === 'failed' && { status }) } });
+        });
+      return writes;
+    };
+    const byId = new Map(students.map((s) => [s.userId, s]));
+    const counted = new Set<string>();
+    const onResult = (r: PrepareResult) => {
+      const s = byId.get(r.userId);
+      if (!s || counted.has(r.userId)) return;
+      counted.add(r.userId);
+      if (r.ok) ready++;
+      else failures.push({ ...s, code: r.code, message: r.message });
+      void report('starting').catch((e) => this.log.error(`class ${classId}: writing the start's progress`, e));
     };
     await report('starting', true);
+    if (!this.cluster) {
+      await this.prepareHere(c, run, students, onResult);
+    } else {
+      const cluster = this.cluster;
+      const share = await cluster.assign(classId, students.map((s) => s.userId));
+      // The class's RETs onto the hosts chosen, before any of them prepares (hosts that hold them
+      // carry on whatever the registry does; a live host that could not pull reports its students'
+      // failures by name). A host that stopped meanwhile: once its failover freed its students'
+      // workspaces, they are placed again on the live hosts.
+      const { ready: hostsReady } = await cluster.prepull(classId, [...share.keys()], who);
+      const live = new Set(await cluster.liveHostIds());
+      const lost = [...share.keys()].filter((h) => !hostsReady.includes(h) && !live.has(h));
+      if (lost.length) {
+        const moved = lost.flatMap((h) => share.get(h)!);
+        for (const h of lost) share.delete(h);
+        this.log.info(`class "${c.name}": host(s) ${lost.join(', ')} stopped before preparing; their ${moved.length} students are placed again`);
+        await Promise.all(lost.map((h) => cluster.settled(h)));
+        for (const [h, ids] of await cluster.assign(classId, moved)) share.set(h, [...(share.get(h) ?? []), ...ids]);
+      }
+      this.log.info(`class "${c.name}": preparing ${students.length} students on ${share.size} host(s): ${[...share].map(([h, ids]) => `${h} ${ids.length}`).join(', ')}`);
+      run.abort = new AbortController();
+      const orphans: string[] = [];
+      await Promise.all(
+        [...share].map(async ([hostId, ids]) => {
+          if (hostId === cluster.id) return this.prepareHere(c, run, ids.map((id) => byId.get(id)!), onResult);
+          try {
+            await cluster.prepareOn(hostId, classId, run.id, ids, onResult, run.abort!.signal);
+          } catch (e) {
+            if (run.cancelled) return;
+            // A host gone took what it prepared with it: all its students are prepared here (those
+            // it had answered for keep their count). A live host that failed: those it did not answer for.
+            const gone = !(await cluster.liveHostIds()).includes(hostId);
+            const left = gone ? ids : ids.filter((id) => !counted.has(id));
+            this.log.error(`class ${classId}: host ${hostId} stopped preparing its ${ids.length} students (${(e as Error).message}); ${left.length} are prepared here instead`);
+            if (gone) await cluster.settled(hostId);
+            orphans.push(...left);
+          }
+        }),
+      );
+      if (orphans.length && !run.cancelled) {
+        this.sessions.pool?.holdFor(classId, orphans, { add: true });
+        await this.prepareHere(c, run, orphans.map((id) => byId.get(id)!), onResult, { hold: false });
+      }
+    }
+    if (!run.cancelled) await report(failures.length === students.length && students.length > 0 ? 'failed' : 'started', true);
+  }
+
+  /**
+   * Prepares students on this host (a single host's whole class, or this host's share of a
+   * cluster's): warm terminals held, the environment composed once, then each student's
+   * workspace ensured and container generated. Never throws: every student gets one result.
+   */
+  private async prepareHere(c: ClassRow, run: ActiveRun, students: Student[], onResult: (r: PrepareResult) => void, o: { hold?: boolean } = {}): Promise<void> {
+    const classId = c.id;
     // Warm terminals for every student who has none yet, parked while the rest is prepared (the
     // engine's pool spawns them in the background, one at a time). Beyond the pool's capacity the
     // others open the cold way, through the same admission queue.
     const pool = this.sessions.pool;
-    if (pool) {
+    if (pool && o.hold !== false) {
       const want = students.filter((s) => !this.hasLiveSession(s.userId)).map((s) => s.userId);
       const held = pool.holdFor(classId, want);
       this.log.info(`class "${c.name}": ${held} warm terminals held for ${want.length} students${held < want.length ? ` (the pool's capacity; ${want.length - held} will open the cold way)` : ''}`);
@@ -233,8 +366,7 @@ export class ClassRunner {
       // Composing and materialising once, first: every student's generate then only links layers.
       await this.environment(c);
     } catch (e) {
-      for (const s of students) failures.push({ ...s, code: codeOf(e), message: `the class environment could not be prepared: ${(e as Error).message}` });
-      await report('failed', true);
+      for (const s of students) onResult({ userId: s.userId, ok: false, code: codeOf(e), message: `the class environment could not be prepared: ${(e as Error).message}` });
       return;
     }
     let next = 0;
@@ -245,16 +377,44 @@ export class ClassRunner {
         try {
           if (!this.pool.has(key) && !this.hasLiveSession(s.userId)) this.pool.set(key, await this.generate(c, s.userId));
           else await this.workspaces.ensure(c, s.userId);
-          ready++;
           this.events.emit({ type: 'student', classId, userId: s.userId, state: 'ready', at: new Date().toISOString() });
+          onResult({ userId: s.userId, ok: true });
         } catch (e) {
-          failures.push({ ...s, code: codeOf(e), message: (e as Error).message });
+          onResult({ userId: s.userId, ok: false, code: codeOf(e), message: (e as Error).message });
         }
-        await report('starting');
       }
     };
     await Promise.all(Array.from({ length: Math.min(PREPARE_CONCURRENCY, students.length) }, worker));
-    if (!run.cancelled) await report(failures.length === students.length && students.length > 0 ? 'failed' : 'started', true);
+  }
+
+  /**
+   * Cluster: the coordinator of a run asks this host to prepare its share (the route streams each
+   * result back). Only enrolled students are prepared; a Stop class here, or the coordinator
+   * going away (`signal`), cancels what is left.
+   */
+  async prepareShare(classId: string, runId: string, userIds: string[], onResult: (r: PrepareResult) => void, signal: AbortSignal): Promise<void> {
+    const c = await this.classes.active(classId);
+    const enrolled = new Map((await this.classes.students(classId)).map((s) => [s.userId, s]));
+    const students: Student[] = [];
+    for (const id of new Set(userIds)) {
+      const s = enrolled.get(id);
+      if (s) students.push(s);
+      else onResult({ userId: id, ok: false, code: 'NOT_FOUND', message: 'not a student of this class (removed since the start began?)' });
+    }
+    const previous = this.runs.get(classId);
+    if (previous && previous.id !== runId) {
+      previous.cancelled = true;
+      await previous.done;
+    }
+    const run: ActiveRun = { id: runId, cancelled: false, done: Promise.resolve() };
+    this.runs.set(classId, run);
+    const cancel = () => (run.cancelled = true);
+    signal.addEventListener('abort', cancel, { once: true });
+    run.done = this.prepareHere(c, run, students, onResult).finally(() => {
+      signal.removeEventListener('abort', cancel);
+      if (this.runs.get(classId) === run) this.runs.delete(classId);
+    });
+    await run.done;
   }
 
   private hasLiveSession(userId: string): boolean {
@@ -266,19 +426,39 @@ export class ClassRunner {
     await this.classes.row(classId);
     const live = await this.db.classRun.findFirst({ where: { classId, status: { in: ['starting', 'started'] } }, orderBy: { startedAt: 'desc' } });
     if (live) await this.db.classRun.update({ where: { id: live.id }, data: { status: 'stopping' } });
+    // Every host's part: this one's, then the others' (in a cluster the coordinator of the run
+    // may be another host; it is cancelled there before the run is marked stopped).
+    let ended = await this.stopHere(classId);
+    if (this.cluster) ended += await this.cluster.stopElsewhere(classId);
+    if (live) {
+      const r = await this.db.classRun.update({ where: { id: live.id }, data: { status: 'stopped', stoppedAt: new Date() } });
+      this.events.emit({ type: 'run', classId, runId: r.id, status: 'stopped', total: r.total, ready: r.ready, failed: r.failed, failures: JSON.parse(r.failures) as Failure[] });
+    }
+    await audit(this.db, p, { action: 'class.stop', targetType: 'class', targetId: classId, classId, details: { ended } });
+    return { ended, run: await this.current(classId) };
+  }
+
+  /**
+   * This host's part of Stop class: its start cancelled (a coordinator's requests to other hosts
+   * aborted), its warm terminals released, its prepared containers removed and its sessions of
+   * the class ended (the students are told why). In a cluster, only the containers this host
+   * runs: the others are their hosts' to end.
+   */
+  async stopHere(classId: string): Promise<number> {
     this.sessions.pool?.release(classId);
     const active = this.runs.get(classId);
     if (active) {
       active.cancelled = true;
+      active.abort?.abort();
       await active.done;
-      this.runs.delete(classId);
+      if (this.runs.get(classId) === active) this.runs.delete(classId);
     }
     for (const [key, s] of [...this.pool]) {
       if (!key.startsWith(`${classId}/`)) continue;
       this.pool.delete(key);
       await this.discard(s.id);
     }
-    const rows = await this.db.container.findMany({ where: { classId, status: { not: 'removed' } }, select: { id: true, ownerId: true } });
+    const rows = await this.db.container.findMany({ where: { classId, status: { not: 'removed' }, ...(this.cluster && { hostId: this.cluster.id }) }, select: { id: true, ownerId: true } });
     let ended = 0;
     await Promise.all(
       rows.map(async (r) => {
@@ -291,12 +471,7 @@ export class ClassRunner {
         if (r.ownerId) this.events.emit({ type: 'student', classId, userId: r.ownerId, state: 'ended', containerId: r.id, at: new Date().toISOString() });
       }),
     );
-    if (live) {
-      const r = await this.db.classRun.update({ where: { id: live.id }, data: { status: 'stopped', stoppedAt: new Date() } });
-      this.events.emit({ type: 'run', classId, runId: r.id, status: 'stopped', total: r.total, ready: r.ready, failed: r.failed, failures: JSON.parse(r.failures) as Failure[] });
-    }
-    await audit(this.db, p, { action: 'class.stop', targetType: 'class', targetId: classId, classId, details: { ended } });
-    return { ended, run: await this.current(classId) };
+    return ended;
   }
 
   /** Ends one user's terminals in a class (removed from it): they are told why. */
@@ -369,6 +544,11 @@ export class ClassRunner {
     this.pool.clear();
   }
 }
+
+type ClassRow = Awaited<ReturnType<ClassService['row']>>;
+
+/** Runs restarted by the host itself (after a restart or a failover) act as the administrator. */
+const ADMIN: Principal = { kind: 'admin' };
 
 function codeOf(e: unknown): string {
   return isRegError(e) ? e.code : e instanceof AccessError ? e.code : 'INTERNAL';

@@ -39,7 +39,7 @@ export async function createClassroom(o: { db: Db; engine: Engine; sessions: Ses
   const store = await Workspaces.open(cluster ? cluster.sharedDir : o.engine.home);
   const workspaces = new WorkspaceService(store, o.db, o.dataDir, cluster ? { starterRoot: cluster.sharedDir, lease: (classId, userId) => cluster.leaseWorkspace(classId, userId, join(store.root, classId, userId)) } : {});
   const classes = new ClassService(o.db, o.engine, events, o.engine.home.root);
-  const runner = new ClassRunner(o.db, o.engine, o.sessions, o.containers, classes, workspaces, events, o.log);
+  const runner = new ClassRunner(o.db, o.engine, o.sessions, o.containers, classes, workspaces, events, o.log, cluster ? { cluster } : {});
   await runner.resumeRuns();
   runner.startScheduler();
   await seedDemoClass(o.db, o.engine, workspaces, o.log).catch((e) => o.log.error('seeding the demo class', e));

@@ -20,6 +20,10 @@ import { loadOrCreateHostId, machineId } from './host-identity.js';
 import { HostMembership, type HostFacts, type LiveHost } from './membership.js';
 import { placeContainer, type Placement } from './placement.js';
 import { prepullHere, summarise, type HostPrepull, type PrepullReport, type PrepullResult } from './prepull.js';
+import { z } from 'zod';
+import { audit } from '../admin/audit.js';
+import type { Principal } from '../auth/principal.js';
+import type { ClassCluster, PrepareResult } from '../classes/class-runner.js';
 import { CLUSTER_HEADER, requestKey, signClusterRequest, verifyClusterRequest } from './request-auth.js';
 
 export interface ClusterConfig {
@@ -50,10 +54,12 @@ export interface ClusterNodeDeps {
   onFenced: (reason: string) => Promise<void>;
   /** The classroom's event bus (live class views learn that a dead host's students were disconnected). */
   events?: () => ClassEvents;
+  /** Failover: the Start class runs a dead host coordinated are taken over here. */
+  adoptRuns?: (hostId: string) => Promise<unknown>;
   log: Log;
 }
 
-export class ClusterNode {
+export class ClusterNode implements ClassCluster {
   private deps: ClusterNodeDeps | undefined;
   private address = '';
   /** Workspaces this process leased (and so may have mounted), even if a failover freed the row since. */
@@ -173,6 +179,9 @@ export class ClusterNode {
       if (r.classId && r.ownerId) this.deps!.events?.().emit({ type: 'student', classId: r.classId, userId: r.ownerId, state: 'ended', containerId: r.id, at, endMessage: HOST_DOWN_MESSAGE });
     }
     log.info(`cluster: failover of ${h.id}: ${rows.length} terminal(s) ended, ${leases.count} workspace lease(s) freed`);
+    // A class start it coordinated goes on here (its students, the dead host's share included,
+    // are placed again on the live hosts).
+    await this.deps!.adoptRuns?.(h.id).catch((e) => log.error(`cluster: taking over the class starts ${h.id} coordinated`, e));
   }
 
   private async reapLocal(h: Host): Promise<void> {
@@ -301,54 +310,166 @@ export class ClusterNode {
     }
   }
 
-  /**
-   * The live hosts a class will use: placement run for each of its students in turn (free memory
-   * taken as it goes, the class spread growing), so the hosts pre-pulled are the hosts placed on.
-   */
-  async hostsForClass(classId: string): Promise<LiveHost[]> {
-    const [hosts, cls, students, counts] = await Promise.all([
-      this.membership.liveHosts(),
-      this.db.class.findUnique({ where: { id: classId }, select: { ret: true } }),
-      this.db.enrolment.count({ where: { classId, role: 'student' } }),
-      this.db.container.groupBy({ by: ['hostId'], where: { classId, status: { not: 'removed' }, hostId: { not: null } }, _count: { _all: true } }),
-    ]);
-    const sim = hosts.filter((h) => h.address).map((h) => ({ ...h }));
-    const classCounts = new Map(counts.map((c) => [c.hostId!, c._count._all]));
-    const used = new Set<string>();
-    for (let i = 0; i < Math.min(Math.max(students, 1), 10_000); i++) {
-      const p = placeContainer(sim, { ret: cls?.ret ?? '', needBytes: PLACEMENT_NEED_BYTES, classCounts });
-      if (!p.ok) break;
-      used.add(p.hostId);
-      classCounts.set(p.hostId, (classCounts.get(p.hostId) ?? 0) + 1);
-      const h = sim.find((x) => x.id === p.hostId)!;
-      h.freeMemoryBytes -= PLACEMENT_NEED_BYTES;
-      if (used.size === sim.length) break;
-    }
-    return hosts.filter((h) => used.has(h.id));
+  async liveHostIds(): Promise<string[]> {
+    return (await this.membership.liveHosts()).map((h) => h.id);
   }
 
-  /** Pre-pulls the class environment's RETs onto the hosts it will use (this one directly, others over HTTP). */
-  async prepullForClass(classId: string): Promise<PrepullReport> {
+  /**
+   * Start class: which host prepares which student. Placement runs for each student in turn (free
+   * memory taken as it goes, the class spread growing), a student whose workspace is leased to a
+   * live host staying there. This host takes part even before it has published its address.
+   */
+  async assign(classId: string, userIds: string[]): Promise<Map<string, string[]>> {
+    // Workspaces still leased to a host that is no longer live move once its failover has freed them.
+    const liveIds = new Set(await this.liveHostIds());
+    const stale = await this.db.workspaceLease.findMany({ where: { classId, hostId: { notIn: [...liveIds] } }, distinct: ['hostId'], select: { hostId: true } });
+    await Promise.all(stale.map((l) => this.settled(l.hostId)));
+    const [hosts, cls, leases, counts] = await Promise.all([
+      this.membership.liveHosts(),
+      this.db.class.findUnique({ where: { id: classId }, select: { ret: true } }),
+      this.db.workspaceLease.findMany({ where: { classId }, select: { userId: true, hostId: true } }),
+      this.db.container.groupBy({ by: ['hostId'], where: { classId, status: { not: 'removed' }, hostId: { not: null } }, _count: { _all: true } }),
+    ]);
+    const sim = hosts.filter((h) => h.address || h.id === this.id).map((h) => ({ ...h }));
+    const leaseOf = new Map(leases.map((l) => [l.userId, l.hostId]));
+    const classCounts = new Map(counts.map((c) => [c.hostId!, c._count._all]));
+    const share = new Map<string, string[]>();
+    for (const userId of userIds) {
+      const holder = leaseOf.get(userId);
+      const p = placeContainer(sim, { ret: cls?.ret ?? '', needBytes: PLACEMENT_NEED_BYTES, classCounts, ...(holder && { leaseHolder: holder }) });
+      // No host has room: this one prepares them (their opens are placed again at the click).
+      const hostId = p.ok ? p.hostId : this.id;
+      share.set(hostId, [...(share.get(hostId) ?? []), userId]);
+      classCounts.set(hostId, (classCounts.get(hostId) ?? 0) + 1);
+      const h = sim.find((x) => x.id === hostId);
+      if (h) h.freeMemoryBytes -= PLACEMENT_NEED_BYTES;
+    }
+    return share;
+  }
+
+  /** Pre-pulls the class environment's RETs onto these hosts (this one directly, others over HTTP); audited as class.prepull. */
+  async prepull(classId: string, hostIds: string[], who: Principal): Promise<PrepullReport> {
     const cls = await this.db.class.findUnique({ where: { id: classId }, select: { ret: true, tools: true } });
     if (!cls) return summarise(classId, []);
     const refs = [cls.ret, ...(JSON.parse(cls.tools) as string[])];
-    const hosts = await this.hostsForClass(classId);
-    const per = await Promise.all(hosts.map(async (h): Promise<HostPrepull> => ({ hostId: h.id, results: h.id === this.id ? await prepullHere(this.deps!.engine().home, refs) : await this.remotePrepull(h, refs) })));
+    const hosts = await this.membership.liveHosts();
+    const per = await Promise.all(
+      hostIds.map(async (id): Promise<HostPrepull> => {
+        if (id === this.id) return { hostId: id, results: await prepullHere(this.deps!.engine().home, refs) };
+        const h = hosts.find((x) => x.id === id);
+        return { hostId: id, results: h ? await this.remotePrepull(h, refs) : refs.map((ref) => ({ ref, status: 'failed' as const, message: `host ${id} is no longer live`, ms: 0 })) };
+      }),
+    );
     const report = summarise(classId, per);
     for (const f of report.failed) this.deps!.log.error(`cluster: pre-pull for class ${classId} on ${f.hostId}: ${f.message}`);
+    await audit(this.db, who, { action: 'class.prepull', targetType: 'class', targetId: classId, classId, details: { ...report } });
     return report;
+  }
+
+  /**
+   * A signal that fires when host `hostId` stops being live (checked every heartbeat), or with
+   * `signal`: a request to a host that froze or died must not wait for TCP to notice.
+   */
+  private whileLive(hostId: string, signal?: AbortSignal): { signal: AbortSignal; done: () => void } {
+    const ac = new AbortController();
+    const onAbort = () => ac.abort(signal!.reason);
+    signal?.addEventListener('abort', onAbort, { once: true });
+    const timer = setInterval(() => {
+      void this.membership.liveHosts().then(
+        (hosts) => {
+          if (!hosts.some((h) => h.id === hostId)) ac.abort(new Error(`host ${hostId} stopped heartbeating`));
+        },
+        () => {},
+      );
+    }, this.config.heartbeatMs);
+    timer.unref();
+    return { signal: ac.signal, done: () => (clearInterval(timer), signal?.removeEventListener('abort', onAbort)) };
+  }
+
+  /**
+   * Waits until a host that is no longer live has been failed over (its workspace leases freed),
+   * so its students can be prepared elsewhere; at most FAILOVER_GRACE_MS (then leases are taken over anyway).
+   */
+  async settled(hostId: string): Promise<void> {
+    const deadline = Date.now() + FAILOVER_GRACE_MS;
+    while (Date.now() < deadline) {
+      if ((await this.membership.liveHosts()).some((h) => h.id === hostId)) return;
+      const [leases, h] = await Promise.all([this.db.workspaceLease.count({ where: { hostId } }), this.db.host.findUnique({ where: { id: hostId }, select: { status: true } })]);
+      if (leases === 0 && h?.status !== 'up') return;
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  }
+
+  /** Asks host `hostId` to prepare its share of a class start; each student's result as it streams in. */
+  async prepareOn(hostId: string, classId: string, runId: string, userIds: string[], onResult: (r: PrepareResult) => void, signal: AbortSignal): Promise<void> {
+    const h = (await this.membership.liveHosts()).find((x) => x.id === hostId && x.address);
+    if (!h) throw new Error(`host ${hostId} is no longer live`);
+    const watch = this.whileLive(hostId, signal);
+    try {
+      await this.readPrepare(h, classId, runId, userIds, onResult, watch.signal);
+    } catch (e) {
+      throw watch.signal.aborted && watch.signal.reason instanceof Error ? watch.signal.reason : e;
+    } finally {
+      watch.done();
+    }
+  }
+
+  private async readPrepare(h: LiveHost, classId: string, runId: string, userIds: string[], onResult: (r: PrepareResult) => void, signal: AbortSignal): Promise<void> {
+    const path = `/api/cluster/classes/${encodeURIComponent(classId)}/prepare`;
+    const res = await fetch(new URL(path, h.address), { method: 'POST', headers: { 'content-type': 'application/json', [CLUSTER_HEADER]: this.sign('POST', path) }, body: JSON.stringify({ runId, userIds }), signal });
+    if (res.status !== 200 || !res.body) throw new Error(`answered ${res.status}: ${(await res.text()).slice(0, 300)}`);
+    let rest = '';
+    const decoder = new TextDecoder();
+    for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+      rest += decoder.decode(chunk, { stream: true });
+      let nl: number;
+      while ((nl = rest.indexOf('\n')) >= 0) {
+        const line = rest.slice(0, nl);
+        rest = rest.slice(nl + 1);
+        const m = prepareLineSchema.safeParse(JSON.parse(line));
+        if (!m.success) throw new Error(`sent a line that is not a result: ${line.slice(0, 200)}`);
+        if ('done' in m.data) return;
+        if ('error' in m.data) throw new Error(`${m.data.error.code}: ${m.data.error.message}`);
+        onResult(m.data);
+      }
+    }
+    throw new Error('stopped answering before it finished');
+  }
+
+  /** Stop class on every other live host (their share of a start cancelled, their sessions of the class ended). */
+  async stopElsewhere(classId: string): Promise<number> {
+    const others = (await this.membership.liveHosts()).filter((h) => h.id !== this.id && h.address);
+    const path = `/api/cluster/classes/${encodeURIComponent(classId)}/stop`;
+    const ended = await Promise.all(
+      others.map(async (h) => {
+        try {
+          const res = await fetch(new URL(path, h.address), { method: 'POST', headers: { [CLUSTER_HEADER]: this.sign('POST', path) }, signal: AbortSignal.timeout(120_000) });
+          if (res.status !== 200) throw new Error(`answered ${res.status}: ${(await res.text()).slice(0, 300)}`);
+          return ((await res.json()) as { ended: number }).ended;
+        } catch (e) {
+          // Its sessions end with it (failover) if it is going down; otherwise this is worth a look.
+          this.deps!.log.error(`cluster: Stop class ${classId} on host ${h.id} (${h.address}) failed: ${(e as Error).message}`);
+          return 0;
+        }
+      }),
+    );
+    return ended.reduce((a, b) => a + b, 0);
   }
 
   private async remotePrepull(h: LiveHost, refs: string[]): Promise<PrepullResult[]> {
     const path = '/api/cluster/prepull';
     const t0 = performance.now();
+    const watch = this.whileLive(h.id, AbortSignal.timeout(10 * 60_000));
     try {
-      const res = await fetch(new URL(path, h.address), { method: 'POST', headers: { 'content-type': 'application/json', [CLUSTER_HEADER]: this.sign('POST', path) }, body: JSON.stringify({ refs }), signal: AbortSignal.timeout(10 * 60_000) });
+      const res = await fetch(new URL(path, h.address), { method: 'POST', headers: { 'content-type': 'application/json', [CLUSTER_HEADER]: this.sign('POST', path) }, body: JSON.stringify({ refs }), signal: watch.signal });
       if (res.status !== 200) throw new Error(`answered ${res.status}: ${(await res.text()).slice(0, 300)}`);
       return ((await res.json()) as { results: PrepullResult[] }).results;
     } catch (e) {
       const ms = Math.round(performance.now() - t0);
-      return refs.map((ref) => ({ ref, status: 'failed' as const, message: `host ${h.id} (${h.address}) did not pre-pull: ${(e as Error).message}`, ms }));
+      const why = watch.signal.aborted && watch.signal.reason instanceof Error ? watch.signal.reason : (e as Error);
+      return refs.map((ref) => ({ ref, status: 'failed' as const, message: `host ${h.id} (${h.address}) did not pre-pull: ${why.message}`, ms }));
+    } finally {
+      watch.done();
     }
   }
 
@@ -363,6 +484,14 @@ async function isMounted(path: string): Promise<boolean> {
   const text = await readFile('/proc/self/mountinfo', 'utf8');
   return text.split('\n').some((l) => l.split(' ')[4]?.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8))) === path);
 }
+
+/** One line of a host's answer to a prepare request (NDJSON). */
+const prepareLineSchema = z.union([
+  z.object({ userId: z.string(), ok: z.literal(true) }),
+  z.object({ userId: z.string(), ok: z.literal(false), code: z.string(), message: z.string() }),
+  z.object({ done: z.literal(true) }),
+  z.object({ error: z.object({ code: z.string(), message: z.string() }) }),
+]);
 
 export function sharedWorkspacesDir(sharedDir: string): string {
   return join(sharedDir, 'workspaces');

@@ -5,10 +5,16 @@
 import type { Context, Hono } from 'hono';
 import type { Engine } from '@reg/core';
 import type { Db } from '../db/client.js';
+import { z } from 'zod';
 import { prepullBodySchema, prepullHere } from './prepull.js';
 import type { ClusterNode } from './cluster-node.js';
+import type { ClassRunner, PrepareResult } from '../classes/class-runner.js';
+import { isRegError } from '@reg/core';
+import { AccessError } from '../auth/principal.js';
 
-export function registerClusterRoutes(app: Hono<any>, node: ClusterNode, db: Db, engine: () => Engine): void {
+const prepareBodySchema = z.object({ runId: z.string().min(1).max(100), userIds: z.array(z.string().min(1).max(100)).max(20_000) }).strict();
+
+export function registerClusterRoutes(app: Hono<any>, node: ClusterNode, db: Db, engine: () => Engine, runner: ClassRunner): void {
   const guard = (c: Context) => {
     const v = node.verify(c);
     return v.ok ? undefined : c.json({ error: { code: 'UNAUTHENTICATED', message: `cluster routes need the cluster's signed header: ${v.reason}` } }, 401);
@@ -69,5 +75,44 @@ export function registerClusterRoutes(app: Hono<any>, node: ClusterNode, db: Db,
     if (!placement.ok) return c.json({ error: { code: 'NO_HOST_AVAILABLE', message: placement.reason } }, 503);
     const h = hosts.find((x) => x.id === placement.hostId)!;
     return c.json({ hostId: h.id, address: h.address, why: placement.why });
+  });
+
+  // A class start's coordinator asks this host to prepare its share of the students. The answer
+  // streams one JSON line per student as each is ready or failed, then {"done":true}; the
+  // coordinator going away (or Stop class here) cancels what is left.
+  app.post('/api/cluster/classes/:classId/prepare', async (c) => {
+    const refused = guard(c);
+    if (refused) return refused;
+    const body = prepareBodySchema.safeParse(await c.req.json().catch(() => undefined));
+    if (!body.success) return c.json({ error: { code: 'BAD_REQUEST', message: `body: ${body.error.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`).join('; ')}`, hint: '{"runId": "...", "userIds": ["...", ...]}' } }, 400);
+    const classId = c.req.param('classId');
+    const gone = new AbortController();
+    c.req.raw.signal.addEventListener('abort', () => gone.abort(), { once: true });
+    const enc = new TextEncoder();
+    const stream = new ReadableStream<Uint8Array>({
+      start(out) {
+        const send = (line: PrepareResult | { done: true } | { error: { code: string; message: string } }) => {
+          if (!gone.signal.aborted) out.enqueue(enc.encode(`${JSON.stringify(line)}\n`));
+        };
+        runner
+          .prepareShare(classId, body.data.runId, body.data.userIds, send, gone.signal)
+          .then(() => send({ done: true }))
+          .catch((e: unknown) => send({ error: { code: isRegError(e) || e instanceof AccessError ? e.code : 'INTERNAL', message: (e as Error).message } }))
+          .finally(() => {
+            if (!gone.signal.aborted) out.close();
+          });
+      },
+      cancel() {
+        gone.abort();
+      },
+    });
+    return new Response(stream, { status: 200, headers: { 'content-type': 'application/x-ndjson', 'cache-control': 'no-store' } });
+  });
+
+  // Stop class, asked by the host that received the click: this host's part (class-runner.ts stopHere).
+  app.post('/api/cluster/classes/:classId/stop', async (c) => {
+    const refused = guard(c);
+    if (refused) return refused;
+    return c.json({ hostId: node.id, ended: await runner.stopHere(c.req.param('classId')) });
   });
 }

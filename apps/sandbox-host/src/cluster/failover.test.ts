@@ -5,62 +5,20 @@
 // with the file there. Prints the time from the kill to the new prompt (not asserted).
 
 import assert from 'node:assert/strict';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { createHash } from 'node:crypto';
+import { spawnSync } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { after, before, describe, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import type { RunningHost } from '../host.js';
 import { loadOrCreateClusterSecret } from './cluster-secret.js';
 import { CLUSTER_HEADER, requestKey, signClusterRequest } from './request-auth.js';
-import { ApiClient, cgroupDirsOf, DEMO_PASSWORD, ensurePythonRet, isRoot, sleep, startTestHost, tempRegHome, TestTerminal } from '../test-support/host-fixture.js';
+import { ApiClient, cgroupDirsOf, cgroupParentName, ensurePythonRet, isRoot, startChildHost, startTestHost, tempRegHome, TestTerminal, waitUntil, type ChildHost } from '../test-support/host-fixture.js';
 
 const skip = isRoot ? false : 'needs root (namespaces, cgroups, overlay and loop mounts)';
-const MAIN = fileURLToPath(new URL('../main.ts', import.meta.url));
 // 1 s: a shorter one can mark a merely busy host down on a loaded machine (the test would then fail for the wrong reason).
 const HEARTBEAT_SECONDS = '1';
-
-interface ChildHost {
-  proc: ChildProcess;
-  base: string;
-}
-
-/** Starts a host in its own process (so it can be SIGKILLed) and waits for its ready line. */
-async function startChildHost(env: Record<string, string>): Promise<ChildHost> {
-  const proc = spawn(process.execPath, ['--import', 'tsx', MAIN], { env: { ...process.env, HOST_PORT: '0', LOG_LEVEL: 'silent', MEMORY_SAMPLE_SECONDS: '0', REG_DEMO_PASSWORD: DEMO_PASSWORD, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  let stderr = '';
-  proc.stderr!.on('data', (d) => (stderr += d));
-  const lines = createInterface({ input: proc.stdout! });
-  const port = await new Promise<number>((resolve, reject) => {
-    lines.on('line', (l) => {
-      try {
-        const m = JSON.parse(l) as { event?: string; port?: number };
-        if (m.event === 'ready') resolve(m.port!);
-      } catch {
-        // not ours
-      }
-    });
-    proc.once('exit', (code) => reject(new Error(`host 1 exited (${code}) before it was ready: ${stderr}`)));
-  });
-  return { proc, base: `http://127.0.0.1:${port}` };
-}
-
-/** reg-core's cgroup parent for a non-default REG_HOME (reg-<sha256 of the path, 12 hex>). */
-const cgroupParentName = (home: string) => `reg-${createHash('sha256').update(home).digest('hex').slice(0, 12)}`;
-
-async function waitUntil<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await probe();
-    if (v !== undefined && v !== false) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(50);
-  }
-}
 
 describe('a cluster of two hosts: one dies, its student carries on on the other', { skip }, () => {
   let shared: string;

@@ -173,10 +173,12 @@ export class TerminalPool {
    * Start class: hold one member per student (within `max`), parked ahead of their clicks.
    * Returns how many are held; the other students open the cold way.
    */
-  holdFor(classId: string, userIds: string[]): number {
+  holdFor(classId: string, userIds: string[], o: { add?: boolean } = {}): number {
+    // add: more students of the same run (a cluster's start moved them here from a host that stopped).
+    const before = o.add ? [...(this.holds.get(classId) ?? [])] : [];
     this.holds.delete(classId);
     const room = Math.max(0, this.opts.max - this.opts.min - this.heldTotal());
-    const held = new Set(userIds.slice(0, room));
+    const held = new Set([...before, ...userIds].slice(0, room));
     if (held.size) this.holds.set(classId, held);
     this.applyMin();
     return held.size;

@@ -1,12 +1,15 @@
 // Test support: a real host in-process on a temp REG_HOME (with the python RET built from this
 // machine), signed-in API clients, and a socket.io terminal client that acks like a browser.
 
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
 import { buildFromHost, cgroupParentFor, listRets, regHome, removeCgroupParent } from '@reg/core';
 import { io, type Socket } from 'socket.io-client';
 import type { AttachReply, ClientToServerEvents, ServerToClientEvents, TerminalError } from '@reg/protocol';
@@ -167,4 +170,45 @@ export function cgroupDirsOf(id: string): string[] {
     for (const parent of entries) if (existsSync(join(root, h, parent, id))) out.push(join(root, h, parent, id));
   }
   return out;
+}
+
+export interface ChildHost {
+  proc: ChildProcess;
+  base: string;
+}
+
+const MAIN = fileURLToPath(new URL('../main.ts', import.meta.url));
+
+/** Starts a host in its own process (so it can be SIGKILLed or frozen) and waits for its ready line. */
+export async function startChildHost(env: Record<string, string>): Promise<ChildHost> {
+  const proc = spawn(process.execPath, ['--import', 'tsx', MAIN], { env: { ...process.env, HOST_PORT: '0', LOG_LEVEL: 'silent', MEMORY_SAMPLE_SECONDS: '0', REG_DEMO_PASSWORD: DEMO_PASSWORD, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stderr = '';
+  proc.stderr!.on('data', (d) => (stderr += d));
+  const lines = createInterface({ input: proc.stdout! });
+  const port = await new Promise<number>((resolve, reject) => {
+    lines.on('line', (l) => {
+      try {
+        const m = JSON.parse(l) as { event?: string; port?: number };
+        if (m.event === 'ready') resolve(m.port!);
+      } catch {
+        // not ours
+      }
+    });
+    proc.once('exit', (code) => reject(new Error(`host ${env.REG_HOST_ID ?? ''} exited (${code}) before it was ready: ${stderr}`)));
+  });
+  return { proc, base: `http://127.0.0.1:${port}` };
+}
+
+/** reg-core's cgroup parent for a non-default REG_HOME (reg-<sha256 of the path, 12 hex>). */
+export const cgroupParentName = (home: string) => `reg-${createHash('sha256').update(home).digest('hex').slice(0, 12)}`;
+
+/** Polls `probe` every 50 ms until it returns something other than undefined or false. */
+export async function waitUntil<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await probe();
+    if (v !== undefined && v !== false) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(50);
+  }
 }
