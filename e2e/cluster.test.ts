@@ -1,7 +1,8 @@
 // One classroom over three sandbox hosts, in Chromium, through the web app's one origin
 // (scripts/cluster.mjs: PostgreSQL, three hosts on their own loopback addresses, REG_HOMEs and
 // cgroup parents, a shared workspace directory, the web origin routing each socket to its host):
-// six students open terminals and land on different hosts, each writes a file; the instructor's
+// the instructor presses Start class and the six students are prepared on the three hosts; they
+// open terminals (each taking what their host prepared), each writes a file; the instructor's
 // live view (its socket on whichever host the origin picked) shows all six; the instructor
 // observes a student on another host; then one host is killed (SIGKILL) mid-class: its students
 // read that their host stopped, the others keep typing, and "Open terminal" again gives the
@@ -138,13 +139,27 @@ describe('one class across three hosts', { skip: why, timeout: 15 * 60_000 }, ()
       students.push({ username: c.username, password: pw, token: again.json.token });
     }
 
-    // No Start class here: today it prepares every student on the host that received it (reported to
-    // the cluster's owner), and this test is about a class spread by placement at "Open terminal".
-    // Every student opens a terminal in the browser and writes a file into their workspace.
+    // The instructor presses Start class (the click reaches whichever host the origin picks): every
+    // student is placed and prepared on their host, the class spread over the three.
+    const teacher = await signedIn('teacher', password);
+    await teacher.goto(`${cluster.webUrl}/teach/${classId}`);
+    await teacher.click('button:has-text("Start class")');
+    await teacher.locator('[data-testid=run-progress]', { hasText: `${STUDENTS} of ${STUDENTS} ready` }).waitFor({ timeout: 180_000 });
+    await teacher.screenshot({ path: `${SHOTS}/cluster-started.png`, fullPage: true });
+    const preparedRows = (await sql.query('SELECT id, "ownerId", "hostId" FROM "Container" WHERE "classId" = $1 AND status <> \'removed\'', [classId])).rows as Array<{ id: string; ownerId: string; hostId: string }>;
+    const preparedOn = new Map<string, number>();
+    for (const r of preparedRows) preparedOn.set(r.hostId, (preparedOn.get(r.hostId) ?? 0) + 1);
+    console.log(`# Start class prepared: ${JSON.stringify(Object.fromEntries(preparedOn))}`);
+    assert.equal(preparedRows.length, STUDENTS);
+    assert.equal(preparedOn.size, 3, `Start class spread the class over the three hosts: ${JSON.stringify(Object.fromEntries(preparedOn))}`);
+
+    // Every student opens a terminal in the browser (taking what their host prepared) and writes a
+    // file into their workspace.
     const pages = new Map<string, { page: Page; containerId: string; hostId: string }>();
     for (const s of students) {
       const page = await signedIn(s.username, s.password);
       const containerId = await openClassTerminal(page, s.username);
+      assert.ok(preparedRows.some((r) => r.id === containerId), `${s.username}'s click took the container prepared for them`);
       await run(page, `echo kept-by-${s.username} > keep.txt; cat keep.txt`);
       await waitScreen(page, new RegExp(`^kept-by-${s.username}$`, 'm'));
       pages.set(s.username, { page, containerId, hostId: await hostOf(containerId, s.token) });
@@ -155,7 +170,6 @@ describe('one class across three hosts', { skip: why, timeout: 15 * 60_000 }, ()
     assert.ok(spread.size >= 2, `students are spread over hosts: ${JSON.stringify(Object.fromEntries(spread))}`);
 
     // The instructor's live view shows all of them connected, whichever host its socket is on.
-    const teacher = await signedIn('teacher', password);
     await teacher.goto(`${cluster.webUrl}/teach/${classId}/live`);
     for (const s of students) await teacher.locator(`tr[data-user=${s.username}] [data-testid=state]:text-is("connected")`).waitFor({ timeout: 30_000 });
     await teacher.screenshot({ path: `${SHOTS}/cluster-live-view.png`, fullPage: true });
