@@ -12,14 +12,21 @@
 // comparison shows what routing and the cluster cost, and that spreading works. Noisy while other
 // work runs: read the ratios, not the absolute numbers.
 //
-// Usage: node bench/cluster.mjs [--n 200] [--hosts 3] [--cold]   (needs root and the build)
+// --cold: no Start class; every open is placed and prepared per student. Hosts 2… start with empty
+// stores, so before a cold rush the class environment's RETs are pre-pulled onto every host (setup,
+// not measured, as POST /api/cluster/prepull does for a Start class): the rush then measures placing
+// and preparing, not the registry (a fresh host's first pull is ~25 s: README, Several sandbox hosts).
+// --no-prepull keeps the empty stores (the first opens on hosts 2… wait for the pull).
+//
+// Usage: node bench/cluster.mjs [--n 200] [--hosts 3] [--cold] [--no-prepull]   (needs root and the build)
 
 import { mkdtemp } from 'node:fs/promises';
 import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { io } from 'socket.io-client';
+import { CLUSTER_HEADER, loadRequestKey, signRequest } from '../apps/web/host-router.mjs';
 import { removeHome } from '../scripts/stack.mjs';
 
 const arg = (name, dflt) => {
@@ -30,6 +37,7 @@ const N = arg('n', 200);
 const HOSTS = arg('hosts', 3);
 /** --cold: no Start class (every open prepares its container on the host placement picks). */
 const COLD = process.argv.includes('--cold');
+const PREPULL = COLD && !process.argv.includes('--no-prepull');
 const SPREAD_MS = 10_000;
 const PROMPT_TIMEOUT_MS = 180_000;
 const REOPEN_TIMEOUT_MS = 120_000;
@@ -43,6 +51,8 @@ const pct = (xs, p) => {
   return s.length ? s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))] : NaN;
 };
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+/** The machine is shared: every number is printed next to the load average it was measured under. */
+const load = () => loadavg().map((x) => x.toFixed(1)).join(' ');
 
 async function call(base, method, path, { token, body, csv, address } = {}) {
   const headers = {};
@@ -137,6 +147,22 @@ async function phase(startCluster, hosts, dir, fresh) {
     const cls = await call(base, 'POST', '/api/classes', { token: teacher, body: { name: `Rush ${hosts}`, ret: demo?.environment?.ret ?? 'python@3.11', tools: demo?.environment?.tools ?? [] } });
     if (cls.status !== 201) throw new Error(`create class: ${cls.status} ${JSON.stringify(cls.body)}`);
     const classId = cls.body.id;
+    if (PREPULL) {
+      // Setup, not measured: every host gets the class environment's RETs (as a Start class's
+      // pre-pull does), signed as the web origin signs what it forwards.
+      const key = await loadRequestKey(cluster.secretFile);
+      const refs = [cls.body.environment?.ret ?? cls.body.ret, ...(cls.body.environment?.tools ?? cls.body.tools ?? [])].filter(Boolean);
+      const t0 = performance.now();
+      const per = await Promise.all(cluster.hosts.map(async (h) => {
+        const res = await fetch(`${h.address}/api/cluster/prepull`, { method: 'POST', headers: { 'content-type': 'application/json', [CLUSTER_HEADER]: signRequest(key, 'POST', '/api/cluster/prepull') }, body: JSON.stringify({ refs }) });
+        const body = await res.json().catch(() => null);
+        if (res.status !== 200) throw new Error(`prepull on ${h.id}: ${res.status} ${JSON.stringify(body)}`);
+        const failed = body.results.filter((r) => r.status === 'failed');
+        if (failed.length) throw new Error(`prepull on ${h.id}: ${failed.map((r) => `${r.ref}: ${r.message}`).join('; ')}`);
+        return `${h.id} ${body.results.map((r) => r.status).join('/')}`;
+      }));
+      console.log(`setup: pre-pulled ${refs.join(', ')} onto every host in ${((performance.now() - t0) / 1000).toFixed(1)} s (${per.join(', ')})`);
+    }
     const csv = Array.from({ length: N }, (_, i) => `rush${hosts}h${String(i).padStart(4, '0')},Rush ${i},`).join('\n');
     const roster = await call(base, 'POST', `/api/classes/${classId}/roster`, { token: teacher, csv });
     if (roster.status !== 200) throw new Error(`roster: ${roster.status} ${JSON.stringify(roster.body)}`);
@@ -173,6 +199,7 @@ async function phase(startCluster, hosts, dir, fresh) {
     }
     const startClassMs = COLD ? 0 : performance.now() - t;
 
+    const loadBefore = load();
     const times = [];
     const reasons = {};
     const opened = new Map();
@@ -190,11 +217,13 @@ async function phase(startCluster, hosts, dir, fresh) {
     const where = (await sql.query('SELECT id, "hostId" FROM "Container" WHERE id = ANY($1)', [[...opened.values()].map((r) => r.id)])).rows;
     const hostOf = new Map(where.map((r) => [r.id, r.hostId]));
     for (const r of opened.values()) r.hostId = hostOf.get(r.id) ?? '?';
-    const spread = {};
+    const loadAfter = load();
+    // Every host, with the ones that got nobody (placement's point is that none is left out).
+    const spread = Object.fromEntries(cluster.hosts.map((h) => [h.id, 0]));
     for (const r of opened.values()) spread[r.hostId] = (spread[r.hostId] ?? 0) + 1;
     const failures = N - times.length;
-    const result = { hosts, n: N, ok: times.length, failures, reasons, medianMs: pct(times, 50), p99Ms: pct(times, 99), spread, startClassMs };
-    console.log(`${COLD ? 'cold (no Start class)' : `Start class: ${(startClassMs / 1000).toFixed(1)} s`}; rush: ${times.length}/${N} prompts, open-to-prompt median ${result.medianMs.toFixed(0)} ms, p99 ${result.p99Ms.toFixed(0)} ms; failures ${failures} ${failures ? JSON.stringify(reasons) : ''}`);
+    const result = { hosts, n: N, ok: times.length, failures, reasons, medianMs: pct(times, 50), p99Ms: pct(times, 99), spread, startClassMs, load: `${loadBefore} → ${loadAfter}` };
+    console.log(`${COLD ? 'cold (no Start class)' : `Start class: ${(startClassMs / 1000).toFixed(1)} s`}; rush: ${times.length}/${N} prompts, open-to-prompt median ${result.medianMs.toFixed(0)} ms, p99 ${result.p99Ms.toFixed(0)} ms; failures ${failures} ${failures ? JSON.stringify(reasons) : ''}; load average ${result.load}`);
     console.log(`placement: ${JSON.stringify(spread)}`);
 
     if (hosts > 1) result.failover = await failover(cluster, base, classId, students, opened, sockets, sql);
@@ -235,8 +264,8 @@ async function failover(cluster, base, classId, students, opened, sockets, sql) 
       }
     }
   }));
-  const out = { students: theirs.length, back: back.length, medianMs: pct(back, 50), lastMs: Math.max(...back), retriesByReason: stuck };
-  console.log(`host death → prompts elsewhere: ${back.length}/${theirs.length} students, median ${(out.medianMs / 1000).toFixed(1)} s, last ${(out.lastMs / 1000).toFixed(1)} s; retries ${JSON.stringify(stuck)}`);
+  const out = { load: load(), students: theirs.length, back: back.length, medianMs: pct(back, 50), lastMs: Math.max(...back), retriesByReason: stuck };
+  console.log(`host death → prompts elsewhere: ${back.length}/${theirs.length} students, median ${(out.medianMs / 1000).toFixed(1)} s, last ${(out.lastMs / 1000).toFixed(1)} s; retries ${JSON.stringify(stuck)}; load average ${out.load}`);
   return out;
 }
 
@@ -252,11 +281,13 @@ async function main() {
   } finally {
     await removeHome(dir);
   }
-  console.log('\n| hosts | N | failures | open-to-prompt median | p99 | placement | host death → prompts elsewhere (median / last) |');
-  console.log('|---|---|---|---|---|---|---|');
+  console.log(`\n${COLD ? `cold (no Start class${PREPULL ? '; RETs pre-pulled onto every host' : '; hosts 2… pull on first open'})` : 'after Start class'}, ${new Date().toISOString()}`);
+  console.log('\n| hosts | N | failures | open-to-prompt median | p99 | placement | Start class | load average (1/5/15 min, before → after the rush) | host death → prompts elsewhere (median / last) |');
+  console.log('|---|---|---|---|---|---|---|---|---|');
   for (const r of [one, many]) {
     const f = r.failover && !r.failover.error ? `${(r.failover.medianMs / 1000).toFixed(1)} s / ${(r.failover.lastMs / 1000).toFixed(1)} s (${r.failover.back}/${r.failover.students})` : '–';
-    console.log(`| ${r.hosts} | ${r.n} | ${r.failures} | ${r.medianMs.toFixed(0)} ms | ${r.p99Ms.toFixed(0)} ms | ${Object.values(r.spread).join(' / ')} | ${f} |`);
+    const placement = Object.entries(r.spread).map(([h, k]) => `${h} ${k}`).join(', ');
+    console.log(`| ${r.hosts} | ${r.n} | ${r.failures}${r.failures ? ` ${JSON.stringify(r.reasons)}` : ''} | ${r.medianMs.toFixed(0)} ms | ${r.p99Ms.toFixed(0)} ms | ${placement} | ${COLD ? '–' : `${(r.startClassMs / 1000).toFixed(1)} s`} | ${r.load} | ${f} |`);
   }
   console.log(`\nratio (${HOSTS} hosts / 1 host): median ×${(many.medianMs / one.medianMs).toFixed(2)}, p99 ×${(many.p99Ms / one.p99Ms).toFixed(2)} (same run, shared noisy machine)`);
 }
