@@ -151,6 +151,11 @@ describe('the web origin routes sockets across two hosts', { skip: why, timeout:
       const r = await call('GET', path, { token: tokens.teacher!, headers: { 'x-reg-cluster': 'web.1.' + '0'.repeat(64) } });
       assert.equal(r.status, 404, path);
     }
+    // Nor are a class start's share or a host's part of Stop class (a teacher's token is not a host).
+    for (const path of [`/api/cluster/classes/${classId}/prepare`, `/api/cluster/classes/${classId}/stop`]) {
+      const r = await call('POST', path, { token: tokens.teacher!, body: { runId: 'x', userIds: [] } });
+      assert.equal(r.status, 404, path);
+    }
     // Straight to a host (REG_CLUSTER_ORIGIN_ONLY=1): refused, HTTP and socket.io alike, with the way in.
     assert.equal((await fetch(`${a.base}/api/cluster/hosts`)).status, 401);
     const direct = await fetch(`${a.base}/api/auth/sign-in`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'teacher', password: PASSWORD }) });

@@ -13,6 +13,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { RunningHost } from '../host.js';
+import { loadOrCreateClusterSecret } from './cluster-secret.js';
+import { CLUSTER_HEADER, requestKey, signClusterRequest } from './request-auth.js';
 import { ApiClient, cgroupDirsOf, ensurePythonRet, isRoot, startChildHost, startTestHost, tempRegHome, TestTerminal, waitUntil, type ChildHost } from '../test-support/host-fixture.js';
 
 const skip = isRoot ? false : 'needs root (namespaces, cgroups, overlay and loop mounts)';
@@ -68,6 +70,30 @@ describe('Start class in a cluster of three hosts', { skip }, () => {
     for (const r of rows) perHost[r.hostId!] = (perHost[r.hostId!] ?? 0) + 1;
     return { rows, perHost };
   };
+
+  test("a class start's routes between hosts refuse anyone without the cluster's signed header, and name a bad body", async () => {
+    const token = (teacher as unknown as { token: string }).token;
+    for (const path of [`/api/cluster/classes/${classId}/prepare`, `/api/cluster/classes/${classId}/stop`]) {
+      const bare = await fetch(`${base('h2')}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"runId":"r","userIds":[]}' });
+      assert.equal(bare.status, 401, path);
+      const asTeacher = await fetch(`${base('h2')}${path}`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: '{"runId":"r","userIds":[]}' });
+      assert.equal(asTeacher.status, 401, `${path}: a signed-in instructor is not a host`);
+      const forged = await fetch(`${base('h2')}${path}`, { method: 'POST', headers: { [CLUSTER_HEADER]: signClusterRequest(Buffer.alloc(32), 'h1', 'POST', path), 'content-type': 'application/json' }, body: '{"runId":"r","userIds":[]}' });
+      assert.equal(forged.status, 401, `${path}: signed with another key`);
+      assert.match(((await forged.json()) as { error: { message: string } }).error.message, /signature does not match/);
+    }
+    const path = `/api/cluster/classes/${classId}/prepare`;
+    const key = requestKey(await loadOrCreateClusterSecret(join(shared, 'cluster-secret'), { create: false }));
+    const bad = await fetch(`${base('h2')}${path}`, { method: 'POST', headers: { [CLUSTER_HEADER]: signClusterRequest(key, 'h1', 'POST', path), 'content-type': 'application/json' }, body: '{"runId":"r","userIds":"everyone"}' });
+    assert.equal(bad.status, 400);
+    assert.match(((await bad.json()) as { error: { message: string } }).error.message, /userIds/);
+    // Someone who is not a student of the class is answered for, never prepared.
+    const stranger = await fetch(`${base('h2')}${path}`, { method: 'POST', headers: { [CLUSTER_HEADER]: signClusterRequest(key, 'h1', 'POST', path), 'content-type': 'application/json' }, body: JSON.stringify({ runId: 'probe', userIds: ['nobody'] }) });
+    assert.equal(stranger.status, 200);
+    const lines = (await stranger.text()).trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    assert.deepEqual(lines, [{ userId: 'nobody', ok: false, code: 'NOT_FOUND', message: 'not a student of this class (removed since the start began?)' }, { done: true }]);
+    assert.equal(await h1!.db.container.count({ where: { classId } }), 0);
+  });
 
   test('the class spreads over the hosts; a click takes what its host prepared; Stop class on another host ends it everywhere', async () => {
     const start = await teacher.call('POST', `/api/classes/${classId}/start`);
