@@ -71,7 +71,7 @@ export interface ClassCluster {
   /** The live hosts' ids. */
   liveHostIds(): Promise<string[]>;
   /** Splits students over the live hosts by placement: host id → user ids (this host included). */
-  assign(classId: string, userIds: string[]): Promise<Map<string, string[]>>;
+  assign(classId: string, userIds: string[], o?: { only?: string[] }): Promise<Map<string, string[]>>;
   /** Pre-pulls the class's RETs onto these hosts; which of them hold every RET now. */
   prepull(classId: string, hostIds: string[], who: Principal): Promise<{ ready: string[] }>;
   /**
@@ -304,19 +304,22 @@ export class ClassRunner {
     } else {
       const cluster = this.cluster;
       const share = await cluster.assign(classId, students.map((s) => s.userId));
-      // The class's RETs onto the hosts chosen, before any of them prepares (hosts that hold them
-      // carry on whatever the registry does; a live host that could not pull reports its students'
-      // failures by name). A host that stopped meanwhile: once its failover freed its students'
-      // workspaces, they are placed again on the live hosts.
+      // The class's RETs onto the hosts chosen, before any of them prepares. Hosts that hold them
+      // carry on whatever the registry does; the students placed on a host that could not get
+      // them (the registry down) move to those that hold them, unless their workspace is leased
+      // there; with no host holding them, each failure is named. A host that stopped meanwhile:
+      // once its failover has freed its students' workspaces, they are placed again.
       const { ready: hostsReady } = await cluster.prepull(classId, [...share.keys()], who);
       const live = new Set(await cluster.liveHostIds());
-      const lost = [...share.keys()].filter((h) => !hostsReady.includes(h) && !live.has(h));
-      if (lost.length) {
-        const moved = lost.flatMap((h) => share.get(h)!);
-        for (const h of lost) share.delete(h);
-        this.log.info(`class "${c.name}": host(s) ${lost.join(', ')} stopped before preparing; their ${moved.length} students are placed again`);
+      const notReady = [...share.keys()].filter((h) => !hostsReady.includes(h));
+      const lost = notReady.filter((h) => !live.has(h));
+      const moving = hostsReady.length > 0 ? notReady : lost;
+      if (moving.length) {
+        const moved = moving.flatMap((h) => share.get(h)!);
+        for (const h of moving) share.delete(h);
+        this.log.info(`class "${c.name}": host(s) ${moving.join(', ')} cannot prepare (${lost.length ? `${lost.join(', ')} stopped` : 'the RETs could not be pulled'}); their ${moved.length} students are placed again`);
         await Promise.all(lost.map((h) => cluster.settled(h)));
-        for (const [h, ids] of await cluster.assign(classId, moved)) share.set(h, [...(share.get(h) ?? []), ...ids]);
+        for (const [h, ids] of await cluster.assign(classId, moved, hostsReady.length ? { only: hostsReady } : {})) share.set(h, [...(share.get(h) ?? []), ...ids]);
       }
       this.log.info(`class "${c.name}": preparing ${students.length} students on ${share.size} host(s): ${[...share].map(([h, ids]) => `${h} ${ids.length}`).join(', ')}`);
       run.abort = new AbortController();

@@ -319,7 +319,7 @@ export class ClusterNode implements ClassCluster {
    * memory taken as it goes, the class spread growing), a student whose workspace is leased to a
    * live host staying there. This host takes part even before it has published its address.
    */
-  async assign(classId: string, userIds: string[]): Promise<Map<string, string[]>> {
+  async assign(classId: string, userIds: string[], o: { only?: string[] } = {}): Promise<Map<string, string[]>> {
     // Workspaces still leased to a host that is no longer live move once its failover has freed them.
     const liveIds = new Set(await this.liveHostIds());
     const stale = await this.db.workspaceLease.findMany({ where: { classId, hostId: { notIn: [...liveIds] } }, distinct: ['hostId'], select: { hostId: true } });
@@ -330,12 +330,19 @@ export class ClusterNode implements ClassCluster {
       this.db.workspaceLease.findMany({ where: { classId }, select: { userId: true, hostId: true } }),
       this.db.container.groupBy({ by: ['hostId'], where: { classId, status: { not: 'removed' }, hostId: { not: null } }, _count: { _all: true } }),
     ]);
-    const sim = hosts.filter((h) => h.address || h.id === this.id).map((h) => ({ ...h }));
+    // `only`: the hosts allowed (those holding the class's RETs), except that a workspace leased
+    // to another live host stays there (it cannot be mounted twice).
+    const sim = hosts.filter((h) => (h.address || h.id === this.id) && (!o.only || o.only.includes(h.id))).map((h) => ({ ...h }));
+    const liveNow = new Set(hosts.map((h) => h.id));
     const leaseOf = new Map(leases.map((l) => [l.userId, l.hostId]));
     const classCounts = new Map(counts.map((c) => [c.hostId!, c._count._all]));
     const share = new Map<string, string[]>();
     for (const userId of userIds) {
       const holder = leaseOf.get(userId);
+      if (holder && o.only && !o.only.includes(holder) && liveNow.has(holder)) {
+        share.set(holder, [...(share.get(holder) ?? []), userId]);
+        continue;
+      }
       const p = placeContainer(sim, { ret: cls?.ret ?? '', needBytes: PLACEMENT_NEED_BYTES, classCounts, ...(holder && { leaseHolder: holder }) });
       // No host has room: this one prepares them (their opens are placed again at the click).
       const hostId = p.ok ? p.hostId : this.id;

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { buildFromHost, listRets, pushRet, regHome } from '@reg/core';
 import type { RunningHost } from '../host.js';
-import { ApiClient, ensurePythonRet, isRoot, sleep, startTestHost, tempRegHome } from '../test-support/host-fixture.js';
+import { ApiClient, ensurePythonRet, isRoot, sleep, startTestHost, tempRegHome, waitUntil } from '../test-support/host-fixture.js';
 import type { PrepullReport } from './prepull.js';
 
 // @ts-expect-error plain ESM script without types
@@ -105,9 +105,16 @@ describe('pre-pulling a class environment onto the hosts of a cluster', { skip }
     assert.equal(r2.failed[0]!.hostId, 'h1');
     assert.equal(r2.failed[0]!.ref, 'ls');
     assert.match(r2.failed[0]!.message, /pulling ls from .* failed: REGISTRY_UNREACHABLE/);
-    // The class runs on the host that holds its environment.
-    const run = await teacher.call('GET', `/api/classes/${c2}/run`);
-    assert.equal(run.status, 200);
+    // The class runs on the host that holds its environment: the students placed on host 1 moved
+    // to host 2, and every one is ready.
+    const run = await waitUntil('the run started', async () => {
+      const r = await teacher.call('GET', `/api/classes/${c2}/run`);
+      return r.json?.status && r.json.status !== 'starting' ? r.json : undefined;
+    }, 60_000);
+    assert.equal(run.status, 'started', JSON.stringify(run));
+    assert.deepEqual([run.ready, run.failed], [2, 0]);
+    const rows = await h2.db.container.findMany({ where: { classId: c2, status: { not: 'removed' } }, select: { hostId: true } });
+    assert.deepEqual(rows.map((r) => r.hostId), ['h2', 'h2']);
     await teacher.call('POST', `/api/classes/${c2}/stop`);
   });
 });
