@@ -54,6 +54,8 @@ type Failure = ClassRunView['failures'][number];
 
 interface ActiveRun {
   id: string;
+  /** coordinator: this host runs the whole start; share: another host's start asked this one for its part. */
+  role: 'coordinator' | 'share';
   cancelled: boolean;
   done: Promise<void>;
   /** Aborts the requests to other hosts (cluster mode). */
@@ -71,9 +73,9 @@ export interface ClassCluster {
   /** The live hosts' ids. */
   liveHostIds(): Promise<string[]>;
   /** Splits students over the live hosts by placement: host id → user ids (this host included). */
-  assign(classId: string, userIds: string[], o?: { only?: string[] }): Promise<Map<string, string[]>>;
+  assign(classId: string, userIds: string[], o?: { only?: string[]; signal?: AbortSignal }): Promise<Map<string, string[]>>;
   /** Pre-pulls the class's RETs onto these hosts; which of them hold every RET now. */
-  prepull(classId: string, hostIds: string[], who: Principal): Promise<{ ready: string[] }>;
+  prepull(classId: string, hostIds: string[], who: Principal, signal?: AbortSignal): Promise<{ ready: string[] }>;
   /**
    * Asks another host to prepare these students; `onResult` gets each answer as it comes. Resolves
    * when the host finished; rejects when it could not be reached or stopped answering midway.
@@ -82,7 +84,7 @@ export interface ClassCluster {
   /** Stop class on the other live hosts; how many sessions they ended. */
   stopElsewhere(classId: string): Promise<number>;
   /** Resolves once a host that is no longer live has been failed over (its workspace leases freed). */
-  settled(hostId: string): Promise<void>;
+  settled(hostId: string, signal?: AbortSignal): Promise<void>;
 }
 
 export class ClassRunner {
@@ -137,7 +139,13 @@ export class ClassRunner {
     const open = await this.db.classRun.findMany({ where: { status: { in: ['starting', 'started', 'stopping'] } }, orderBy: { startedAt: 'desc' } });
     const resumed: string[] = [];
     for (const r of open) {
-      if (!ours(r) || this.runs.has(r.classId)) continue;
+      if (!ours(r) || this.runs.get(r.classId)?.role === 'coordinator') continue;
+      // This host's part of the dead coordinator's start ends here; the run goes on as ours.
+      const share = this.runs.get(r.classId);
+      if (share) {
+        share.cancelled = true;
+        await share.done;
+      }
       const latest = await this.db.classRun.findFirst({ where: { classId: r.classId }, orderBy: { startedAt: 'desc' }, select: { id: true } });
       const c = await this.db.class.findUnique({ where: { id: r.classId } });
       if (r.status === 'stopping' || latest?.id !== r.id || !c || c.archivedAt || resumed.includes(r.classId)) {
@@ -148,7 +156,7 @@ export class ClassRunner {
       // Taken only if nobody took it meanwhile (two hosts restarting at once).
       const took = await this.db.classRun.updateMany({ where: { id: r.id, hostId: r.hostId }, data: { status: 'starting', total: students.length, ready: 0, failed: 0, failures: '[]', readyAt: null, hostId: this.cluster?.id ?? null } });
       if (took.count !== 1) continue;
-      const run: ActiveRun = { id: r.id, cancelled: false, done: Promise.resolve() };
+      const run: ActiveRun = { id: r.id, role: 'coordinator', cancelled: false, done: Promise.resolve() };
       this.runs.set(c.id, run);
       run.done = this.prepare(c, run, students, ADMIN).catch((e) => this.log.error(`class ${c.id}: preparing again failed`, e));
       this.log.info(`class "${c.name}" ${why}: preparing its ${students.length} students again`);
@@ -260,7 +268,7 @@ export class ClassRunner {
     const students = await this.classes.students(classId);
     const id = randomUUID();
     await this.db.classRun.create({ data: { id, classId, startedById: p.kind === 'user' ? p.user.id : null, status: 'starting', total: students.length, hostId: this.cluster?.id ?? null } });
-    const run: ActiveRun = { id, cancelled: false, done: Promise.resolve() };
+    const run: ActiveRun = { id, role: 'coordinator', cancelled: false, done: Promise.resolve() };
     this.runs.set(classId, run);
     run.done = this.prepare(c, run, students, p).catch((e) => this.log.error(`class ${classId}: start failed`, e));
     await audit(this.db, p, { action: 'class.start', targetType: 'class', targetId: classId, classId, details: { students: students.length } });
@@ -303,13 +311,17 @@ export class ClassRunner {
       await this.prepareHere(c, run, students, onResult);
     } else {
       const cluster = this.cluster;
-      const share = await cluster.assign(classId, students.map((s) => s.userId));
+      // Stop class aborts whatever waits on other hosts (placement, pre-pull, their shares).
+      run.abort = new AbortController();
+      const signal = run.abort.signal;
+      const share = await cluster.assign(classId, students.map((s) => s.userId), { signal });
       // The class's RETs onto the hosts chosen, before any of them prepares. Hosts that hold them
       // carry on whatever the registry does; the students placed on a host that could not get
       // them (the registry down) move to those that hold them, unless their workspace is leased
       // there; with no host holding them, each failure is named. A host that stopped meanwhile:
       // once its failover has freed its students' workspaces, they are placed again.
-      const { ready: hostsReady } = await cluster.prepull(classId, [...share.keys()], who);
+      const { ready: hostsReady } = await cluster.prepull(classId, [...share.keys()], who, signal);
+      if (run.cancelled) return;
       const live = new Set(await cluster.liveHostIds());
       const notReady = [...share.keys()].filter((h) => !hostsReady.includes(h));
       const lost = notReady.filter((h) => !live.has(h));
@@ -318,17 +330,16 @@ export class ClassRunner {
         const moved = moving.flatMap((h) => share.get(h)!);
         for (const h of moving) share.delete(h);
         this.log.info(`class "${c.name}": host(s) ${moving.join(', ')} cannot prepare (${lost.length ? `${lost.join(', ')} stopped` : 'the RETs could not be pulled'}); their ${moved.length} students are placed again`);
-        await Promise.all(lost.map((h) => cluster.settled(h)));
-        for (const [h, ids] of await cluster.assign(classId, moved, hostsReady.length ? { only: hostsReady } : {})) share.set(h, [...(share.get(h) ?? []), ...ids]);
+        await Promise.all(lost.map((h) => cluster.settled(h, signal)));
+        for (const [h, ids] of await cluster.assign(classId, moved, { signal, ...(hostsReady.length && { only: hostsReady }) })) share.set(h, [...(share.get(h) ?? []), ...ids]);
       }
       this.log.info(`class "${c.name}": preparing ${students.length} students on ${share.size} host(s): ${[...share].map(([h, ids]) => `${h} ${ids.length}`).join(', ')}`);
-      run.abort = new AbortController();
       const orphans: string[] = [];
       await Promise.all(
         [...share].map(async ([hostId, ids]) => {
           if (hostId === cluster.id) return this.prepareHere(c, run, ids.map((id) => byId.get(id)!), onResult);
           try {
-            await cluster.prepareOn(hostId, classId, run.id, ids, onResult, run.abort!.signal);
+            await cluster.prepareOn(hostId, classId, run.id, ids, onResult, signal);
           } catch (e) {
             if (run.cancelled) return;
             // A host gone took what it prepared with it: all its students are prepared here (those
@@ -336,7 +347,7 @@ export class ClassRunner {
             const gone = !(await cluster.liveHostIds()).includes(hostId);
             const left = gone ? ids : ids.filter((id) => !counted.has(id));
             this.log.error(`class ${classId}: host ${hostId} stopped preparing its ${ids.length} students (${(e as Error).message}); ${left.length} are prepared here instead`);
-            if (gone) await cluster.settled(hostId);
+            if (gone) await cluster.settled(hostId, signal);
             orphans.push(...left);
           }
         }),
@@ -405,19 +416,39 @@ export class ClassRunner {
       else onResult({ userId: id, ok: false, code: 'NOT_FOUND', message: 'not a student of this class (removed since the start began?)' });
     }
     const previous = this.runs.get(classId);
-    if (previous && previous.id !== runId) {
+    if (previous?.role === 'coordinator') throw new RegError('ILLEGAL_TRANSITION', `this host coordinates another start of the class (${previous.id})`, { hint: 'stop the class, then start it again' });
+    if (previous) {
       previous.cancelled = true;
       await previous.done;
     }
-    const run: ActiveRun = { id: runId, cancelled: false, done: Promise.resolve() };
+    const run: ActiveRun = { id: runId, role: 'share', cancelled: false, done: Promise.resolve() };
     this.runs.set(classId, run);
     const cancel = () => (run.cancelled = true);
     signal.addEventListener('abort', cancel, { once: true });
-    run.done = this.prepareHere(c, run, students, onResult).finally(() => {
+    // Registered first, then checked: a Stop class that marked the run stopping before this request
+    // arrived is seen here, and one that comes after cancels it through this.runs.
+    const status = async () => (await this.db.classRun.findUnique({ where: { id: runId }, select: { status: true } }))?.status;
+    const going = (s: string | undefined) => s === 'starting' || s === 'started';
+    try {
+      if (!going(await status())) throw new RegError('ILLEGAL_TRANSITION', 'this class start was stopped (or never began)', { hint: 'start the class again' });
+      run.done = this.prepareHere(c, run, students, onResult);
+      await run.done;
+    } finally {
       signal.removeEventListener('abort', cancel);
       if (this.runs.get(classId) === run) this.runs.delete(classId);
-    });
-    await run.done;
+    }
+    // Stopped while this host prepared (its own stopHere may have run before this share began):
+    // what it prepared goes, and its warm terminals are released.
+    if (!going(await status())) {
+      this.sessions.pool?.release(classId);
+      for (const s of students) {
+        const key = `${classId}/${s.userId}`;
+        const pooled = this.pool.get(key);
+        if (!pooled) continue;
+        this.pool.delete(key);
+        await this.discard(pooled.id);
+      }
+    }
   }
 
   private hasLiveSession(userId: string): boolean {

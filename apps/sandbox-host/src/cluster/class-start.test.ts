@@ -91,7 +91,10 @@ describe('Start class in a cluster of three hosts', { skip }, () => {
     const stranger = await fetch(`${base('h2')}${path}`, { method: 'POST', headers: { [CLUSTER_HEADER]: signClusterRequest(key, 'h1', 'POST', path), 'content-type': 'application/json' }, body: JSON.stringify({ runId: 'probe', userIds: ['nobody'] }) });
     assert.equal(stranger.status, 200);
     const lines = (await stranger.text()).trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
-    assert.deepEqual(lines, [{ userId: 'nobody', ok: false, code: 'NOT_FOUND', message: 'not a student of this class (removed since the start began?)' }, { done: true }]);
+    assert.deepEqual(lines, [
+      { userId: 'nobody', ok: false, code: 'NOT_FOUND', message: 'not a student of this class (removed since the start began?)' },
+      { error: { code: 'ILLEGAL_TRANSITION', message: 'this class start was stopped (or never began)' } },
+    ]);
     assert.equal(await h1!.db.container.count({ where: { classId } }), 0);
   });
 
@@ -163,5 +166,19 @@ describe('Start class in a cluster of three hosts', { skip }, () => {
     const prepull = await h1!.db.auditLog.findFirst({ where: { action: 'class.prepull', classId }, orderBy: { at: 'desc' } });
     const report = JSON.parse(prepull!.details) as { hosts: Array<{ hostId: string }>; failed: Array<{ hostId: string; message: string }> };
     console.log(`# second start: pre-pull asked of ${report.hosts.map((h) => h.hostId).join(', ')}; failed: ${JSON.stringify(report.failed)}; prepared ${JSON.stringify(perHost)}`);
+  });
+
+  test('Stop class on another host while the coordinator is still starting: nothing is left prepared, and the run stays stopped', async () => {
+    // The previous test's run is started; stop it, then start again and stop at once through h2.
+    assert.equal((await teacher.call('POST', `/api/classes/${classId}/stop`)).status, 200);
+    const start = await teacher.call('POST', `/api/classes/${classId}/start`);
+    assert.equal(start.status, 200, JSON.stringify(start.json));
+    const stop = await new ApiClient(base('h2'), (teacher as unknown as { token: string }).token).call('POST', `/api/classes/${classId}/stop`);
+    assert.equal(stop.status, 200, JSON.stringify(stop.json));
+    assert.equal(stop.json.run.status, 'stopped');
+    await new Promise((r) => setTimeout(r, 2000)); // a coordinator that missed the stop would write "started" now
+    const run = await h1!.db.classRun.findUnique({ where: { id: start.json.run.id } });
+    assert.equal(run!.status, 'stopped');
+    assert.deepEqual((await prepared()).rows, [], 'no container of the class is left prepared on any host');
   });
 });

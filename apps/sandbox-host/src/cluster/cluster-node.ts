@@ -319,11 +319,11 @@ export class ClusterNode implements ClassCluster {
    * memory taken as it goes, the class spread growing), a student whose workspace is leased to a
    * live host staying there. This host takes part even before it has published its address.
    */
-  async assign(classId: string, userIds: string[], o: { only?: string[] } = {}): Promise<Map<string, string[]>> {
+  async assign(classId: string, userIds: string[], o: { only?: string[]; signal?: AbortSignal } = {}): Promise<Map<string, string[]>> {
     // Workspaces still leased to a host that is no longer live move once its failover has freed them.
     const liveIds = new Set(await this.liveHostIds());
     const stale = await this.db.workspaceLease.findMany({ where: { classId, hostId: { notIn: [...liveIds] } }, distinct: ['hostId'], select: { hostId: true } });
-    await Promise.all(stale.map((l) => this.settled(l.hostId)));
+    await Promise.all(stale.map((l) => this.settled(l.hostId, o.signal)));
     const [hosts, cls, leases, counts] = await Promise.all([
       this.membership.liveHosts(),
       this.db.class.findUnique({ where: { id: classId }, select: { ret: true } }),
@@ -355,7 +355,7 @@ export class ClusterNode implements ClassCluster {
   }
 
   /** Pre-pulls the class environment's RETs onto these hosts (this one directly, others over HTTP); audited as class.prepull. */
-  async prepull(classId: string, hostIds: string[], who: Principal): Promise<PrepullReport> {
+  async prepull(classId: string, hostIds: string[], who: Principal, signal?: AbortSignal): Promise<PrepullReport> {
     const cls = await this.db.class.findUnique({ where: { id: classId }, select: { ret: true, tools: true } });
     if (!cls) return summarise(classId, []);
     const refs = [cls.ret, ...(JSON.parse(cls.tools) as string[])];
@@ -364,7 +364,7 @@ export class ClusterNode implements ClassCluster {
       hostIds.map(async (id): Promise<HostPrepull> => {
         if (id === this.id) return { hostId: id, results: await prepullHere(this.deps!.engine().home, refs) };
         const h = hosts.find((x) => x.id === id);
-        return { hostId: id, results: h ? await this.remotePrepull(h, refs) : refs.map((ref) => ({ ref, status: 'failed' as const, message: `host ${id} is no longer live`, ms: 0 })) };
+        return { hostId: id, results: h ? await this.remotePrepull(h, refs, signal) : refs.map((ref) => ({ ref, status: 'failed' as const, message: `host ${id} is no longer live`, ms: 0 })) };
       }),
     );
     const report = summarise(classId, per);
@@ -397,9 +397,9 @@ export class ClusterNode implements ClassCluster {
    * Waits until a host that is no longer live has been failed over (its workspace leases freed),
    * so its students can be prepared elsewhere; at most FAILOVER_GRACE_MS (then leases are taken over anyway).
    */
-  async settled(hostId: string): Promise<void> {
+  async settled(hostId: string, signal?: AbortSignal): Promise<void> {
     const deadline = Date.now() + FAILOVER_GRACE_MS;
-    while (Date.now() < deadline) {
+    while (Date.now() < deadline && !signal?.aborted) {
       if ((await this.membership.liveHosts()).some((h) => h.id === hostId)) return;
       const [leases, h] = await Promise.all([this.db.workspaceLease.count({ where: { hostId } }), this.db.host.findUnique({ where: { id: hostId }, select: { status: true } })]);
       if (leases === 0 && h?.status !== 'up') return;
@@ -463,10 +463,10 @@ export class ClusterNode implements ClassCluster {
     return ended.reduce((a, b) => a + b, 0);
   }
 
-  private async remotePrepull(h: LiveHost, refs: string[]): Promise<PrepullResult[]> {
+  private async remotePrepull(h: LiveHost, refs: string[], signal?: AbortSignal): Promise<PrepullResult[]> {
     const path = '/api/cluster/prepull';
     const t0 = performance.now();
-    const watch = this.whileLive(h.id, AbortSignal.timeout(10 * 60_000));
+    const watch = this.whileLive(h.id, signal ? AbortSignal.any([signal, AbortSignal.timeout(10 * 60_000)]) : AbortSignal.timeout(10 * 60_000));
     try {
       const res = await fetch(new URL(path, h.address), { method: 'POST', headers: { 'content-type': 'application/json', [CLUSTER_HEADER]: this.sign('POST', path) }, body: JSON.stringify({ refs }), signal: watch.signal });
       if (res.status !== 200) throw new Error(`answered ${res.status}: ${(await res.text()).slice(0, 300)}`);
