@@ -4,7 +4,9 @@
 // student's click lands on the host that prepared them and takes that container; Stop class
 // asked of another host ends the class on every host. Then a host freezes (SIGSTOP) as the class
 // starts again: its students are prepared on the live hosts once its failover has freed their
-// workspaces, and the run still ends with every student ready.
+// workspaces, and the run still ends with every student ready. Stop class through another host
+// while the coordinator is still starting leaves nothing prepared; and when the coordinator of a
+// started class dies, the host that fails it over takes the run over.
 
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -180,5 +182,24 @@ describe('Start class in a cluster of three hosts', { skip }, () => {
     const run = await h1!.db.classRun.findUnique({ where: { id: start.json.run.id } });
     assert.equal(run!.status, 'stopped');
     assert.deepEqual((await prepared()).rows, [], 'no container of the class is left prepared on any host');
+  });
+
+  test("the coordinator dies: the host that fails it over takes the run over and prepares the class on the live hosts", async () => {
+    const viaH2 = new ApiClient(base('h2'), (teacher as unknown as { token: string }).token);
+    const start = await viaH2.call('POST', `/api/classes/${classId}/start`);
+    assert.equal(start.status, 200, JSON.stringify(start.json));
+    const runId = start.json.run.id as string;
+    const first = await waitUntil('the run started, coordinated by h2', async () => {
+      const r = await h1!.db.classRun.findUnique({ where: { id: runId } });
+      return r && r.status !== 'starting' ? r : undefined;
+    }, 120_000);
+    assert.deepEqual([first.status, first.hostId, first.ready], ['started', 'h2', 6]);
+    children.get('h2')!.proc.kill('SIGKILL');
+    const adopted = await waitUntil('h1 took the run over and prepared it again', async () => {
+      const r = await h1!.db.classRun.findUnique({ where: { id: runId } });
+      return r && r.hostId === 'h1' && r.status === 'started' ? r : undefined;
+    }, 60_000);
+    assert.deepEqual([adopted.total, adopted.ready, adopted.failed], [6, 6, 0]);
+    assert.deepEqual((await prepared()).perHost, { h1: 6 }, 'every student prepared on the one live host');
   });
 });
