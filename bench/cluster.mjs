@@ -120,6 +120,69 @@ async function openOne(base, classId, s, sockets) {
   });
 }
 
+/**
+ * What the hosts go through during a rush, every second: whether each process still runs, its
+ * heartbeat's age and status in the database (a host whose heartbeat is older than 3 intervals is
+ * marked down by the others, and routing stops using it), and two timed requests: one answered
+ * before any database work (a signed GET /api/cluster/place with no query: 400 after the signature
+ * check, so it waits only for the event loop) and GET /api/health (one query: the loop plus a
+ * connection from the host's pool). Their difference says whether a stall is the loop or the pool.
+ */
+function watchHosts(cluster, sql, key) {
+  const t0 = performance.now();
+  const per = Object.fromEntries(cluster.hosts.map((h) => [h.id, { loopMs: [], healthMs: [], maxAgeS: 0, down: [], exited: undefined }]));
+  for (const h of cluster.hosts) {
+    h.process.once('exit', (code, signal) => (per[h.id].exited = `${signal ?? `code ${code}`} at +${((performance.now() - t0) / 1000).toFixed(0)} s`));
+  }
+  const timed = async (url, headers, into) => {
+    const a = performance.now();
+    try {
+      const res = await fetch(url, { headers, signal: AbortSignal.timeout(30_000) });
+      await res.body?.cancel();
+      into.push(performance.now() - a);
+    } catch {
+      into.push(30_000);
+    }
+  };
+  let stopped = false;
+  const loop = (async () => {
+    while (!stopped) {
+      const tick = performance.now();
+      const rows = await sql.query(`SELECT id, status, "downReason", EXTRACT(EPOCH FROM now() - "heartbeatAt")::float AS age FROM "Host"`).then((r) => r.rows, () => []);
+      for (const r of rows) {
+        const w = per[r.id];
+        if (!w) continue;
+        w.maxAgeS = Math.max(w.maxAgeS, r.age);
+        const last = w.down.at(-1);
+        if (r.status !== 'up' && r.status !== 'left' && !last?.open) w.down.push({ at: (performance.now() - t0) / 1000, reason: r.downReason, open: true });
+        if (r.status === 'up' && last?.open) last.open = false;
+      }
+      await Promise.all(cluster.hosts.filter((h) => !per[h.id].exited).map((h) => Promise.all([
+        timed(`${h.address}/api/cluster/place`, { [CLUSTER_HEADER]: signRequest(key, 'GET', '/api/cluster/place') }, per[h.id].loopMs),
+        timed(`${h.address}/api/health`, { [CLUSTER_HEADER]: signRequest(key, 'GET', '/api/health') }, per[h.id].healthMs),
+      ])));
+      await sleep(Math.max(0, 1000 - (performance.now() - tick)));
+    }
+  })();
+  return {
+    /** Whether a host went down (marked by the others) or exited while watched. */
+    lost: (id) => per[id].exited !== undefined || per[id].down.length > 0,
+    async stop() {
+      stopped = true;
+      await loop;
+      return Object.fromEntries(Object.entries(per).map(([id, w]) => [id, {
+        loopMedianMs: pct(w.loopMs, 50), loopMaxMs: Math.max(0, ...w.loopMs),
+        healthMedianMs: pct(w.healthMs, 50), healthMaxMs: Math.max(0, ...w.healthMs),
+        maxHeartbeatAgeS: w.maxAgeS,
+        markedDown: w.down.map((d) => `+${d.at.toFixed(0)} s (${d.reason}${d.open ? '' : ', up again later'})`),
+        exited: w.exited,
+      }]));
+    },
+  };
+}
+
+const describeHosts = (h) => Object.entries(h).map(([id, w]) => `${id}: heartbeat age max ${w.maxHeartbeatAgeS.toFixed(1)} s, loop probe median/max ${w.loopMedianMs.toFixed(0)}/${w.loopMaxMs.toFixed(0)} ms, /api/health median/max ${w.healthMedianMs.toFixed(0)}/${w.healthMaxMs.toFixed(0)} ms${w.markedDown.length ? `, MARKED DOWN ${w.markedDown.join('; ')}` : ''}${w.exited ? `, EXITED ${w.exited}` : ''}`).join('\n  ');
+
 const freePort = () =>
   new Promise((resolve, reject) => {
     const s = createServer();
@@ -138,8 +201,10 @@ async function phase(startCluster, hosts, dir, fresh) {
   const base = cluster.webUrl;
   const sockets = [];
   // Which host runs a container: the cluster's database (browsers never see host ids).
-  const sql = new pg.Client({ connectionString: cluster.databaseUrl });
-  await sql.connect();
+  // A pool: the watcher and the failover's students query at the same time.
+  const sql = new pg.Pool({ connectionString: cluster.databaseUrl, max: 4 });
+  const key = await loadRequestKey(cluster.secretFile);
+  let watch;
   try {
     const teacher = (await call(base, 'POST', '/api/auth/sign-in', { body: { username: 'teacher', password: cluster.demo.password } })).body?.token;
     if (!teacher) throw new Error('teacher sign-in failed (demo password?)');
@@ -150,7 +215,6 @@ async function phase(startCluster, hosts, dir, fresh) {
     if (PREPULL) {
       // Setup, not measured: every host gets the class environment's RETs (as a Start class's
       // pre-pull does), signed as the web origin signs what it forwards.
-      const key = await loadRequestKey(cluster.secretFile);
       const refs = [cls.body.environment?.ret ?? cls.body.ret, ...(cls.body.environment?.tools ?? cls.body.tools ?? [])].filter(Boolean);
       const t0 = performance.now();
       const per = await Promise.all(cluster.hosts.map(async (h) => {
@@ -200,6 +264,7 @@ async function phase(startCluster, hosts, dir, fresh) {
     const startClassMs = COLD ? 0 : performance.now() - t;
 
     const loadBefore = load();
+    watch = watchHosts(cluster, sql, key);
     const times = [];
     const reasons = {};
     const opened = new Map();
@@ -222,14 +287,21 @@ async function phase(startCluster, hosts, dir, fresh) {
     const spread = Object.fromEntries(cluster.hosts.map((h) => [h.id, 0]));
     for (const r of opened.values()) spread[r.hostId] = (spread[r.hostId] ?? 0) + 1;
     const failures = N - times.length;
-    const result = { hosts, n: N, ok: times.length, failures, reasons, medianMs: pct(times, 50), p99Ms: pct(times, 99), spread, startClassMs, load: `${loadBefore} → ${loadAfter}` };
+    const hostHealth = await watch.stop();
+    const lost = Object.entries(hostHealth).filter(([, w]) => w.markedDown.length || w.exited).map(([id]) => id);
+    const result = { hosts, n: N, ok: times.length, failures, reasons, medianMs: pct(times, 50), p99Ms: pct(times, 99), spread, startClassMs, load: `${loadBefore} → ${loadAfter}`, hostHealth, lost };
     console.log(`${COLD ? 'cold (no Start class)' : `Start class: ${(startClassMs / 1000).toFixed(1)} s`}; rush: ${times.length}/${N} prompts, open-to-prompt median ${result.medianMs.toFixed(0)} ms, p99 ${result.p99Ms.toFixed(0)} ms; failures ${failures} ${failures ? JSON.stringify(reasons) : ''}; load average ${result.load}`);
     console.log(`placement: ${JSON.stringify(spread)}`);
+    console.log(`hosts during the rush:\n  ${describeHosts(hostHealth)}`);
 
-    if (hosts > 1) result.failover = await failover(cluster, base, classId, students, opened, sockets, sql);
+    // A host that died or was marked down in the rush leaves nothing to measure a failover against.
+    if (hosts > 1 && lost.length) result.failover = { error: `not measured: ${lost.join(', ')} went down or exited during the rush` };
+    else if (hosts > 1) result.failover = await failover(cluster, base, classId, students, opened, sockets, sql);
+    if (result.failover?.error) console.log(`host death: ${result.failover.error}`);
     return result;
   } finally {
     for (const s of sockets) s.close();
+    await watch?.stop().catch(() => {});
     await sql.end().catch(() => {});
     await cluster.stop();
   }
@@ -242,6 +314,8 @@ async function failover(cluster, base, classId, students, opened, sockets, sql) 
   const [victim] = Object.entries(counts).sort((a, b) => b[1] - a[1])[0] ?? [];
   const index = cluster.hosts.findIndex((h) => h.id === victim);
   if (index < 0) return { error: `no host id ${victim} among ${cluster.hosts.map((h) => h.id)}` };
+  const proc = cluster.hosts[index].process;
+  if (proc.exitCode !== null || proc.signalCode !== null) return { error: `${victim} had already exited (${proc.signalCode ?? proc.exitCode})` };
   const theirs = students.filter((s) => opened.get(s.username)?.hostId === victim);
   console.log(`killing ${victim} (${theirs.length} students)`);
   const killed = performance.now();
@@ -282,12 +356,12 @@ async function main() {
     await removeHome(dir);
   }
   console.log(`\n${COLD ? `cold (no Start class${PREPULL ? '; RETs pre-pulled onto every host' : '; hosts 2… pull on first open'})` : 'after Start class'}, ${new Date().toISOString()}`);
-  console.log('\n| hosts | N | failures | open-to-prompt median | p99 | placement | Start class | load average (1/5/15 min, before → after the rush) | host death → prompts elsewhere (median / last) |');
-  console.log('|---|---|---|---|---|---|---|---|---|');
+  console.log('\n| hosts | N | failures | open-to-prompt median | p99 | placement | Start class | load average (1/5/15 min, before → after the rush) | hosts lost in the rush | host death → prompts elsewhere (median / last) |');
+  console.log('|---|---|---|---|---|---|---|---|---|---|');
   for (const r of [one, many]) {
-    const f = r.failover && !r.failover.error ? `${(r.failover.medianMs / 1000).toFixed(1)} s / ${(r.failover.lastMs / 1000).toFixed(1)} s (${r.failover.back}/${r.failover.students})` : '–';
+    const f = r.failover && !r.failover.error ? `${(r.failover.medianMs / 1000).toFixed(1)} s / ${(r.failover.lastMs / 1000).toFixed(1)} s (${r.failover.back}/${r.failover.students})` : r.failover?.error ?? '–';
     const placement = Object.entries(r.spread).map(([h, k]) => `${h} ${k}`).join(', ');
-    console.log(`| ${r.hosts} | ${r.n} | ${r.failures}${r.failures ? ` ${JSON.stringify(r.reasons)}` : ''} | ${r.medianMs.toFixed(0)} ms | ${r.p99Ms.toFixed(0)} ms | ${placement} | ${COLD ? '–' : `${(r.startClassMs / 1000).toFixed(1)} s`} | ${r.load} | ${f} |`);
+    console.log(`| ${r.hosts} | ${r.n} | ${r.failures}${r.failures ? ` ${JSON.stringify(r.reasons)}` : ''} | ${r.medianMs.toFixed(0)} ms | ${r.p99Ms.toFixed(0)} ms | ${placement} | ${COLD ? '–' : `${(r.startClassMs / 1000).toFixed(1)} s`} | ${r.load} | ${r.lost.length ? r.lost.map((id) => `${id}${r.hostHealth[id].exited ? ' (exited)' : ' (marked down)'}`).join(', ') : 'none'} | ${f} |`);
   }
   console.log(`\nratio (${HOSTS} hosts / 1 host): median ×${(many.medianMs / one.medianMs).toFixed(2)}, p99 ×${(many.p99Ms / one.p99Ms).toFixed(2)} (same run, shared noisy machine)`);
 }
