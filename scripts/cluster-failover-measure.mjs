@@ -17,7 +17,8 @@ import { startCluster } from './cluster.mjs';
 const a = parseArgs({ options: { students: { type: 'string', default: '8' }, heartbeat: { type: 'string', default: '1' }, dir: { type: 'string' } } }).values;
 const N = Number(a.students);
 const HB = Number(a.heartbeat);
-const cluster = await startCluster({ hosts: 2, dir: a.dir, hostPort: 0, web: false, heartbeatSeconds: HB, log: (m) => console.error(`cluster: ${m}`) });
+// No web app: this script plays the origin, so the hosts take direct requests.
+const cluster = await startCluster({ hosts: 2, dir: a.dir, hostPort: 0, web: false, heartbeatSeconds: HB, env: { REG_CLUSTER_ORIGIN_ONLY: '0' }, log: (m) => console.error(`cluster: ${m}`) });
 const [h1, h2] = cluster.hosts;
 const key = createHmac('sha256', Buffer.from(readFileSync(cluster.secretFile, 'utf8').trim(), 'hex')).update('reg-cluster:requests').digest();
 const sign = (method, path) => {

@@ -122,8 +122,6 @@ export async function startCluster(opts = {}) {
         PORT: String(opts.port ?? 3000),
         REG_REGISTRY: registry,
         REG_DEMO_PASSWORD: demoPassword,
-        // Browsers reach the hosts only through the web origin (as the Kubernetes DaemonSet sets it).
-        REG_CLUSTER_ORIGIN_ONLY: '1',
         ...(opts.heartbeatSeconds && { REG_HEARTBEAT_SECONDS: String(opts.heartbeatSeconds) }),
         ...opts.env,
       };

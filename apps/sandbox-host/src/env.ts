@@ -43,8 +43,8 @@ const envSchema = z.object({
   REG_HOST_ID: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/, 'letters, digits, _ and - (up to 64)').optional(),
   /** Where other hosts and the web origin reach this host; default http://<HOST_BIND>:<port>. */
   REG_HOST_ADDRESS: z.string().url().optional(),
-  /** Cluster mode: 1 refuses TCP requests the web origin (or another host) did not sign, so browsers cannot bypass the origin. */
-  REG_CLUSTER_ORIGIN_ONLY: z.enum(['0', '1', 'true', 'false']).default('0'),
+  /** Cluster mode: 1 (the default) refuses TCP requests the web origin (or another host) did not sign, so browsers cannot bypass the origin. */
+  REG_CLUSTER_ORIGIN_ONLY: z.enum(['0', '1', 'true', 'false']).default('1'),
   /** Cluster heartbeat period; a host is marked down after 3 missed heartbeats. */
   REG_HEARTBEAT_SECONDS: z.coerce.number().min(0.05).max(60).default(3),
   /** A host whose clock is further than this from the database's may not join. */

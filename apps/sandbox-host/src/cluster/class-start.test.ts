@@ -36,7 +36,7 @@ describe('Start class in a cluster of three hosts', { skip }, () => {
     shared = await mkdtemp(join(tmpdir(), 'reg-cluster-start-'));
     for (let i = 0; i < 3; i++) homes.push(await tempRegHome());
     await Promise.all(homes.map((h) => ensurePythonRet(h.dir)));
-    const env = { REG_CLUSTER: '1', REG_SHARED_DIR: shared, DATABASE_URL: `file:${join(shared, 'reg.db')}`, REG_HEARTBEAT_SECONDS: '1' };
+    const env = { REG_CLUSTER: '1', REG_SHARED_DIR: shared, DATABASE_URL: `file:${join(shared, 'reg.db')}`, REG_HEARTBEAT_SECONDS: '1', REG_CLUSTER_ORIGIN_ONLY: '0' }; // the test plays the web origin
     // One at a time: the first creates the database.
     children.set('h2', await startChildHost({ ...env, REG_HOME: homes[1]!.dir, REG_HOST_ID: 'h2' }));
     children.set('h3', await startChildHost({ ...env, REG_HOME: homes[2]!.dir, REG_HOST_ID: 'h3' }));

@@ -52,7 +52,7 @@ describe('a cluster of two hosts: one dies, its student carries on on the other'
   });
 
   test('placement, forwarding, SIGKILL, failover, reopen with the workspace intact', async () => {
-    const clusterEnv = { REG_CLUSTER: '1', REG_SHARED_DIR: shared, DATABASE_URL: `file:${join(shared, 'reg.db')}`, REG_HEARTBEAT_SECONDS: HEARTBEAT_SECONDS };
+    const clusterEnv = { REG_CLUSTER: '1', REG_SHARED_DIR: shared, DATABASE_URL: `file:${join(shared, 'reg.db')}`, REG_HEARTBEAT_SECONDS: HEARTBEAT_SECONDS, REG_CLUSTER_ORIGIN_ONLY: '0' }; // the test plays the web origin
     host1 = await startChildHost({ ...clusterEnv, REG_HOME: home1.dir, REG_HOST_ID: 'h1' });
     host2 = await startTestHost(home2.dir, { ...clusterEnv, REG_HOST_ID: 'h2' });
 

@@ -61,7 +61,7 @@ describe('pre-pulling a class environment onto the hosts of a cluster', { skip }
   });
 
   test('held where present, pulled where missing; with the registry down, the failure is named and the holder carries on', async () => {
-    const env = { REG_CLUSTER: '1', REG_SHARED_DIR: shared, DATABASE_URL: `file:${join(shared, 'reg.db')}`, REG_HEARTBEAT_SECONDS: '0.5' };
+    const env = { REG_CLUSTER: '1', REG_SHARED_DIR: shared, DATABASE_URL: `file:${join(shared, 'reg.db')}`, REG_HEARTBEAT_SECONDS: '0.5', REG_CLUSTER_ORIGIN_ONLY: '0' }; // the test plays the web origin
     // reg-core reads the registry from the process environment (each host process has its own).
     process.env.REG_REGISTRY = `${registry!.host}/reg`;
     hosts.push(await startTestHost(home1.dir, { ...env, REG_HOST_ID: 'h1' }));

@@ -132,7 +132,7 @@ describe('socket.io across two hosts on PostgreSQL', { skip }, () => {
     }
     // Two hosts of one cluster (as `npm run cluster` starts them): one database, one shared directory.
     shared = await tempRegHome();
-    const env = { DATABASE_URL: db.url, IDLE_TIMEOUT_SECONDS: '0', REG_CLUSTER: '1', REG_SHARED_DIR: shared.dir };
+    const env = { DATABASE_URL: db.url, IDLE_TIMEOUT_SECONDS: '0', REG_CLUSTER: '1', REG_SHARED_DIR: shared.dir, REG_CLUSTER_ORIGIN_ONLY: '0' }; // the test plays the web origin
     a = await startTestHost(homes[0]!.dir, env);
     b = await startTestHost(homes[1]!.dir, env);
     for (const u of ['teacher', 'student1']) ids[u] = (await a.db.user.findUniqueOrThrow({ where: { username: u } })).id;
