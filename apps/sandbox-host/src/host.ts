@@ -32,6 +32,7 @@ import { reconcileOnStart, stopExpired } from './containers/reconcile-on-start.j
 import { openDb, type Db } from './db/client.js';
 import { ClusterNode, HOST_VERSION } from './cluster/cluster-node.js';
 import { registerClusterRoutes } from './cluster/cluster-routes.js';
+import { hostRoutes } from './admin/host-routes.js';
 import { seedDemoAccounts, seedInitialAdmin } from './db/demo-accounts.js';
 import { healthRoutes } from './db/health-route.js';
 import type { HostConfig } from './env.js';
@@ -142,7 +143,7 @@ export async function startHost(config: HostConfig, opts: { log?: Log } = {}): P
     },
     openapi: () => openApiDocument(routes),
   };
-  routes = [...apiRoutes(deps), ...authRoutes(auth), ...userRoutes(users, db), ...dashboardRoutes({ db, engine, sessions, monitor }), ...limitRoutes({ db, engine }), ...classroom.routes, ...healthRoutes({ db, provider: opened.provider })];
+  routes = [...apiRoutes(deps), ...authRoutes(auth), ...userRoutes(users, db), ...dashboardRoutes({ db, engine, sessions, monitor }), ...limitRoutes({ db, engine }), ...hostRoutes({ db, engine, sessions, version: HOST_VERSION, ...(cluster && { cluster }) }), ...classroom.routes, ...healthRoutes({ db, provider: opened.provider })];
 
   const classMembership: ClassMembership = async (userId, classId) => {
     const c = await db.class.findUnique({ where: { id: classId }, select: { ownerId: true, enrolments: { where: { userId }, select: { role: true } } } });

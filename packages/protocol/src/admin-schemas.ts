@@ -270,3 +270,35 @@ export const updateLimitPolicySchema = z
     maxContainersPerUser: z.number().int('a whole number').min(1, 'at least 1 container').max(1000).optional(),
   })
   .strict();
+
+/**
+ * One sandbox host as the admin's Hosts page sees it (GET /api/admin/hosts). In a cluster,
+ * `status` is judged as the web origin judges it (GET /api/cluster/hosts): "up" only within the
+ * heartbeat window and signed with the cluster secret. Host addresses are never sent to browsers.
+ */
+export const adminHostSchema = z.object({
+  id: z.string(),
+  status: z.enum(['up', 'down', 'left']),
+  cgroupVersion: z.number(),
+  memoryBytes: z.number(),
+  freeMemoryBytes: z.number(),
+  /** Open terminals on that host. */
+  containers: z.number(),
+  /** The RETs in its store, "name@version". */
+  rets: z.array(z.string()),
+  version: z.string(),
+  startedAt: z.string(),
+  heartbeatAt: z.string(),
+  downAt: z.string().nullable(),
+  downReason: z.string().nullable(),
+});
+export type AdminHost = z.infer<typeof adminHostSchema>;
+
+export const adminHostsSchema = z.object({
+  /** false: one host, no cluster (REG_CLUSTER unset). */
+  cluster: z.boolean(),
+  /** The id of the host that answered (null on a single host). */
+  self: z.string().nullable(),
+  hosts: z.array(adminHostSchema),
+});
+export type AdminHosts = z.infer<typeof adminHostsSchema>;

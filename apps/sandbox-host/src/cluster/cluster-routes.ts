@@ -11,6 +11,7 @@ import type { ClusterNode } from './cluster-node.js';
 import type { ClassRunner, PrepareResult } from '../classes/class-runner.js';
 import { isRegError } from '@reg/core';
 import { AccessError } from '../auth/principal.js';
+import { listClusterHosts } from './host-list.js';
 
 const prepareBodySchema = z.object({ runId: z.string().min(1).max(100), userIds: z.array(z.string().min(1).max(100)).max(20_000) }).strict();
 
@@ -23,27 +24,7 @@ export function registerClusterRoutes(app: Hono<any>, node: ClusterNode, db: Db,
   app.get('/api/cluster/hosts', async (c) => {
     const refused = guard(c);
     if (refused) return refused;
-    const live = new Set((await node.membership.liveHosts()).map((h) => h.id));
-    const rows = await db.host.findMany({ orderBy: { id: 'asc' } });
-    return c.json({
-      self: node.id,
-      hosts: rows.map((h) => ({
-        id: h.id,
-        address: h.address,
-        // "up" only for a verified host within its heartbeat window: what routing may use.
-        status: live.has(h.id) ? 'up' : h.status === 'up' ? 'down' : h.status,
-        cgroupVersion: h.cgroupVersion,
-        memoryBytes: Number(h.memoryBytes),
-        freeMemoryBytes: Number(h.freeMemoryBytes),
-        rets: JSON.parse(h.rets) as string[],
-        containers: h.containers,
-        version: h.version,
-        startedAt: h.startedAt.toISOString(),
-        heartbeatAt: h.heartbeatAt.toISOString(),
-        downAt: h.downAt?.toISOString() ?? null,
-        downReason: h.downReason,
-      })),
-    });
+    return c.json({ self: node.id, hosts: await listClusterHosts(node, db) });
   });
 
   app.get('/api/cluster/containers/:id/host', async (c) => {
