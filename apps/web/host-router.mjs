@@ -3,6 +3,9 @@
 // (GET /api/cluster/hosts, the hosts share the database), and
 // - a /terminals socket naming its container (?container=<id>) goes to the host running it;
 //   one naming a class to follow (?follow=<classId>) goes to the host of the terminal shared there;
+// - an /admin socket naming a host (?host=<hostId>, the Hosts page's "Watch memory") goes to that
+//   host while it is live and is refused (503) otherwise: a dashboard labelled with one host must
+//   never show another's figures;
 // - a socket whose host is down goes to any live host (the attach then fails and the browser
 //   shows why the terminal ended: "your sandbox host stopped; reopen …");
 // - anything else (/api, the /classes and /admin live views) goes to any live host, round robin,
@@ -48,6 +51,8 @@ export function socketRouteKey(url = '') {
   if (container && /^[A-Za-z0-9_-]{1,128}$/.test(container)) return { container };
   const follow = q.get('follow');
   if (follow && /^[A-Za-z0-9_-]{1,128}$/.test(follow)) return { follow };
+  const host = q.get('host');
+  if (host && /^[A-Za-z0-9_-]{1,128}$/.test(host)) return { host };
   return {};
 }
 
@@ -137,6 +142,7 @@ export class HostRouter {
   async forSocket(url) {
     if (!this.cluster) return { host: this.pick(), settling: false };
     const key = socketRouteKey(url);
+    if (key.host) return { host: this.hosts.find((h) => h.id === key.host && h.status === 'up'), settling: false };
     let host;
     if (key.container) host = await this.containerHost(key.container);
     else if (key.follow) host = await this.sharingHost(key.follow);

@@ -1,0 +1,55 @@
+// The origin's routing of socket.io handshakes (host-router.mjs), without hosts: the routing key a
+// handshake URL carries, and where an /admin socket naming a host (?host=<hostId>) goes.
+
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+// @ts-ignore -- plain ESM used by server.mjs; the web app's tsconfig does not take JS (allowJs: false)
+import { HostRouter, socketRouteKey } from './host-router.mjs';
+
+function clusterRouter() {
+  const r = new HostRouter({ seeds: [new URL('http://127.0.0.1:1')], cluster: true });
+  r.hosts = [
+    { id: 'host-1', address: 'http://127.0.0.1:4001', status: 'up' },
+    { id: 'host-2', address: 'http://127.0.0.1:4002', status: 'up' },
+    { id: 'host-3', address: 'http://127.0.0.1:4003', status: 'down' },
+  ];
+  return r;
+}
+
+describe('host-router: ?host=<hostId> on a socket.io handshake', () => {
+  test('the key: a well-formed host id is read; a malformed one is ignored like a malformed follow', () => {
+    assert.deepEqual(socketRouteKey('/socket.io/?EIO=4&transport=websocket&host=host-2'), { host: 'host-2' });
+    assert.deepEqual(socketRouteKey('/socket.io/?EIO=4&transport=websocket&host=..%2Fetc'), {});
+    assert.deepEqual(socketRouteKey('/socket.io/?EIO=4&transport=websocket&host='), {});
+    assert.deepEqual(socketRouteKey(`/socket.io/?host=${'a'.repeat(129)}`), {});
+    // A terminal's container still wins: ?host= only names where an admin dashboard goes.
+    assert.deepEqual(socketRouteKey('/socket.io/?container=abc123&host=host-2'), { container: 'abc123' });
+  });
+
+  test('a live named host gets the socket, every time (not round robin)', async () => {
+    const r = clusterRouter();
+    for (let i = 0; i < 4; i++) {
+      const { host, settling } = await r.forSocket('/socket.io/?EIO=4&transport=websocket&host=host-2');
+      assert.equal(host?.id, 'host-2');
+      assert.equal(settling, false);
+    }
+  });
+
+  test('a down or unknown named host is refused (no host: the origin answers 503), never another host', async () => {
+    const r = clusterRouter();
+    assert.deepEqual(await r.forSocket('/socket.io/?EIO=4&transport=websocket&host=host-3'), { host: undefined, settling: false });
+    assert.deepEqual(await r.forSocket('/socket.io/?EIO=4&transport=websocket&host=host-9'), { host: undefined, settling: false });
+  });
+
+  test('without ?host= the /admin socket still goes round robin over the live hosts', async () => {
+    const r = clusterRouter();
+    const ids = [];
+    for (let i = 0; i < 4; i++) ids.push((await r.forSocket('/socket.io/?EIO=4&transport=websocket')).host?.id);
+    assert.deepEqual(ids, ['host-1', 'host-2', 'host-1', 'host-2']);
+  });
+
+  test('a single host (no cluster) ignores ?host=', async () => {
+    const r = new HostRouter({ seeds: [new URL('http://127.0.0.1:4000')], cluster: false });
+    assert.equal((await r.forSocket('/socket.io/?host=host-2')).host?.address, 'http://127.0.0.1:4000');
+  });
+});
