@@ -1,12 +1,13 @@
 'use client';
 
-// The admin area's second row of navigation: memory, users, limits, audit log.
+// The admin area's second row of navigation: memory, hosts, users, limits, audit log.
 
 import Link from 'next/link';
 import { usePathname } from 'next/navigation';
 
 const TABS = [
   ['/admin', 'Memory'],
+  ['/admin/hosts', 'Hosts'],
   ['/admin/users', 'Users'],
   ['/admin/limits', 'Limits'],
   ['/admin/audit', 'Audit log'],

@@ -23,8 +23,13 @@ const F = (id: string, children: React.ReactNode) => (
   </a>
 );
 
-export default function MemoryDashboard() {
-  const { snapshot: s, live, link, error } = useAdminMemory();
+export default function MemoryDashboard({ host }: { host?: string }) {
+  const { snapshot: s, live, link, error } = useAdminMemory(host);
+  const watching = host && (
+    <span className="muted" data-testid="watching-host">
+      Host {host} · <a href="/admin/hosts">all hosts</a>
+    </span>
+  );
   const [range, setRange] = useState<Range>('live');
   const [stored, setStored] = useState<HistoryPoint[]>([]);
   const [view, setView] = useState<View>('containers');
@@ -81,6 +86,7 @@ export default function MemoryDashboard() {
     return (
       <section className="card" aria-busy="true">
         <h1>Memory</h1>
+        {watching}
         <p className={link === 'refused' ? 'error' : 'muted'}>{error ?? 'connecting to the host…'}</p>
       </section>
     );
@@ -93,6 +99,7 @@ export default function MemoryDashboard() {
     <div className="dashboard">
       <div className="row">
         <h1>Memory</h1>
+        {watching}
         <span className="spacer" />
         <span className={link === 'live' ? 'ok small' : 'warn small'} data-testid="link">
           {link === 'live' ? `live · every ${(s.everyMs / 1000).toFixed(s.everyMs % 1000 ? 1 : 0)} s · sampled ${new Date(s.at).toLocaleTimeString()} in ${s.sampleMs} ms` : (error ?? link)}

@@ -2,7 +2,7 @@
 // routes the sign-in pages use (one-time links, password change). Errors keep the host's code,
 // message, hint and issues (an import's problems by line and field).
 
-import type { AdminUser, ApiError, AuditEntryView, HistoryPoint, LimitPolicyView, LimitValues, MemorySnapshot, Role } from '@reg/protocol';
+import type { AdminHosts, AdminUser, ApiError, AuditEntryView, HistoryPoint, LimitPolicyView, LimitValues, MemorySnapshot, Role } from '@reg/protocol';
 
 export class AdminApiFailure extends Error {
   constructor(
@@ -54,6 +54,7 @@ export const adminApi = {
   deleteUser: (id: string, workspaces: 'keep' | 'remove', confirm: string) => call<{ ok: true; containersEnded: number; workspaces: 'kept' | 'removed' }>('POST', `${u(id)}/delete`, { workspaces, confirm }),
   audit: (q: AuditQuery = {}) => call<{ entries: AuditEntryView[]; total: number; page: number; pageSize: number }>('GET', `/api/admin/audit${qs(q)}`),
   memory: () => call<MemorySnapshot>('GET', '/api/admin/memory'),
+  hosts: () => call<AdminHosts>('GET', '/api/admin/hosts'),
   history: (range: 'live' | 'hour' | 'day' | 'month') => call<{ range: string; resolutionSeconds: number; points: HistoryPoint[] }>('GET', `/api/admin/memory/history?range=${range}`),
   stopContainer: (id: string) => call<{ ok: true; stopped: boolean }>('POST', `/api/admin/containers/${encodeURIComponent(id)}/stop`),
   limits: () => call<LimitPolicyView>('GET', '/api/admin/limits'),

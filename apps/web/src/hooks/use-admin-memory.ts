@@ -2,7 +2,8 @@
 
 // The memory dashboard's one subscription: the /admin namespace (same origin, websocket only).
 // Keeps the latest snapshot (every 1-2 s), a rolling window of live points for the chart, and
-// says why when it cannot (not an admin, the host is down).
+// says why when it cannot (not an admin, the host is down). In a cluster, `host` names the sandbox
+// host to watch (the web origin routes ?host=<id> there, or refuses while that host is not live).
 
 import { useEffect, useRef, useState } from 'react';
 import { io, type Socket } from 'socket.io-client';
@@ -15,7 +16,7 @@ function pointOf(s: MemorySnapshot): HistoryPoint {
   return { t: Date.parse(s.at), hostUsed: s.host.used, hostAvailable: s.host.available, pageCache: s.host.pageCache, swapUsed: s.host.swapUsed, pss: s.totals.pss, rss: s.totals.rss, uss: s.totals.uss, saved: s.sharing.saved, containers: s.totals.containers, psiSome10: s.host.psi?.some.avg10 ?? null };
 }
 
-export function useAdminMemory() {
+export function useAdminMemory(host?: string) {
   const [snapshot, setSnapshot] = useState<MemorySnapshot | null>(null);
   const [live, setLive] = useState<HistoryPoint[]>([]);
   const [link, setLink] = useState<AdminLink>('connecting');
@@ -23,7 +24,7 @@ export function useAdminMemory() {
   const socketRef = useRef<Socket<AdminServerToClientEvents, AdminClientToServerEvents> | null>(null);
 
   useEffect(() => {
-    const socket: Socket<AdminServerToClientEvents, AdminClientToServerEvents> = io('/admin', { transports: ['websocket'], reconnectionAttempts: 20, reconnectionDelayMax: 5000 });
+    const socket: Socket<AdminServerToClientEvents, AdminClientToServerEvents> = io('/admin', { transports: ['websocket'], reconnectionAttempts: 20, reconnectionDelayMax: 5000, ...(host && { query: { host } }) });
     socketRef.current = socket;
     socket.on('connect', () => {
       setLink('live');
@@ -60,7 +61,7 @@ export function useAdminMemory() {
         socket.disconnect();
       } else {
         setLink('offline');
-        setError('the host does not answer; retrying');
+        setError(host ? `host ${host} does not answer (it may be down); retrying` : 'the host does not answer; retrying');
       }
     });
     socket.on('disconnect', () => setLink((l) => (l === 'refused' ? l : 'offline')));
@@ -69,7 +70,7 @@ export function useAdminMemory() {
       socket.disconnect();
       socketRef.current = null;
     };
-  }, []);
+  }, [host]);
 
   return { snapshot, live, link, error };
 }
