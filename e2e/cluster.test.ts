@@ -6,7 +6,8 @@
 // live view (its socket on whichever host the origin picked) shows all six; the instructor
 // observes a student on another host; then one host is killed (SIGKILL) mid-class: its students
 // read that their host stopped, the others keep typing, and "Open terminal" again gives the
-// killed host's students a prompt on another host with their file intact. Screenshots: /tmp/shots/.
+// killed host's students a prompt on another host with their file intact; the admin's Hosts page
+// lists the three hosts (that one down) and opens a live host's memory dashboard. Screenshots: /tmp/shots/.
 
 import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
@@ -219,5 +220,25 @@ describe('one class across three hosts', { skip: why, timeout: 15 * 60_000 }, ()
     for (const s of students) await teacher.locator(`tr[data-user=${s.username}] [data-testid=state]:text-is("connected")`).waitFor({ timeout: 30_000 });
     await teacher.screenshot({ path: `${SHOTS}/cluster-live-view-after.png`, fullPage: true });
     assert.doesNotMatch(await screen(pages.get(victims[0]!)!.page), /Traceback/);
+
+    // The admin runs the hosts: /admin/hosts lists all three (the killed one down), and Watch
+    // memory on a live one opens that host's dashboard (the origin routes its socket there).
+    const admin = await signedIn('admin', password);
+    await admin.goto(`${cluster.webUrl}/admin/hosts`);
+    await admin.locator(`table[aria-label="sandbox hosts"] tr[data-host="${victim}"][data-status=down]`).waitFor({ timeout: 30_000 });
+    assert.equal(await admin.locator('table[aria-label="sandbox hosts"] tbody tr').count(), 3);
+    assert.equal(await admin.locator('table[aria-label="sandbox hosts"] tbody tr[data-status=up]').count(), 2);
+    assert.equal(await admin.locator(`tr[data-host="${victim}"] a`, { hasText: 'Watch memory' }).count(), 0, 'a down host has no dashboard to watch');
+    await admin.screenshot({ path: `${SHOTS}/cluster-admin-hosts.png`, fullPage: true });
+    const watchedHost = await admin.locator('tbody tr[data-status=up]').last().getAttribute('data-host');
+    await admin.locator(`tr[data-host="${watchedHost}"] a`, { hasText: 'Watch memory' }).click();
+    await admin.waitForURL(`${cluster.webUrl}/admin?host=${watchedHost}`);
+    await admin.locator('[data-figure=host-total]').waitFor({ timeout: 20_000 });
+    assert.equal(await admin.locator('[data-testid=watching-host]').innerText(), `Host ${watchedHost} · all hosts`);
+    // The figures are that host's own: every container listed runs there (as the database says).
+    await admin.locator('tr[data-container]').first().waitFor({ timeout: 20_000 });
+    const listed = await admin.locator('tr[data-container]').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-container')!));
+    for (const id of listed) assert.equal(await hostOf(id), watchedHost, `container ${id} on ${watchedHost}'s dashboard`);
+    await admin.screenshot({ path: `${SHOTS}/cluster-admin-watch-host.png`, fullPage: true });
   });
 });
