@@ -41,14 +41,14 @@ export default function MemoryDashboard({ host }: { host?: string }) {
   useEffect(() => {
     if (range === 'live') return;
     let gone = false;
-    const load = () => adminApi.history(range).then((h) => !gone && setStored(h.points), () => {});
+    const load = () => adminApi.history(range, host).then((h) => !gone && setStored(h.points), () => {});
     load();
     const t = setInterval(load, 60_000);
     return () => {
       gone = true;
       clearInterval(t);
     };
-  }, [range]);
+  }, [range, host]);
 
   const points = range === 'live' ? live : stored;
   const times = useMemo(() => points.map((p) => p.t), [points]);

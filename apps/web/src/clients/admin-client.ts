@@ -16,11 +16,11 @@ export class AdminApiFailure extends Error {
   }
 }
 
-async function call<T>(method: string, path: string, body?: unknown): Promise<T> {
+async function call<T>(method: string, path: string, body?: unknown, extraHeaders: Record<string, string> = {}): Promise<T> {
   const res = await fetch(path, {
     method,
     credentials: 'same-origin',
-    headers: body === undefined ? {} : { 'content-type': 'application/json' },
+    headers: { ...extraHeaders, ...(body !== undefined && { 'content-type': 'application/json' }) },
     ...(body !== undefined && { body: JSON.stringify(body) }),
   });
   const json = (await res.json().catch(() => ({}))) as T | ApiError;
@@ -55,7 +55,8 @@ export const adminApi = {
   audit: (q: AuditQuery = {}) => call<{ entries: AuditEntryView[]; total: number; page: number; pageSize: number }>('GET', `/api/admin/audit${qs(q)}`),
   memory: () => call<MemorySnapshot>('GET', '/api/admin/memory'),
   hosts: () => call<AdminHosts>('GET', '/api/admin/hosts'),
-  history: (range: 'live' | 'hour' | 'day' | 'month') => call<{ range: string; resolutionSeconds: number; points: HistoryPoint[] }>('GET', `/api/admin/memory/history?range=${range}`),
+  // `host`: in a cluster, the host whose history to read (the web origin honours x-reg-host).
+  history: (range: 'live' | 'hour' | 'day' | 'month', host?: string) => call<{ range: string; resolutionSeconds: number; points: HistoryPoint[] }>('GET', `/api/admin/memory/history?range=${range}`, undefined, host ? { 'x-reg-host': host } : {}),
   stopContainer: (id: string) => call<{ ok: true; stopped: boolean }>('POST', `/api/admin/containers/${encodeURIComponent(id)}/stop`),
   limits: () => call<LimitPolicyView>('GET', '/api/admin/limits'),
   setLimits: (body: { defaults?: Partial<LimitValues>; ceilings?: Partial<LimitValues>; maxContainersPerUser?: number }) => call<LimitPolicyView>('POST', '/api/admin/limits', body),
