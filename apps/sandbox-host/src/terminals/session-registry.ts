@@ -122,6 +122,9 @@ export class SessionRegistry {
     // The bar's description (two queries) is read while the container starts: neither needs the other.
     const described = this.describe(session, state, ctx.classId).catch((e) => this.log.error(`describing terminal ${id}`, e));
     const started = this.startUnderPty(session, state, size, ptyExited);
+    // Handled now, awaited below: a start that fails while the description is still being read
+    // (the container removed meanwhile) must not be an unhandled rejection, which ends the process.
+    started.catch(() => {});
     this.finished.set(
       id,
       exited.then(async () => {
@@ -135,8 +138,14 @@ export class SessionRegistry {
       if (s.status === 'running') await this.db.container.update({ where: { id }, data: { status: 'running', startedAt: new Date() } }).catch(() => {});
       return s;
     } catch (e) {
-      // The launcher could not set the container up; the pty's exit finishes the session.
+      // The launcher could not set the container up; the pty's exit finishes the session. With no
+      // pty at all (the container was gone before it started) nothing will exit: finish it now,
+      // so no session is left to count against the owner's cap.
       session.endReason ??= 'exited';
+      if (!session.hasPty) {
+        ptyExited();
+        await this.finished.get(id);
+      }
       throw e;
     }
   }

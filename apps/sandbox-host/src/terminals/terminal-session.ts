@@ -149,6 +149,11 @@ export class TerminalSession {
     return this.paused;
   }
 
+  /** Whether a pty was ever bound (a start that failed before spawning has none). */
+  get hasPty(): boolean {
+    return this.pty !== undefined;
+  }
+
   /**
    * Wires the pty: called by the spawner, before the engine waits for the launcher's start; or,
    * for a warm terminal, once its plan is taken, with what the container wrote meanwhile
