@@ -4,6 +4,7 @@
 // cluster-authenticated routes the web origin and other hosts ask. Single-host mode never builds one.
 
 import { readFileSync } from 'node:fs';
+import { freemem, totalmem } from 'node:os';
 import { access, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Engine, listRets } from '@reg/core';
@@ -13,7 +14,6 @@ import type { ClassEvents } from '../classes/class-events.js';
 import type { Db } from '../db/client.js';
 import type { Host } from '../generated/prisma/client.js';
 import type { Log } from '../log.js';
-import { readMeminfo } from '../metrics/host-memory.js';
 import { deriveKey, loadOrCreateClusterSecret } from './cluster-secret.js';
 import { hostKey } from './host-signature.js';
 import { loadOrCreateHostId, machineId } from './host-identity.js';
@@ -142,10 +142,30 @@ export class ClusterNode implements ClassCluster {
     this.membership.start();
   }
 
+  private rets: { list: string[]; refreshing?: Promise<void> } | undefined;
+
+  /**
+   * What the heartbeat publishes, without waiting on files: in a rush libuv's threadpool queues
+   * every fs call behind the containers' own (seconds under load, measured by bench/cluster.mjs),
+   * and a late heartbeat gets a busy host marked down. Memory comes from os.totalmem/freemem (the
+   * kernel's MemTotal/MemAvailable, read synchronously), and the store's RET list is refreshed in
+   * the background, the last one published meanwhile (placement only scores on it).
+   */
   private async facts(): Promise<HostFacts> {
     const engine = this.deps!.engine();
-    const [mem, rets] = await Promise.all([readMeminfo(), listRets(engine.home).catch(() => [])]);
-    return { cgroupVersion: engine.ctx.cgroups.version, memoryBytes: mem.total, freeMemoryBytes: mem.available, rets: rets.map((r) => `${r.name}@${r.version}`), containers: this.deps!.terminals() };
+    if (!this.rets) this.rets = { list: await this.listRets(engine).catch(() => []) };
+    else {
+      const last = this.rets;
+      last.refreshing ??= this.listRets(engine).then(
+        (list) => void (this.rets = { list }),
+        () => void (this.rets = { list: last.list }), // kept as it was; tried again next time
+      );
+    }
+    return { cgroupVersion: engine.ctx.cgroups.version, memoryBytes: totalmem(), freeMemoryBytes: freemem(), rets: this.rets.list, containers: this.deps!.terminals() };
+  }
+
+  private async listRets(engine: Engine): Promise<string[]> {
+    return (await listRets(engine.home)).map((r) => `${r.name}@${r.version}`);
   }
 
   private async fenced(reason: string): Promise<void> {

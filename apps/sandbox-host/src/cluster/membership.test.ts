@@ -85,6 +85,18 @@ for (const provider of ['sqlite', 'postgresql'] as const) {
       assert.deepEqual(await a.liveHosts(), []);
     });
 
+    test('a heartbeat whose facts were slow still writes the time it was written, not the time it began', async () => {
+      let slow = false;
+      const a = member('h7', { facts: async () => (slow && (await sleep(1500)), { cgroupVersion: 1, memoryBytes: 8 * 2 ** 30, freeMemoryBytes: 4 * 2 ** 30, rets: [], containers: 0 }) });
+      await a.register();
+      slow = true;
+      await a.heartbeat();
+      const row = (await db.host.findUnique({ where: { id: 'h7' } }))!;
+      const age = (await a.dbNow()) - row.heartbeatAt.getTime();
+      assert.ok(age < 1000, `the heartbeat written is ${age} ms old (the facts took 1500 ms)`);
+      await a.leave();
+    });
+
     test('a second process with a live host id is refused; it takes over once the first is down, and the first is fenced', async () => {
       let fenced = '';
       const first = member('h2', { onFenced: (r) => (fenced = r) });

@@ -108,8 +108,8 @@ export class HostMembership {
     return Number(rows[0]!.ms);
   }
 
-  private async row(now: number, status: 'up' | 'down' | 'left', startedAt: Date): Promise<Host> {
-    const f = await this.o.facts();
+  private async row(now: number, status: 'up' | 'down' | 'left', startedAt: Date, facts?: HostFacts): Promise<Host> {
+    const f = facts ?? (await this.o.facts());
     const unsigned: UnsignedHost = {
       id: this.o.id,
       address: this.o.address,
@@ -184,8 +184,11 @@ export class HostMembership {
     if (this.fenced) return { markedDown: [] };
     let now: number;
     try {
+      // The facts first, then the database's time: a slow fact must not make the heartbeat it
+      // writes old already.
+      const facts = await this.o.facts();
       now = await this.dbNow();
-      const mine = await this.row(now, 'up', this.startedAt);
+      const mine = await this.row(now, 'up', this.startedAt, facts);
       const r = await this.db.host.updateMany({ where: { id: this.o.id, instance: this.instance, status: 'up' }, data: { ...mine, instance: this.instance } });
       if (r.count !== 1) {
         this.fenced = true;
