@@ -205,7 +205,9 @@ export class HostRouter {
         }
         this.note(`${h.address}${path}: HTTP ${r.status}`);
       } catch (e) {
-        this.markUnreachable(h.address);
+        // A host that is slow to answer (busy with a class-start rush) is still there: only one
+        // that refuses or drops the connection is set aside, else the others would get its load too.
+        if (e.code !== 'ETIMEDOUT') this.markUnreachable(h.address);
         this.note(`${h.address}: ${e.message}`);
       }
     }
@@ -236,7 +238,7 @@ function getJson(url, headers) {
       });
       res.on('error', reject);
     });
-    req.on('timeout', () => req.destroy(new Error('no answer in time')));
+    req.on('timeout', () => req.destroy(Object.assign(new Error('no answer in time'), { code: 'ETIMEDOUT' })));
     req.on('error', reject);
     req.end();
   });

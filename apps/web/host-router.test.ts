@@ -53,3 +53,33 @@ describe('host-router: ?host=<hostId> on a socket.io handshake', () => {
     assert.equal((await r.forSocket('/socket.io/?host=host-2')).host?.address, 'http://127.0.0.1:4000');
   });
 });
+
+describe('host-router: a slow host is not a gone host', () => {
+  test("a host that answers the hosts refresh too late stays in the round robin; one that refuses connections is set aside", async () => {
+    const { createServer } = await import('node:http');
+    // One host that takes 4 s to answer (past the 3 s limit), and an address nobody listens on.
+    const slow = createServer((_req, res) => setTimeout(() => res.end('{}'), 4000).unref());
+    await new Promise<void>((r) => slow.listen(0, '127.0.0.1', () => r()));
+    const slowAddress = `http://127.0.0.1:${(slow.address() as { port: number }).port}`;
+    const closed = createServer();
+    await new Promise<void>((r) => closed.listen(0, '127.0.0.1', () => r()));
+    const closedAddress = `http://127.0.0.1:${(closed.address() as { port: number }).port}`;
+    await new Promise<void>((r) => closed.close(() => r()));
+    try {
+      const r = new HostRouter({ seeds: [new URL(slowAddress)], cluster: true });
+      r.hosts = [
+        { id: 'slow', address: slowAddress, status: 'up' },
+        { id: 'gone', address: closedAddress, status: 'up' },
+        { id: 'other', address: 'http://127.0.0.1:4009', status: 'up' },
+      ];
+      await r.refresh(); // asks 'slow' (times out), then 'gone' (refused), then 'other' (refused)
+      const ids = new Set<string>();
+      for (let i = 0; i < 6; i++) ids.add(r.pick()?.id);
+      assert.ok(ids.has('slow'), 'the slow host still gets requests');
+      assert.ok(!ids.has('gone'), 'the refusing host is set aside');
+    } finally {
+      slow.closeAllConnections();
+      slow.close();
+    }
+  });
+});

@@ -325,6 +325,12 @@ export class ClusterNode implements ClassCluster {
       return new Response(res.body, { status: res.status, headers: { 'content-type': res.headers.get('content-type') ?? 'application/json', 'x-reg-host': target.id } });
     } catch (e) {
       if (c.req.raw.signal.aborted) throw e;
+      // The host holding the student's workspace does not answer: it is probably dead but not yet
+      // marked down, and its lease keeps the workspace from every other host until its failover.
+      if (placement.why === 'lease') {
+        this.deps!.log.error(`cluster: the host holding a workspace, ${target.id} (${target.address}), does not answer a terminal open`, e);
+        throw new RequestError('NO_HOST_AVAILABLE', 'the sandbox host holding your workspace is not answering (it may have stopped)', 'reopen the terminal in a few seconds: your files are kept');
+      }
       this.deps!.log.error(`cluster: forwarding a terminal to ${target.id} (${target.address}) failed; serving it here`, e);
       return undefined;
     }

@@ -106,6 +106,14 @@ describe('a cluster of two hosts: one dies, its student carries on on the other'
     host1.proc.kill('SIGKILL');
     await new Promise((r) => host1!.proc.once('exit', r));
 
+    // Reopened at once, before host 1 is marked down: its lease still holds the workspace, so the
+    // student is told to reopen in a few seconds (503), not that it is open elsewhere (409).
+    const early = await student2.call('POST', `/api/classes/${classId}/terminals`);
+    if ((await host2.db.host.findUnique({ where: { id: 'h1' } }))!.status === 'up') {
+      assert.equal(early.status, 503, JSON.stringify(early.json));
+      assert.match(early.json.error.message, /holding your workspace is not answering/);
+    } else console.log('# host 1 was marked down before the early reopen (a slow machine): that check was skipped');
+
     // Host 2 marks it down and ends its sessions with the message the browser shows.
     const down = await waitUntil('h1 marked down', async () => {
       const h = await host2!.db.host.findUnique({ where: { id: 'h1' } });
