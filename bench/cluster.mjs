@@ -205,6 +205,9 @@ async function phase(startCluster, hosts, dir, fresh) {
   const sql = new pg.Pool({ connectionString: cluster.databaseUrl, max: 4 });
   const key = await loadRequestKey(cluster.secretFile);
   let watch;
+  // Stopped at the end: a class left started is resumed by the next phase's hosts (same database),
+  // which then prepare all its students again during that phase's rush and failover.
+  let started;
   try {
     const teacher = (await call(base, 'POST', '/api/auth/sign-in', { body: { username: 'teacher', password: cluster.demo.password } })).body?.token;
     if (!teacher) throw new Error('teacher sign-in failed (demo password?)');
@@ -255,6 +258,7 @@ async function phase(startCluster, hosts, dir, fresh) {
     if (!COLD) {
       const start = await call(base, 'POST', `/api/classes/${classId}/start`, { token: teacher });
       if (start.status !== 200) throw new Error(`start class: ${start.status} ${JSON.stringify(start.body)}`);
+      started = { classId, teacher };
       for (;;) {
         const run = (await call(base, 'GET', `/api/classes/${classId}/run`, { token: teacher })).body;
         if (run?.status !== 'starting') break;
@@ -302,6 +306,10 @@ async function phase(startCluster, hosts, dir, fresh) {
   } finally {
     for (const s of sockets) s.close();
     await watch?.stop().catch(() => {});
+    if (started) {
+      const stop = await call(base, 'POST', `/api/classes/${started.classId}/stop`, { token: started.teacher }).catch((e) => ({ status: e.message }));
+      if (stop.status !== 200) console.log(`stop class: ${stop.status} ${JSON.stringify(stop.body ?? '')} (the next phase may resume it)`);
+    }
     await sql.end().catch(() => {});
     await cluster.stop();
   }
