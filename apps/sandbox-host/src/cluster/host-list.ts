@@ -4,40 +4,30 @@
 
 import type { Db } from '../db/client.js';
 import type { ClusterNode } from './cluster-node.js';
+import { toLive, type LiveHost } from './membership.js';
 
-export interface ClusterHostRow {
-  id: string;
-  address: string;
+/** A host's row as the routes show it: LiveHost's facts, a judged status, times as ISO strings. */
+export type ClusterHostRow = Omit<LiveHost, 'machineId' | 'regHome' | 'heartbeatAt'> & {
   status: string;
-  cgroupVersion: number;
-  memoryBytes: number;
-  freeMemoryBytes: number;
-  rets: string[];
-  containers: number;
-  version: string;
   startedAt: string;
   heartbeatAt: string;
   downAt: string | null;
   downReason: string | null;
-}
+};
 
 export async function listClusterHosts(node: ClusterNode, db: Db): Promise<ClusterHostRow[]> {
   const live = new Set((await node.membership.liveHosts()).map((h) => h.id));
   const rows = await db.host.findMany({ orderBy: { id: 'asc' } });
-  return rows.map((h) => ({
-    id: h.id,
-    address: h.address,
-    // "up" only for a verified host within its heartbeat window: what routing may use.
-    status: live.has(h.id) ? 'up' : h.status === 'up' ? 'down' : h.status,
-    cgroupVersion: h.cgroupVersion,
-    memoryBytes: Number(h.memoryBytes),
-    freeMemoryBytes: Number(h.freeMemoryBytes),
-    rets: JSON.parse(h.rets) as string[],
-    containers: h.containers,
-    version: h.version,
-    startedAt: h.startedAt.toISOString(),
-    heartbeatAt: h.heartbeatAt.toISOString(),
-    downAt: h.downAt?.toISOString() ?? null,
-    downReason: h.downReason,
-  }));
+  return rows.map((h) => {
+    const { machineId: _m, regHome: _r, heartbeatAt: _h, ...facts } = toLive(h);
+    return {
+      ...facts,
+      // "up" only for a verified host within its heartbeat window: what routing may use.
+      status: live.has(h.id) ? 'up' : h.status === 'up' ? 'down' : h.status,
+      startedAt: h.startedAt.toISOString(),
+      heartbeatAt: h.heartbeatAt.toISOString(),
+      downAt: h.downAt?.toISOString() ?? null,
+      downReason: h.downReason,
+    };
+  });
 }
