@@ -247,6 +247,15 @@ export class ClassRunner {
     return undefined;
   }
 
+  /** Removes the container Start class prepared for a student, if any. */
+  private async dropPooled(classId: string, userId: string): Promise<void> {
+    const key = `${classId}/${userId}`;
+    const pooled = this.pool.get(key);
+    if (!pooled) return;
+    this.pool.delete(key);
+    await this.discard(pooled.id);
+  }
+
   private async discard(id: string): Promise<void> {
     await this.engine.remove(id, { force: true }).catch(() => {});
     await this.db.container.updateMany({ where: { id }, data: { status: 'removed', endReason: 'removed', endedAt: new Date() } }).catch(() => {});
@@ -441,13 +450,7 @@ export class ClassRunner {
     // what it prepared goes, and its warm terminals are released.
     if (!going(await status())) {
       this.sessions.pool?.release(classId);
-      for (const s of students) {
-        const key = `${classId}/${s.userId}`;
-        const pooled = this.pool.get(key);
-        if (!pooled) continue;
-        this.pool.delete(key);
-        await this.discard(pooled.id);
-      }
+      for (const s of students) await this.dropPooled(classId, s.userId);
     }
   }
 
@@ -512,12 +515,7 @@ export class ClassRunner {
   async endUserSessions(classId: string, userId: string, message: string): Promise<number> {
     this.sessions.pool?.opened(classId, userId); // removed from the class: nothing is held for them
     const rows = await this.db.container.findMany({ where: { classId, ownerId: userId, status: { not: 'removed' } }, select: { id: true } });
-    const key = `${classId}/${userId}`;
-    const pooled = this.pool.get(key);
-    if (pooled) {
-      this.pool.delete(key);
-      await this.discard(pooled.id);
-    }
+    await this.dropPooled(classId, userId);
     let ended = 0;
     for (const r of rows) {
       if (!this.sessions.get(r.id)) continue;

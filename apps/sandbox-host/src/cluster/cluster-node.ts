@@ -347,11 +347,13 @@ export class ClusterNode implements ClassCluster {
    */
   async assign(classId: string, userIds: string[], o: { only?: string[]; signal?: AbortSignal } = {}): Promise<Map<string, string[]>> {
     // Workspaces still leased to a host that is no longer live move once its failover has freed them.
-    const liveIds = new Set(await this.liveHostIds());
-    const stale = await this.db.workspaceLease.findMany({ where: { classId, hostId: { notIn: [...liveIds] } }, distinct: ['hostId'], select: { hostId: true } });
-    await Promise.all(stale.map((l) => this.settled(l.hostId, o.signal)));
-    const [hosts, cls, leases, counts] = await Promise.all([
-      this.membership.liveHosts(),
+    let hosts = await this.membership.liveHosts();
+    const stale = await this.db.workspaceLease.findMany({ where: { classId, hostId: { notIn: hosts.map((h) => h.id) } }, distinct: ['hostId'], select: { hostId: true } });
+    if (stale.length) {
+      await Promise.all(stale.map((l) => this.settled(l.hostId, o.signal)));
+      hosts = await this.membership.liveHosts();
+    }
+    const [cls, leases, counts] = await Promise.all([
       this.db.class.findUnique({ where: { id: classId }, select: { ret: true } }),
       this.db.workspaceLease.findMany({ where: { classId }, select: { userId: true, hostId: true } }),
       this.db.container.groupBy({ by: ['hostId'], where: { classId, status: { not: 'removed' }, hostId: { not: null } }, _count: { _all: true } }),
