@@ -18,7 +18,7 @@ import { deriveKey, loadOrCreateClusterSecret } from './cluster-secret.js';
 import { hostKey } from './host-signature.js';
 import { loadOrCreateHostId, machineId } from './host-identity.js';
 import { HostMembership, type HostFacts, type LiveHost } from './membership.js';
-import { placeContainer, type Placement } from './placement.js';
+import { placeContainer, planClass, type Placement } from './placement.js';
 import { prepullHere, summarise, type HostPrepull, type PrepullReport, type PrepullResult } from './prepull.js';
 import { z } from 'zod';
 import { audit } from '../admin/audit.js';
@@ -45,6 +45,12 @@ export const HOST_DOWN_MESSAGE = 'your sandbox host stopped; reopen the terminal
 export const FAILOVER_GRACE_MS = 60_000;
 /** Free memory a host must have to be given one more terminal. */
 export const PLACEMENT_NEED_BYTES = 128 * 2 ** 20;
+/**
+ * What Start class expects one more prepared container to take from a host's free memory when it
+ * plans a whole class: a login shell in Reg costs 3–9 MiB PSS (README, Benchmarks: the storm and
+ * density rows), so 16 MiB leaves room for the student's first program.
+ */
+export const PLACEMENT_EXPECTED_BYTES = 16 * 2 ** 20;
 
 export interface ClusterNodeDeps {
   engine: () => Engine;
@@ -360,25 +366,24 @@ export class ClusterNode implements ClassCluster {
     ]);
     // `only`: the hosts allowed (those holding the class's RETs), except that a workspace leased
     // to another live host stays there (it cannot be mounted twice).
-    const sim = hosts.filter((h) => (h.address || h.id === this.id) && (!o.only || o.only.includes(h.id))).map((h) => ({ ...h }));
+    const candidates = hosts.filter((h) => (h.address || h.id === this.id) && (!o.only || o.only.includes(h.id)));
     const liveNow = new Set(hosts.map((h) => h.id));
     const leaseOf = new Map(leases.map((l) => [l.userId, l.hostId]));
-    const classCounts = new Map(counts.map((c) => [c.hostId!, c._count._all]));
     const share = new Map<string, string[]>();
+    const students: Array<{ userId: string; leaseHolder?: string }> = [];
     for (const userId of userIds) {
       const holder = leaseOf.get(userId);
-      if (holder && o.only && !o.only.includes(holder) && liveNow.has(holder)) {
-        share.set(holder, [...(share.get(holder) ?? []), userId]);
-        continue;
-      }
-      const p = placeContainer(sim, { ret: cls?.ret ?? '', needBytes: PLACEMENT_NEED_BYTES, classCounts, ...(holder && { leaseHolder: holder }) });
-      // No host has room: this one prepares them (their opens are placed again at the click).
-      const hostId = p.ok ? p.hostId : this.id;
-      share.set(hostId, [...(share.get(hostId) ?? []), userId]);
-      classCounts.set(hostId, (classCounts.get(hostId) ?? 0) + 1);
-      const h = sim.find((x) => x.id === hostId);
-      if (h) h.freeMemoryBytes -= PLACEMENT_NEED_BYTES;
+      if (holder && o.only && !o.only.includes(holder) && liveNow.has(holder)) share.set(holder, [...(share.get(holder) ?? []), userId]);
+      else students.push({ userId, ...(holder && { leaseHolder: holder }) });
     }
+    const plan = planClass(candidates.length ? candidates : [{ id: this.id, freeMemoryBytes: 0, rets: [], containers: 0 }], {
+      ret: cls?.ret ?? '',
+      needBytes: PLACEMENT_NEED_BYTES,
+      expectedBytes: PLACEMENT_EXPECTED_BYTES,
+      classCounts: new Map(counts.map((c) => [c.hostId!, c._count._all])),
+      students,
+    });
+    for (const [h, ids] of plan) share.set(h, [...(share.get(h) ?? []), ...ids]);
     return share;
   }
 

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { placeContainer, type PlacementHost, type PlacementRequest } from './placement.js';
+import { placeContainer, planClass, type PlacementHost, type PlacementRequest } from './placement.js';
 
 const GiB = 2 ** 30;
 const MiB = 2 ** 20;
@@ -55,4 +55,25 @@ test('the workspace lease holder keeps the student while it is live and has room
 test('ties are deterministic: fewer containers, then the smaller id', () => {
   assert.equal(chosen(placeContainer([host('b', 4, [], 3), host('a', 4, [], 5)], req())), 'b');
   assert.equal(chosen(placeContainer([host('b', 4), host('a', 4)], req())), 'a');
+});
+
+test('a class plan spreads 1000 students evenly over hosts that cannot each hold 1000 × the headroom', () => {
+  // 15 GiB free each: 120 × 128 MiB headroom, but 1000 × 16 MiB expected use fits everywhere.
+  const hosts = [host('h1', 15, ['python@3.11.2']), host('h2', 15), host('h3', 15)];
+  const students = Array.from({ length: 1000 }, (_, i) => ({ userId: `u${i}` }));
+  const plan = planClass(hosts, { ret: 'python@3.11.2', needBytes: 128 * MiB, expectedBytes: 16 * MiB, classCounts: new Map(), students });
+  const sizes = ['h1', 'h2', 'h3'].map((h) => plan.get(h)?.length ?? 0);
+  assert.equal(sizes.reduce((a, b) => a + b, 0), 1000);
+  assert.ok(Math.max(...sizes) - Math.min(...sizes) <= 2, `spread ${sizes.join('/')}`);
+});
+
+test('a class plan keeps leased students on their host and spreads what no host has room for', () => {
+  const hosts = [host('a', 1), host('b', 1)];
+  const students = [{ userId: 'x', leaseHolder: 'b' }, ...Array.from({ length: 200 }, (_, i) => ({ userId: `u${i}` }))];
+  // 1 GiB free, 128 MiB headroom, 64 MiB expected: each host has room for 14, then none does.
+  const plan = planClass(hosts, { ret: 'python@3.11.2', needBytes: 128 * MiB, expectedBytes: 64 * MiB, classCounts: new Map(), students });
+  assert.equal(plan.get('b')![0], 'x');
+  assert.equal(plan.get('a')!.length + plan.get('b')!.length, 201);
+  assert.ok(Math.abs(plan.get('a')!.length - plan.get('b')!.length) <= 1);
+  assert.equal(planClass([], { ret: 'r', needBytes: 1, expectedBytes: 1, classCounts: new Map(), students }).size, 0);
 });
