@@ -13,8 +13,14 @@
 // Every forwarded request carries x-reg-cluster, signed with the cluster secret as the hosts sign
 // theirs (apps/sandbox-host/src/cluster/request-auth.ts), sender "web".
 //
-// Answers are cached briefly (ROUTE_TTL_MS): a rush of 1000 students opening terminals asks the
-// hosts once per container, not once per reconnect.
+// Where a container runs is learned from the answer that created it (the origin forwards every
+// open, and the answer names the container and, when placement moved it, its host in x-reg-host):
+// a container never moves, so its token request and websocket are routed without asking anyone.
+// A container the origin did not see created (it restarted, or another origin forwarded the open)
+// is asked for (GET /api/cluster/containers/<id>/host), and the answer kept the same way. When no
+// host answers that question in time (a class-start rush keeps them busy), a container's request
+// waits and asks again (LOOKUP_PATIENCE_MS), then is refused with 503: sent to a host that does not
+// run the container, it would fail with a wrong "not found" (159 of 1000 in the rush did).
 
 import { createHmac } from 'node:crypto';
 import { readFile, stat } from 'node:fs/promises';
@@ -27,6 +33,18 @@ const ROUTE_TTL_MS = 3000;
 /** A host that refused a connection is skipped this long (it may be dying before the others notice). */
 const SUSPECT_MS = 5000;
 const ASK_TIMEOUT_MS = 3000;
+/** How long a learned container → host answer is kept (containers never move; their host's status is read live). */
+const CONTAINER_TTL_MS = 30 * 60_000;
+/** How long a container's request waits for some host to say where it runs. */
+const LOOKUP_PATIENCE_MS = 12_000;
+
+/** No host answered where a container runs, within LOOKUP_PATIENCE_MS. */
+export class LookupFailed extends Error {
+  constructor(what) {
+    super(`no sandbox host said where ${what} runs in time`);
+    this.code = 'LOOKUP_FAILED';
+  }
+}
 
 /** Reads the cluster secret file as the hosts do (hex, mode 0600) and derives the request-signing key. */
 export async function loadRequestKey(file) {
@@ -58,13 +76,14 @@ export function socketRouteKey(url = '') {
 
 export class HostRouter {
   /**
-   * @param {{ seeds: URL[], key?: Buffer, cluster: boolean, log?: (m: string) => void }} opts
+   * @param {{ seeds: URL[], key?: Buffer, cluster: boolean, log?: (m: string) => void, lookupPatienceMs?: number }} opts
    */
   constructor(opts) {
     this.seeds = opts.seeds.map((u) => ({ id: `seed:${u.host}`, address: u.origin, status: 'up' }));
     this.key = opts.key;
     this.cluster = opts.cluster;
     this.log = opts.log ?? (() => {});
+    this.lookupPatienceMs = opts.lookupPatienceMs ?? LOOKUP_PATIENCE_MS;
     /** @type {Array<{id: string, address: string, status: string}>} */
     this.hosts = [...this.seeds];
     this.next = 0;
@@ -127,7 +146,8 @@ export class HostRouter {
     if (!this.cluster || named) return this.pick(named);
     const m = /^\/api\/containers\/([A-Za-z0-9_-]{1,128})(?:[/?]|$)/.exec(url ?? '');
     if (m) {
-      const host = await this.containerHost(m[1]).catch(() => undefined);
+      // A lookup nobody answered throws (the caller answers 503): any other host would say 404.
+      const host = await this.containerHost(m[1]);
       if (host && host.status === 'up') return host;
     }
     return this.pick();
@@ -150,16 +170,34 @@ export class HostRouter {
     return { host: this.pick(), settling: !!host && host.status !== 'up' && !host.ended };
   }
 
+  /**
+   * Where a container runs: a learned answer while its host is up, else the hosts are asked (a
+   * down host's answer says whether the failover has ended the container's sessions yet).
+   * undefined: no host knows the container. Throws LookupFailed when none answered in time.
+   */
   async containerHost(containerId) {
-    return this.cached(`c:${containerId}`, async () => {
-      const r = await this.ask(`/api/cluster/containers/${encodeURIComponent(containerId)}/host`);
-      return r && r.address ? { id: r.hostId, address: r.address, status: r.status ?? 'up', ended: !!r.container?.endReason } : undefined;
-    });
+    const k = `c:${containerId}`;
+    const hit = this.routes.get(k);
+    if (hit?.hostId && Date.now() - hit.at < CONTAINER_TTL_MS) {
+      const h = this.hosts.find((x) => x.id === hit.hostId);
+      if (h && h.status === 'up') return h;
+    } else if (hit && Date.now() - hit.at < ROUTE_TTL_MS) return hit.host;
+    const r = await this.askPatiently(`/api/cluster/containers/${encodeURIComponent(containerId)}/host`, `container ${containerId}`);
+    const host = r && r.address ? { id: r.hostId, address: r.address, status: r.status ?? 'up', ended: !!r.container?.endReason } : undefined;
+    this.remember(k, host && host.status === 'up' ? { at: Date.now(), hostId: host.id } : { at: Date.now(), host });
+    return host;
+  }
+
+  /** Records where a container runs, from the answer that created it (server.mjs). */
+  learn(containerId, hostId) {
+    if (!this.cluster || typeof containerId !== 'string' || typeof hostId !== 'string' || hostId.startsWith('seed:')) return;
+    if (!/^[A-Za-z0-9_-]{1,128}$/.test(containerId)) return;
+    this.remember(`c:${containerId}`, { at: Date.now(), hostId });
   }
 
   async sharingHost(classId) {
     return this.cached(`f:${classId}`, async () => {
-      const r = await this.ask(`/api/cluster/classes/${encodeURIComponent(classId)}/sharing`);
+      const r = await this.askPatiently(`/api/cluster/classes/${encodeURIComponent(classId)}/sharing`, `class ${classId}'s shared terminal`);
       return r && r.containerId ? this.containerHost(r.containerId) : undefined;
     });
   }
@@ -175,13 +213,19 @@ export class HostRouter {
     const hit = this.routes.get(k);
     if (hit && Date.now() - hit.at < ROUTE_TTL_MS) return hit.host;
     const host = await load();
-    this.routes.set(k, { at: Date.now(), host });
-    if (this.routes.size > 20_000) this.routes.clear();
+    this.remember(k, { at: Date.now(), host });
     return host;
   }
 
+  remember(k, entry) {
+    // Bounded: the oldest answers go first (a Map iterates in insertion order).
+    this.routes.delete(k);
+    this.routes.set(k, entry);
+    if (this.routes.size > 50_000) for (const old of [...this.routes.keys()].slice(0, 10_000)) this.routes.delete(old);
+  }
+
   async refresh() {
-    const r = await this.ask('/api/cluster/hosts');
+    const r = await this.ask('/api/cluster/hosts').catch(() => undefined);
     const list = Array.isArray(r) ? r : Array.isArray(r?.hosts) ? r.hosts : undefined;
     if (!list) return;
     const hosts = list
@@ -190,7 +234,20 @@ export class HostRouter {
     if (hosts.length) this.hosts = hosts;
   }
 
-  /** GET from the first host that answers (live ones first, then the seeds); undefined on 404 or none. */
+  /** ask, again every half second while no host answers, for up to lookupPatienceMs. */
+  async askPatiently(path, what) {
+    const until = Date.now() + this.lookupPatienceMs;
+    for (;;) {
+      try {
+        return await this.ask(path);
+      } catch (e) {
+        if (!(e instanceof LookupFailed) || Date.now() + 500 >= until) throw new LookupFailed(what);
+        await new Promise((r) => setTimeout(r, 500));
+      }
+    }
+  }
+
+  /** GET from the first host that answers (live ones first, then the seeds); undefined on 404; throws LookupFailed when none answers. */
   async ask(path) {
     const tried = new Set();
     for (const h of [...this.live(), ...this.seeds]) {
@@ -211,7 +268,7 @@ export class HostRouter {
         this.note(`${h.address}: ${e.message}`);
       }
     }
-    return undefined;
+    throw new LookupFailed(path);
   }
 
   note(m) {

@@ -83,3 +83,50 @@ describe('host-router: a slow host is not a gone host', () => {
     }
   });
 });
+
+describe("host-router: a container's requests go to the host running it, never round robin", () => {
+  test('a container seen created is routed there without asking anyone (no host listens here)', async () => {
+    const r = clusterRouter();
+    r.learn('c-1', 'host-2');
+    for (let i = 0; i < 3; i++) assert.equal((await r.forApi('/api/containers/c-1/terminal-token'))?.id, 'host-2');
+    assert.equal((await r.forSocket('/socket.io/?EIO=4&transport=websocket&container=c-1')).host?.id, 'host-2');
+    // A seed (no cluster view yet) or a malformed id teaches nothing.
+    r.learn('c-2', 'seed:127.0.0.1:1');
+    r.learn('../x', 'host-1');
+    assert.equal(r.routes.has('c:c-2'), false);
+    assert.equal(r.routes.has('c:../x'), false);
+  });
+
+  test('when no host says where a container runs, its request is refused (LOOKUP_FAILED), not sent round robin', async () => {
+    const { createServer } = await import('node:http');
+    // host-1 knows c-9 (on host-2); later nobody answers at all.
+    let answering = true;
+    const asked: string[] = [];
+    const srv = createServer((req, res) => {
+      asked.push(req.url ?? '');
+      if (!answering) return void req.socket.destroy();
+      res.setHeader('content-type', 'application/json');
+      if (req.url === '/api/cluster/containers/c-9/host') return void res.end(JSON.stringify({ hostId: 'host-2', address: 'http://127.0.0.1:4002', status: 'up' }));
+      res.statusCode = 404;
+      res.end('{}');
+    });
+    await new Promise<void>((r) => srv.listen(0, '127.0.0.1', () => r()));
+    const address = `http://127.0.0.1:${(srv.address() as { port: number }).port}`;
+    try {
+      const r = new HostRouter({ seeds: [new URL(address)], cluster: true, lookupPatienceMs: 1200 });
+      r.hosts = [{ id: 'host-1', address, status: 'up' }, { id: 'host-2', address: 'http://127.0.0.1:4002', status: 'up' }];
+      assert.equal((await r.forApi('/api/containers/c-9/terminal-token'))?.id, 'host-2');
+      assert.equal((await r.forApi('/api/containers/c-9/terminal-token'))?.id, 'host-2');
+      assert.equal(asked.filter((u) => u.endsWith('/c-9/host')).length, 1, 'the answer is kept: asked once');
+      // An unknown container: the hosts say 404, so any host may answer the request (it says not found).
+      assert.ok(await r.forApi('/api/containers/nope/terminal-token'));
+      answering = false;
+      r.suspect.clear();
+      await assert.rejects(r.forApi('/api/containers/c-10/terminal-token'), (e: Error & { code?: string }) => e.code === 'LOOKUP_FAILED' && /c-10/.test(e.message));
+      assert.ok(asked.filter((u) => u.endsWith('/c-10/host')).length >= 2, 'asked again while waiting');
+    } finally {
+      srv.closeAllConnections();
+      srv.close();
+    }
+  });
+});

@@ -65,6 +65,34 @@ function forwardedHeaders(req) {
   return h;
 }
 
+function hostBusy(res, why) {
+  res.writeHead(503, { 'content-type': 'application/json', 'cache-control': 'no-store', 'retry-after': '2' });
+  res.end(JSON.stringify({ error: { code: 'HOST_BUSY', message: `the sandbox hosts are busy: ${why}`, hint: 'try again in a moment' } }));
+}
+
+// The answers that create a container (a class terminal opened, a container created) name it; the
+// host that made it is the one the request went to, or the one it was forwarded on to (x-reg-host).
+// Remembering it routes the container's token request and websocket without asking the hosts.
+const OPENS = /^\/api\/(?:classes\/[A-Za-z0-9_-]{1,128}\/terminals|containers)(?:\?|$)/;
+function learnOpened(r, host) {
+  const chunks = [];
+  let size = 0;
+  r.on('data', (c) => {
+    size += c.length;
+    if (size <= 256 * 1024) chunks.push(c);
+  });
+  r.on('end', () => {
+    if (size > 256 * 1024) return;
+    try {
+      const id = JSON.parse(Buffer.concat(chunks).toString('utf8'))?.id;
+      const via = r.headers['x-reg-host'];
+      router.learn(id, typeof via === 'string' ? via : host.id);
+    } catch {
+      // not JSON: nothing to learn (the browser gets the answer as it is)
+    }
+  });
+}
+
 function hostDown(res) {
   if (res.headersSent) return void res.destroy();
   res.writeHead(502, { 'content-type': 'application/json', 'cache-control': 'no-store' });
@@ -88,11 +116,18 @@ const hostAgent = new FreshConnections({ keepAlive: true });
 async function proxyHttp(req, res, attempt = 0) {
   const named = typeof req.headers['x-reg-host'] === 'string' ? req.headers['x-reg-host'] : undefined;
   // The retry goes to whichever live host is next: the first choice just failed.
-  const host = attempt === 0 ? await router.forApi(req.url, named).catch(() => router.pick(named)) : router.pick(named);
+  let host;
+  try {
+    host = attempt === 0 ? await router.forApi(req.url, named) : router.pick(named);
+  } catch (e) {
+    if (e.code === 'LOOKUP_FAILED') return hostBusy(res, e.message);
+    host = router.pick(named);
+  }
   if (!host) return hostDown(res);
   const bodyless = req.headers['content-length'] === undefined && req.headers['transfer-encoding'] === undefined;
   const up = request({ ...target(host), agent: hostAgent, method: req.method, path: req.url, headers: forwardedHeaders(req) }, (r) => {
     res.writeHead(r.statusCode ?? 502, r.headers);
+    if (router.cluster && r.statusCode === 201 && req.method === 'POST' && OPENS.test(req.url ?? '')) learnOpened(r, host);
     r.pipe(res);
   });
   up.on('error', (e) => {
