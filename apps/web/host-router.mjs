@@ -33,6 +33,8 @@ const ROUTE_TTL_MS = 3000;
 /** A host that refused a connection is skipped this long (it may be dying before the others notice). */
 const SUSPECT_MS = 5000;
 const ASK_TIMEOUT_MS = 3000;
+/** A container, class or host id as the hosts mint them (anything else is not routed by). */
+const ROUTE_ID = /^[A-Za-z0-9_-]{1,128}$/;
 /** How long a learned container → host answer is kept (containers never move; their host's status is read live). */
 const CONTAINER_TTL_MS = 30 * 60_000;
 /** How long a container's request waits for some host to say where it runs. */
@@ -66,11 +68,11 @@ export function signRequest(key, method, pathWithQuery, now = Date.now()) {
 export function socketRouteKey(url = '') {
   const q = new URL(url, 'http://origin').searchParams;
   const container = q.get('container');
-  if (container && /^[A-Za-z0-9_-]{1,128}$/.test(container)) return { container };
+  if (container && ROUTE_ID.test(container)) return { container };
   const follow = q.get('follow');
-  if (follow && /^[A-Za-z0-9_-]{1,128}$/.test(follow)) return { follow };
+  if (follow && ROUTE_ID.test(follow)) return { follow };
   const host = q.get('host');
-  if (host && /^[A-Za-z0-9_-]{1,128}$/.test(host)) return { host };
+  if (host && ROUTE_ID.test(host)) return { host };
   return {};
 }
 
@@ -191,7 +193,7 @@ export class HostRouter {
   /** Records where a container runs, from the answer that created it (server.mjs). */
   learn(containerId, hostId) {
     if (!this.cluster || typeof containerId !== 'string' || typeof hostId !== 'string' || hostId.startsWith('seed:')) return;
-    if (!/^[A-Za-z0-9_-]{1,128}$/.test(containerId)) return;
+    if (!ROUTE_ID.test(containerId)) return;
     this.remember(`c:${containerId}`, { at: Date.now(), hostId });
   }
 
@@ -240,8 +242,9 @@ export class HostRouter {
     for (;;) {
       try {
         return await this.ask(path);
-      } catch (e) {
-        if (!(e instanceof LookupFailed) || Date.now() + 500 >= until) throw new LookupFailed(what);
+      } catch {
+        // ask throws only when no host answered: wait and ask again.
+        if (Date.now() + 500 >= until) throw new LookupFailed(what);
         await new Promise((r) => setTimeout(r, 500));
       }
     }

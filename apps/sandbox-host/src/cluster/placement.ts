@@ -100,7 +100,8 @@ export function planClass(hosts: readonly PlacementHost[], req: ClassPlanRequest
   const counts = new Map(req.classCounts);
   for (const s of req.students) {
     const p = placeContainer(sim, { ret: req.ret, needBytes: req.needBytes, classCounts: counts, ...(s.leaseHolder && { leaseHolder: s.leaseHolder }) });
-    const hostId = p.ok ? p.hostId : [...sim].sort((a, b) => (counts.get(a.id) ?? 0) - (counts.get(b.id) ?? 0) || a.id.localeCompare(b.id))[0]!.id;
+    const fewest = (a: PlacementHost, b: PlacementHost) => (counts.get(a.id) ?? 0) - (counts.get(b.id) ?? 0) || a.id.localeCompare(b.id);
+    const hostId = p.ok ? p.hostId : sim.reduce((best, h) => (fewest(h, best) < 0 ? h : best)).id;
     plan.set(hostId, [...(plan.get(hostId) ?? []), s.userId]);
     counts.set(hostId, (counts.get(hostId) ?? 0) + 1);
     const h = sim.find((x) => x.id === hostId)!;
