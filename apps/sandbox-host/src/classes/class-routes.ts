@@ -106,11 +106,8 @@ export function classRoutes(d: ClassRouteDeps): ApiRoute[] {
     }),
     route({ method: 'post', path: '/api/classes/:classId/terminals', operationId: 'openClassTerminal', scope: 'class:read', summary: 'Open a terminal in the class environment (a login shell in your workspace); the class decides RET, command and limits', status: 201, response: containerSchema, handle: async ({ principal, c }) => {
       // In a cluster the terminal goes on the host placement chooses (forwarded there unless it is this one).
-      if (d.cluster && principal.kind === 'user') {
-        const forwarded = await d.cluster.forwardOpen(c, classId(c), principal.user.id);
-        if (forwarded) return forwarded;
-      }
-      return d.runner.open(principal, classId(c), c.req.raw.signal);
+      const here = () => d.runner.open(principal, classId(c), c.req.raw.signal);
+      return d.cluster && principal.kind === 'user' ? d.cluster.open(c, classId(c), principal.user.id, here) : here();
     } }),
     route({ method: 'get', path: '/api/classes/:classId/run', operationId: 'classRun', scope: 'class:read', summary: 'The latest Start class run and its progress (null if never started)', status: 200, response: classRunSchema.nullable(), handle: ({ c }) => d.runner.current(classId(c)) }),
     route({ method: 'post', path: '/api/classes/:classId/start', operationId: 'startClass', scope: 'class:manage', summary: 'Start class: prepare every student\'s environment ahead of time (progress in GET …/run and ClassEvents); idempotent', status: 200, response: z.object({ already: z.boolean(), run: classRunSchema }), handle: ({ principal, c }) => d.runner.start(principal, classId(c)) }),

@@ -30,6 +30,7 @@ describe('Start class in a cluster of three hosts', { skip }, () => {
   const terminals: TestTerminal[] = [];
   let teacher: ApiClient;
   let classId = '';
+  const passwords = new Map<string, string>(); // the roster's new accounts: their initial passwords
   const base = (hostId: string) => (hostId === 'h1' ? h1!.base : children.get(hostId)!.base);
 
   before(async () => {
@@ -46,7 +47,8 @@ describe('Start class in a cluster of three hosts', { skip }, () => {
     assert.equal(created.status, 201, JSON.stringify(created.json));
     classId = created.json.id as string;
     const res = await fetch(`${h1.base}/api/classes/${classId}/roster`, { method: 'POST', headers: { authorization: `Bearer ${(teacher as unknown as { token: string }).token}`, 'content-type': 'text/csv' }, body: ROSTER });
-    assert.equal(res.status, 200, await res.text());
+    assert.equal(res.status, 200);
+    for (const a of ((await res.json()) as { created: Array<{ username: string; password: string }> }).created) passwords.set(a.username, a.password);
     await waitUntil('three live hosts', async () => (await h1!.db.host.count({ where: { status: 'up' } })) === 3);
   });
 
@@ -146,6 +148,37 @@ describe('Start class in a cluster of three hosts', { skip }, () => {
     assert.match(exit.message, /stopped by your instructor/);
     assert.deepEqual((await prepared()).rows, [], 'no container of the class is left on any host');
     for (const r of rows) assert.deepEqual(cgroupDirsOf(r.id), [], `${r.id} (on ${r.hostId}) is gone`);
+  });
+
+  test('six students click "open terminal" at the same moment through one host, before any Start class: two per host', async () => {
+    // A second class of the same students: no workspace of theirs is leased yet, so placement alone
+    // decides. No container row exists until its open answers, so only the opens the host counts
+    // as in flight keep all six from reading the same empty class counts (they went to one host).
+    const created = await teacher.call('POST', '/api/classes', { name: 'Rush class', ret: 'python@3.11' });
+    assert.equal(created.status, 201, JSON.stringify(created.json));
+    const rushId = created.json.id as string;
+    const token = (teacher as unknown as { token: string }).token;
+    const roster = await fetch(`${h1!.base}/api/classes/${rushId}/roster`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'text/csv' }, body: ROSTER });
+    assert.equal(roster.status, 200, await roster.text());
+    const students = await Promise.all(
+      ['ann', 'bob', 'cy', 'dee', 'student1', 'student2'].map(async (u) => {
+        if (!passwords.has(u)) return ApiClient.signIn(h1!.base, u);
+        const first = await ApiClient.signIn(h1!.base, u, passwords.get(u));
+        const changed = await first.call('POST', '/api/auth/password', { newPassword: 'rush-class-pass-4711' });
+        assert.equal(changed.status, 200, JSON.stringify(changed.json));
+        passwords.delete(u);
+        return ApiClient.signIn(h1!.base, u, 'rush-class-pass-4711');
+      }),
+    );
+    const opened = await Promise.all(students.map((s) => s.call('POST', `/api/classes/${rushId}/terminals`)));
+    for (const o of opened) assert.equal(o.status, 201, JSON.stringify(o.json));
+    const rows = await h1!.db.container.findMany({ where: { classId: rushId, status: { not: 'removed' } }, select: { hostId: true } });
+    const perHost: Record<string, number> = {};
+    for (const r of rows) perHost[r.hostId!] = (perHost[r.hostId!] ?? 0) + 1;
+    assert.deepEqual(perHost, { h1: 2, h2: 2, h3: 2 });
+    const stop = await teacher.call('POST', `/api/classes/${rushId}/stop`);
+    assert.equal(stop.status, 200, JSON.stringify(stop.json));
+    assert.equal(await h1!.db.container.count({ where: { classId: rushId, status: { not: 'removed' } } }), 0, 'Stop class removed the six');
   });
 
   test('a host frozen as the class starts: its students are prepared on the live hosts', async () => {

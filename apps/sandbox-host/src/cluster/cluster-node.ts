@@ -70,6 +70,12 @@ export class ClusterNode implements ClassCluster {
   private address = '';
   /** Workspaces this process leased (and so may have mounted), even if a failover freed the row since. */
   private readonly held = new Map<string, { classId: string; userId: string }>();
+  /**
+   * Opens this host has placed and not yet seen answered, per class and host. A container's row is
+   * written only once it is generated, so without these a rush of simultaneous opens would all
+   * read the same class counts and land on one host (969 / 1 / 30 of 1000 before they were kept).
+   */
+  private readonly placing = new Map<string, Map<string, number>>();
   private constructor(
     readonly id: string,
     readonly config: ClusterConfig,
@@ -276,8 +282,13 @@ export class ClusterNode implements ClassCluster {
     this.held.clear();
   }
 
-  /** Where a student's next terminal in a class goes. */
-  async place(classId: string, userId: string): Promise<{ placement: Placement; hosts: LiveHost[] }> {
+  /**
+   * Where a student's next terminal in a class goes. The class counts include the opens this host
+   * has placed and not yet seen answered, and each of those takes the expected use of a container
+   * off its host's free memory (the heartbeat has not seen it yet). The choice is counted as in
+   * flight in the same tick it is made, so concurrent opens see each other; `done` ends that.
+   */
+  async place(classId: string, userId: string): Promise<{ placement: Placement; hosts: LiveHost[]; done: () => void }> {
     const [hosts, cls, lease, counts] = await Promise.all([
       this.membership.liveHosts(),
       this.db.class.findUnique({ where: { id: classId }, select: { ret: true } }),
@@ -285,13 +296,35 @@ export class ClusterNode implements ClassCluster {
       this.db.container.groupBy({ by: ['hostId'], where: { classId, status: { not: 'removed' }, hostId: { not: null } }, _count: { _all: true } }),
     ]);
     const routable = hosts.filter((h) => h.address);
-    const placement = placeContainer(routable, {
-      ret: cls?.ret ?? '',
-      needBytes: PLACEMENT_NEED_BYTES,
-      classCounts: new Map(counts.map((c) => [c.hostId!, c._count._all])),
-      ...(lease && { leaseHolder: lease.hostId }),
-    });
-    return { placement, hosts: routable };
+    const classCounts = new Map(counts.map((c) => [c.hostId!, c._count._all]));
+    for (const [h, n] of this.placing.get(classId) ?? []) classCounts.set(h, (classCounts.get(h) ?? 0) + n);
+    const pending = this.placingPerHost();
+    const placement = placeContainer(
+      routable.map((h) => ({ ...h, freeMemoryBytes: h.freeMemoryBytes - (pending.get(h.id) ?? 0) * PLACEMENT_EXPECTED_BYTES })),
+      { ret: cls?.ret ?? '', needBytes: PLACEMENT_NEED_BYTES, classCounts, ...(lease && { leaseHolder: lease.hostId }) },
+    );
+    return { placement, hosts: routable, done: placement.ok ? this.countPlacing(classId, placement.hostId) : () => {} };
+  }
+
+  private placingPerHost(): Map<string, number> {
+    const per = new Map<string, number>();
+    for (const hosts of this.placing.values()) for (const [h, n] of hosts) per.set(h, (per.get(h) ?? 0) + n);
+    return per;
+  }
+
+  private countPlacing(classId: string, hostId: string): () => void {
+    const hosts = this.placing.get(classId) ?? new Map<string, number>();
+    this.placing.set(classId, hosts);
+    hosts.set(hostId, (hosts.get(hostId) ?? 0) + 1);
+    let ended = false;
+    return () => {
+      if (ended) return;
+      ended = true;
+      const n = (hosts.get(hostId) ?? 1) - 1;
+      if (n > 0) hosts.set(hostId, n);
+      else hosts.delete(hostId);
+      if (hosts.size === 0 && this.placing.get(classId) === hosts) this.placing.delete(classId);
+    };
   }
 
   /** Whether a request carries a valid cluster header (then it was forwarded and is served here). */
@@ -305,40 +338,44 @@ export class ClusterNode implements ClassCluster {
   }
 
   /**
-   * POST /api/classes/:classId/terminals arriving here: placed on this host (undefined: serve it),
-   * or forwarded to the chosen host with the caller's credentials and the cluster header, its
-   * answer returned as is. A chosen host that does not answer is skipped (served here if this host
-   * has room), so one host dying mid-request does not fail the student's click.
+   * POST /api/classes/:classId/terminals arriving here: placed on this host (`here` serves it), or
+   * forwarded to the chosen host with the caller's credentials and the cluster header, its answer
+   * returned as is. A chosen host that does not answer is skipped (served here if this host has
+   * room), so one host dying mid-request does not fail the student's click.
    */
-  async forwardOpen(c: Context, classId: string, userId: string): Promise<Response | undefined> {
-    // Forwarded by another host: served here. The web origin signs every request it forwards too
-    // (sender "web"), and those still need placing.
+  async open<T>(c: Context, classId: string, userId: string, here: () => Promise<T>): Promise<T | Response> {
+    // Forwarded by another host: served here (the sender counts it as in flight). The web origin
+    // signs every request it forwards too (sender "web"), and those still need placing.
     const forwarded = this.verify(c);
-    if (forwarded.ok && forwarded.sender !== 'web') return undefined;
-    const { placement, hosts } = await this.place(classId, userId);
-    if (!placement.ok) throw new RequestError('NO_HOST_AVAILABLE', `no sandbox host can take your terminal now: ${placement.reason}`, 'try again in a minute; tell your instructor if it persists');
-    if (placement.hostId === this.id) return undefined;
-    const target = hosts.find((h) => h.id === placement.hostId)!;
-    const url = new URL(c.req.url);
-    const path = url.pathname + url.search;
-    const headers: Record<string, string> = { [CLUSTER_HEADER]: this.sign('POST', path), 'x-forwarded-for': c.req.header('x-forwarded-for') ?? '' };
-    for (const h of ['cookie', 'authorization', 'user-agent', 'content-type']) {
-      const v = c.req.header(h);
-      if (v) headers[h] = v;
-    }
+    if (forwarded.ok && forwarded.sender !== 'web') return here();
+    const { placement, hosts, done } = await this.place(classId, userId);
     try {
-      const res = await fetch(new URL(path, target.address), { method: 'POST', headers, signal: c.req.raw.signal });
-      return new Response(res.body, { status: res.status, headers: { 'content-type': res.headers.get('content-type') ?? 'application/json', 'x-reg-host': target.id } });
-    } catch (e) {
-      if (c.req.raw.signal.aborted) throw e;
-      // The host holding the student's workspace does not answer: it is probably dead but not yet
-      // marked down, and its lease keeps the workspace from every other host until its failover.
-      if (placement.why === 'lease') {
-        this.deps!.log.error(`cluster: the host holding a workspace, ${target.id} (${target.address}), does not answer a terminal open`, e);
-        throw new RequestError('NO_HOST_AVAILABLE', 'the sandbox host holding your workspace is not answering (it may have stopped)', 'reopen the terminal in a few seconds: your files are kept');
+      if (!placement.ok) throw new RequestError('NO_HOST_AVAILABLE', `no sandbox host can take your terminal now: ${placement.reason}`, 'try again in a minute; tell your instructor if it persists');
+      if (placement.hostId === this.id) return await here();
+      const target = hosts.find((h) => h.id === placement.hostId)!;
+      const url = new URL(c.req.url);
+      const path = url.pathname + url.search;
+      const headers: Record<string, string> = { [CLUSTER_HEADER]: this.sign('POST', path), 'x-forwarded-for': c.req.header('x-forwarded-for') ?? '' };
+      for (const h of ['cookie', 'authorization', 'user-agent', 'content-type']) {
+        const v = c.req.header(h);
+        if (v) headers[h] = v;
       }
-      this.deps!.log.error(`cluster: forwarding a terminal to ${target.id} (${target.address}) failed; serving it here`, e);
-      return undefined;
+      try {
+        const res = await fetch(new URL(path, target.address), { method: 'POST', headers, signal: c.req.raw.signal });
+        return new Response(res.body, { status: res.status, headers: { 'content-type': res.headers.get('content-type') ?? 'application/json', 'x-reg-host': target.id } });
+      } catch (e) {
+        if (c.req.raw.signal.aborted) throw e;
+        // The host holding the student's workspace does not answer: it is probably dead but not yet
+        // marked down, and its lease keeps the workspace from every other host until its failover.
+        if (placement.why === 'lease') {
+          this.deps!.log.error(`cluster: the host holding a workspace, ${target.id} (${target.address}), does not answer a terminal open`, e);
+          throw new RequestError('NO_HOST_AVAILABLE', 'the sandbox host holding your workspace is not answering (it may have stopped)', 'reopen the terminal in a few seconds: your files are kept');
+        }
+        this.deps!.log.error(`cluster: forwarding a terminal to ${target.id} (${target.address}) failed; serving it here`, e);
+        return await here();
+      }
+    } finally {
+      done();
     }
   }
 

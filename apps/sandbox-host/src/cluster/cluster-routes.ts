@@ -52,7 +52,8 @@ export function registerClusterRoutes(app: Hono<any>, node: ClusterNode, db: Db,
     const classId = c.req.query('classId') ?? '';
     const userId = c.req.query('userId') ?? '';
     if (!classId || !userId) return c.json({ error: { code: 'BAD_REQUEST', message: 'classId and userId are required query parameters' } }, 400);
-    const { placement, hosts } = await node.place(classId, userId);
+    const { placement, hosts, done } = await node.place(classId, userId);
+    done(); // a question, not an open: nothing is in flight
     if (!placement.ok) return c.json({ error: { code: 'NO_HOST_AVAILABLE', message: placement.reason } }, 503);
     const h = hosts.find((x) => x.id === placement.hostId)!;
     return c.json({ hostId: h.id, address: h.address, why: placement.why });
