@@ -30,6 +30,13 @@ export function originOnlyListener(listener: RequestListener, check: (req: Incom
     if (OPEN(req.url ?? '/')) return listener(req, res);
     const v = check(req);
     if (v.ok) return listener(req, res);
+    // Signed by the origin but read too late: under a rush a request can wait in this host's queue
+    // past the signature's window. Not a browser going around the origin, so not 403 ("reached
+    // through the web app's address" would mislead): 503, which the page and the origin retry.
+    if (v.stale) {
+      res.writeHead(503, { 'content-type': 'application/json', 'cache-control': 'no-store', 'retry-after': '2' });
+      return void res.end(JSON.stringify({ error: { code: 'REQUEST_STALE', message: `this sandbox host read the request too late (${v.reason}): it is overloaded, or its clock is far from the web app's`, hint: 'try again in a moment; if it persists, check the clocks (NTP)' } }));
+    }
     res.writeHead(403, { 'content-type': 'application/json', 'cache-control': 'no-store' });
     res.end(refusal(v.reason));
   };

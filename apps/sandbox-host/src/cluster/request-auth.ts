@@ -28,7 +28,12 @@ export function signClusterRequest(key: Buffer, sender: string, method: string, 
   return `${sender}.${now}.${mac(key, sender, now, method, pathWithQuery)}`;
 }
 
-export type ClusterAuth = { ok: true; sender: string } | { ok: false; reason: string };
+/**
+ * `stale`: signed with this cluster's key for this very request, but outside the window. That is a
+ * request that waited longer than the window to be read (a host overloaded, or clocks apart) or a
+ * replay; it is refused either way, and the receiver can say which of the two to suspect.
+ */
+export type ClusterAuth = { ok: true; sender: string } | { ok: false; reason: string; stale?: true };
 
 /** Checks a header: well-formed, fresh, and signed with this cluster's key for this very request. */
 export function verifyClusterRequest(key: Buffer, header: string | undefined | null, method: string, pathWithQuery: string, now = Date.now()): ClusterAuth {
@@ -37,8 +42,8 @@ export function verifyClusterRequest(key: Buffer, header: string | undefined | n
   if (!m) return { ok: false, reason: `malformed ${CLUSTER_HEADER} header` };
   const [, sender, atText, sig] = m as unknown as [string, string, string, string];
   const at = Number(atText);
-  if (Math.abs(now - at) > REQUEST_WINDOW_MS) return { ok: false, reason: `${CLUSTER_HEADER} is ${Math.round((now - at) / 1000)} s off this host's clock (allowed ±${REQUEST_WINDOW_MS / 1000} s)` };
   const want = Buffer.from(mac(key, sender, at, method, pathWithQuery), 'hex');
   if (!timingSafeEqual(want, Buffer.from(sig, 'hex'))) return { ok: false, reason: `${CLUSTER_HEADER} signature does not match (another cluster's secret, or a forged request)` };
+  if (Math.abs(now - at) > REQUEST_WINDOW_MS) return { ok: false, stale: true, reason: `${CLUSTER_HEADER} is ${Math.round((now - at) / 1000)} s off this host's clock (allowed ±${REQUEST_WINDOW_MS / 1000} s)` };
   return { ok: true, sender };
 }
