@@ -127,6 +127,11 @@ describe('the instructor journey', { skip: why }, () => {
     await teacher.click('button:has-text("Start class")');
     await teacher.locator('[data-testid=run-progress]', { hasText: '30 of 30 ready' }).waitFor({ timeout: 180_000 });
     await teacher.locator('.run-started').waitFor({ timeout: 10_000 });
+    // The roster follows: every student's workspace was made by the start (a download link, no
+    // "none yet"), the instructor's row has no workspace to offer.
+    await teacher.locator('table.roster tr[data-username="student2"] td:nth-child(4) a', { hasText: /download|KiB|MiB/ }).waitFor({ timeout: 10_000 });
+    assert.equal(await teacher.locator('table.roster td', { hasText: 'none yet' }).count(), 0, 'no student is shown without a workspace after Start class');
+    assert.equal(await teacher.locator('table.roster tr[data-username="teacher"] td:nth-child(4)').innerText(), '—');
     await teacher.screenshot({ path: `${SHOTS}/classroom-started.png`, fullPage: true });
 
     // Two students in their own browsers.

@@ -22,6 +22,9 @@ const size = (b: number) => (b >= MiB ? `${(b / MiB).toFixed(1)} MiB` : `${Math.
 export default function ClassPage({ classId }: { classId: string }) {
   const [cls, setCls] = useState<ClassView | null>(null);
   const [error, setError] = useState('');
+  // Bumped when a class start or stop settles: the roster's Workspace column then shows what it made.
+  const [rosterTick, setRosterTick] = useState(0);
+  const rosterChanged = useCallback(() => setRosterTick((t) => t + 1), []);
   const reload = useCallback(() => classApi.get(classId).then(setCls, (e) => setError(describeFailure(e))), [classId]);
   useEffect(() => {
     void reload();
@@ -64,9 +67,9 @@ export default function ClassPage({ classId }: { classId: string }) {
           {runtimeLabel(cls.environment)} · {cls.students} student{cls.students === 1 ? '' : 's'}, {cls.tas} TA{cls.tas === 1 ? '' : 's'} · instructor {cls.owner}
           {!manage && ' · you assist this class'}
         </p>
-        <RunPanel cls={cls} manage={manage && !cls.archived} />
+        <RunPanel cls={cls} manage={manage && !cls.archived} onSettled={rosterChanged} />
         {manage && <JoinCode cls={cls} onChange={reload} />}
-        <Roster cls={cls} manage={manage && !cls.archived} onChange={reload} />
+        <Roster cls={cls} manage={manage && !cls.archived} onChange={reload} tick={rosterTick} />
         {manage && !cls.archived && <Environment cls={cls} onSaved={setCls} />}
         <StarterFiles cls={cls} manage={manage && !cls.archived} />
         {manage && !cls.archived && <DistributeCollect cls={cls} />}
@@ -76,22 +79,26 @@ export default function ClassPage({ classId }: { classId: string }) {
   );
 }
 
-function RunPanel({ cls, manage }: { cls: ClassView; manage: boolean }) {
+function RunPanel({ cls, manage, onSettled }: { cls: ClassView; manage: boolean; onSettled: () => void }) {
   const [run, setRun] = useState<ClassRunView | null>(cls.run);
   const [busy, setBusy] = useState(false);
   const [msg, setMsg] = useState('');
   const timer = useRef<ReturnType<typeof setTimeout>>(undefined);
+  const wasBusy = useRef(false);
 
   const poll = useCallback(async () => {
     clearTimeout(timer.current);
     try {
       const r = await classApi.run(cls.id);
       setRun(r);
-      if (r && (r.status === 'starting' || r.status === 'stopping')) timer.current = setTimeout(poll, 500);
+      const busy = !!r && (r.status === 'starting' || r.status === 'stopping');
+      if (busy) timer.current = setTimeout(poll, 500);
+      else if (wasBusy.current) onSettled();
+      wasBusy.current = busy;
     } catch {
       timer.current = setTimeout(poll, 2000);
     }
-  }, [cls.id]);
+  }, [cls.id, onSettled]);
   useEffect(() => {
     void poll();
     return () => clearTimeout(timer.current);
@@ -185,7 +192,7 @@ function JoinCode({ cls, onChange }: { cls: ClassView; onChange: () => void }) {
   );
 }
 
-function Roster({ cls, manage, onChange }: { cls: ClassView; manage: boolean; onChange: () => void }) {
+function Roster({ cls, manage, onChange, tick }: { cls: ClassView; manage: boolean; onChange: () => void; tick: number }) {
   const [members, setMembers] = useState<MemberView[] | null>(null);
   const [error, setError] = useState('');
   const [issues, setIssues] = useState<Array<{ path: string; message: string }>>([]);
@@ -193,7 +200,7 @@ function Roster({ cls, manage, onChange }: { cls: ClassView; manage: boolean; on
   const load = useCallback(() => classApi.members(cls.id).then(setMembers, (e) => setError(describeFailure(e))), [cls.id]);
   useEffect(() => {
     void load();
-  }, [load]);
+  }, [load, tick]);
   const changed = (ms: MemberView[]) => {
     setMembers(ms);
     onChange();
@@ -266,7 +273,7 @@ function Roster({ cls, manage, onChange }: { cls: ClassView; manage: boolean; on
                 <td>{m.username}</td>
                 <td>{m.displayName ?? <span className="muted">—</span>}</td>
                 <td>{m.role === 'ta' ? 'TA' : m.role}</td>
-                <td>{m.workspace ? <a href={classApi.studentWorkspaceUrl(cls.id, m.userId)}>{m.workspace.bytesUsed ? size(m.workspace.bytesUsed) : 'download'}</a> : <span className="muted">none yet</span>}</td>
+                <td>{m.role === 'instructor' ? <span className="muted">—</span> : m.workspace ? <a href={classApi.studentWorkspaceUrl(cls.id, m.userId)}>{m.workspace.bytesUsed ? size(m.workspace.bytesUsed) : 'download'}</a> : <span className="muted">none yet</span>}</td>
                 <td className="actions">
                   {manage && m.role === 'student' && (
                     <button className="small" onClick={() => setMemory(m)} title="this student's own memory limit in the class">
