@@ -94,7 +94,10 @@ export class HostRouter {
     /** key → { at, host } */
     this.routes = new Map();
     this.timer = undefined;
-    this.lastRefreshError = '';
+    /** address → { since (ms), what }: hosts that did not answer, logged once until they answer again. */
+    this.silent = new Map();
+    /** @type {Promise<void> | undefined} */
+    this.refreshing = undefined;
   }
 
   async start() {
@@ -226,7 +229,13 @@ export class HostRouter {
     if (this.routes.size > 50_000) for (const old of [...this.routes.keys()].slice(0, 10_000)) this.routes.delete(old);
   }
 
-  async refresh() {
+  /** One refresh at a time: a slow one (hosts busy with a rush) is not stacked on by the next tick. */
+  refresh() {
+    this.refreshing ??= this.refreshOnce().finally(() => (this.refreshing = undefined));
+    return this.refreshing;
+  }
+
+  async refreshOnce() {
     const r = await this.ask('/api/cluster/hosts').catch(() => undefined);
     const list = Array.isArray(r) ? r : Array.isArray(r?.hosts) ? r.hosts : undefined;
     if (!list) return;
@@ -258,26 +267,35 @@ export class HostRouter {
       tried.add(h.address);
       try {
         const r = await getJson(new URL(path, h.address), { [CLUSTER_HEADER]: this.sign('GET', path) });
+        if (r.status === 404 || r.status === 200) this.answered(h.address);
         if (r.status === 404) return undefined;
-        if (r.status === 200) {
-          this.lastRefreshError = '';
-          return r.body;
-        }
-        this.note(`${h.address}${path}: HTTP ${r.status}`);
+        if (r.status === 200) return r.body;
+        this.silence(h.address, `HTTP ${r.status} to ${path.split('?')[0]}`);
       } catch (e) {
         // A host that is slow to answer (busy with a class-start rush) is still there: only one
         // that refuses or drops the connection is set aside, else the others would get its load too.
         if (e.code !== 'ETIMEDOUT') this.markUnreachable(h.address);
-        this.note(`${h.address}: ${e.message}`);
+        this.silence(h.address, e.message);
       }
     }
     throw new LookupFailed(path);
   }
 
-  note(m) {
-    if (m === this.lastRefreshError) return;
-    this.lastRefreshError = m;
-    this.log(m);
+  // A host that stops answering is logged once (and again only if the reason changes), and once
+  // more when it answers again, with how long it was silent: under a rush the refresh times out
+  // every 2 s per host, and a line each time buried everything else in the origin's log.
+  silence(address, what) {
+    const was = this.silent.get(address);
+    if (was?.what === what) return;
+    this.silent.set(address, { since: was?.since ?? Date.now(), what });
+    this.log(`${address}: ${what} (logged again when it answers)`);
+  }
+
+  answered(address) {
+    const was = this.silent.get(address);
+    if (!was) return;
+    this.silent.delete(address);
+    this.log(`${address}: answers again after ${((Date.now() - was.since) / 1000).toFixed(1)} s (last: ${was.what})`);
   }
 }
 

@@ -130,3 +130,50 @@ describe("host-router: a container's requests go to the host running it, never r
     }
   });
 });
+
+describe("host-router: the origin's log of hosts that stop answering", () => {
+  test('a host that stops answering is logged once, not at every refresh, and once more when it answers again; refreshes do not stack', async () => {
+    const { createServer } = await import('node:http');
+    let answering = true;
+    let asked = 0;
+    const srv = createServer((req, res) => {
+      asked++;
+      if (!answering) return void req.socket.destroy();
+      res.setHeader('content-type', 'application/json');
+      res.end(JSON.stringify({ hosts: [{ id: 'host-1', address, status: 'up' }, { id: 'host-2', address: closedAddress, status: 'up' }] }));
+    });
+    await new Promise<void>((r) => srv.listen(0, '127.0.0.1', () => r()));
+    const address = `http://127.0.0.1:${(srv.address() as { port: number }).port}`;
+    // host-2: an address nobody listens on (refused at once).
+    const closed = createServer();
+    await new Promise<void>((r) => closed.listen(0, '127.0.0.1', () => r()));
+    const closedAddress = `http://127.0.0.1:${(closed.address() as { port: number }).port}`;
+    await new Promise<void>((r) => closed.close(() => r()));
+    const logged: string[] = [];
+    try {
+      const r = new HostRouter({ seeds: [new URL(address)], cluster: true, log: (m: string) => logged.push(m) });
+      await r.refresh();
+      assert.deepEqual(logged, []);
+      answering = false;
+      for (let i = 0; i < 5; i++) await r.refresh();
+      assert.ok(asked >= 6, `every refresh asked (${asked})`);
+      // Two silent hosts, each refresh asking both: one line each (alternating reasons used to
+      // defeat a last-line check and log two lines every 2 s).
+      assert.equal(logged.length, 2, logged.join('\n'));
+      assert.match(logged[0]!, new RegExp(`^${address}: socket hang up \\(logged again when it answers\\)$`));
+      assert.match(logged[1]!, new RegExp(`^${closedAddress}: .*ECONNREFUSED.* \\(logged again when it answers\\)$`));
+      answering = true;
+      await r.refresh();
+      await r.refresh();
+      assert.equal(logged.length, 3, logged.join('\n'));
+      assert.match(logged[2]!, new RegExp(`^${address}: answers again after \\d+\\.\\d s \\(last: socket hang up\\)$`));
+      // Two ticks while one refresh is still out share it (a slow refresh is not stacked on).
+      const a = r.refresh();
+      assert.equal(r.refresh(), a);
+      await a;
+    } finally {
+      srv.closeAllConnections();
+      srv.close();
+    }
+  });
+});
