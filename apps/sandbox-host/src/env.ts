@@ -53,6 +53,8 @@ const envSchema = z.object({
   TERMINAL_POOL_MIN: z.coerce.number().int().min(0).max(4096).default(2),
   /** Warm terminals parked at most, Start class holds included (one per student). 0 turns the pool off. */
   TERMINAL_POOL_MAX: z.coerce.number().int().min(0).max(4096).default(512),
+  /** How long SIGTERM may take to end every terminal and unmount every workspace before the host exits anyway (a second signal exits at once). */
+  REG_SHUTDOWN_SECONDS: z.coerce.number().min(1).max(3600).default(120),
   /** info: start-up lines and session ends; debug: every API request too. */
   LOG_LEVEL: z.enum(['silent', 'info', 'debug']).default('info'),
 });
@@ -66,6 +68,8 @@ export interface HostConfig {
   databaseUrl: string;
   socketPath: string;
   graceMs: number;
+  /** REG_SHUTDOWN_SECONDS: the most a SIGTERM's clean shutdown may take. */
+  shutdownMs: number;
   idleMs: number;
   memorySampleMs: number;
   sessionTtlMs: number;
@@ -104,6 +108,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): HostConfig {
     databaseUrl: e.DATABASE_URL ?? `file:${join(dataDir, 'reg.db')}`,
     socketPath: join(dataDir, 'reg.sock'),
     graceMs: e.SESSION_GRACE_SECONDS * 1000,
+    shutdownMs: e.REG_SHUTDOWN_SECONDS * 1000,
     idleMs: e.IDLE_TIMEOUT_SECONDS * 1000,
     memorySampleMs: e.MEMORY_SAMPLE_SECONDS * 1000,
     sessionTtlMs: e.SESSION_TTL_SECONDS * 1000,

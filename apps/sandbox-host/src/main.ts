@@ -31,15 +31,30 @@ console.error(`reg-host: listening on http://${config.bind}:${host.port} and ${h
 // One machine-readable line for scripts/start.mjs and the tests.
 console.log(JSON.stringify({ event: 'ready', port: host.port, socket: host.socketPath, pid: process.pid, demo: host.demo }));
 
+// SIGTERM/SIGINT: end every terminal, unmount every workspace, then exit. A class of a thousand
+// takes a while (each container is stopped and removed), so the host says how far it has got
+// every 10 s and waits up to REG_SHUTDOWN_SECONDS; a second signal exits at once. Exiting early
+// leaves mounts and cgroups behind until the next start with this REG_HOME reconciles them.
 let stopping = false;
 for (const sig of ['SIGTERM', 'SIGINT'] as const) {
   process.on(sig, () => {
-    if (stopping) return;
+    const running = host!;
+    if (stopping) {
+      console.error(`reg-host: ${sig} again: exiting now with ${running.sessions.size} terminal(s) not yet ended (the next start with this REG_HOME cleans up after them)`);
+      process.exit(1);
+    }
     stopping = true;
-    console.error(`reg-host: ${sig}: ending terminals`);
-    const force = setTimeout(() => process.exit(1), 15_000);
-    void host.close().then(() => {
+    const since = Date.now();
+    console.error(`reg-host: ${sig}: ending ${running.sessions.size} terminal(s) and unmounting workspaces (up to ${config.shutdownMs / 1000} s; ${sig} again exits at once)`);
+    const progress = setInterval(() => console.error(`reg-host: still shutting down after ${Math.round((Date.now() - since) / 1000)} s: ${running.sessions.size} terminal(s) left`), 10_000);
+    const force = setTimeout(() => {
+      console.error(`reg-host: shutdown took longer than REG_SHUTDOWN_SECONDS (${config.shutdownMs / 1000} s): exiting with ${running.sessions.size} terminal(s) not yet ended (the next start with this REG_HOME cleans up after them)`);
+      process.exit(1);
+    }, config.shutdownMs);
+    void running.close().then(() => {
       clearTimeout(force);
+      clearInterval(progress);
+      console.error(`reg-host: shut down in ${((Date.now() - since) / 1000).toFixed(1)} s`);
       process.exit(0);
     });
   });

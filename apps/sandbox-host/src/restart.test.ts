@@ -4,8 +4,10 @@
 
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { Workspaces } from '@reg/core';
 // @ts-expect-error: a plain .mjs module without types
 import { startStack } from '../../../scripts/stack.mjs';
 import { ApiClient, cgroupDirsOf, DEMO_PASSWORD, ensurePythonRet, isRoot, sleep, tempRegHome, TestTerminal } from './test-support/host-fixture.js';
@@ -57,6 +59,25 @@ describe('host restarts', { skip }, () => {
     assert.equal(t.exit?.reason, 'shutdown');
     assert.ok(!existsSync(join(home.dir, 'containers', id)));
     assert.ok(cgroupGone(id));
+  });
+
+  test('SIGTERM with a dozen workspaces mounted: every one is unmounted, the host exits 0 and says how long it took', async () => {
+    // Mounted before the host starts, as a class's would be: shutdown unmounts every workspace
+    // under its home (eight at a time), not only those its sessions used.
+    const ws = await Workspaces.open(home.dir);
+    for (let i = 0; i < 12; i++) await ws.ensure({ classId: 'shutdown-class', userId: `u${i}` }, { bytes: 32 * 2 ** 20, inodes: 4096 });
+    const mounted = async () => (await readFile('/proc/self/mountinfo', 'utf8')).split('\n').map((l) => l.split(' ')[4] ?? '').filter((m) => m.startsWith(`${ws.root}/`));
+    assert.equal((await mounted()).length, 12);
+    const h = await startHost();
+    let said = '';
+    h.host.process.stderr!.on('data', (d) => (said += d));
+    const { t } = await openTerminal(h);
+    await h.stop('SIGTERM');
+    assert.equal(h.host.process.exitCode, 0, said);
+    assert.deepEqual(await mounted(), [], 'no workspace is left mounted');
+    assert.equal(t.exit?.reason ?? (await new Promise((r) => setTimeout(r, 500)), t.exit?.reason), 'shutdown');
+    assert.match(said, /SIGTERM: ending 1 terminal\(s\) and unmounting workspaces \(up to 120 s; SIGTERM again exits at once\)/);
+    assert.match(said, /shut down in \d+\.\d s/);
   });
 
   test('SIGKILL mid-session: the next host closes the orphaned session and leaves nothing running', async () => {

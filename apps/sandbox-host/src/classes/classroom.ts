@@ -53,11 +53,7 @@ export async function createClassroom(o: { db: Db; engine: Engine; sessions: Ses
     // In a cluster the shared directory holds other hosts' mounts too (on one machine): only the
     // workspaces this host leased are its to unmount.
     unmount: cluster
-      ? async () => {
-          for (const l of await cluster.leasedWorkspaces()) {
-            await store.unmount(l).catch((e) => o.log.error(`unmounting workspace ${l.classId}/${l.userId}`, e));
-          }
-        }
+      ? async () => store.unmountMany(await cluster.leasedWorkspaces(), (l, e) => o.log.error(`unmounting workspace ${l.classId}/${l.userId}`, e))
       : () => store.unmountAll(),
   };
 }

@@ -29,6 +29,7 @@ export interface WorkspaceStore {
   usage(key: { classId: string; userId: string }): Promise<{ bytes: number; inodes: number; quotaBytes: number; quotaInodes: number }>;
   list(classId: string): Promise<string[]>;
   unmountAll(): Promise<void>;
+  unmountMany(keys: ReadonlyArray<{ classId: string; userId: string }>, failed: (key: { classId: string; userId: string }, e: unknown) => void): Promise<void>;
 }
 
 export interface WorkspaceClass {
