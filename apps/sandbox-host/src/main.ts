@@ -35,17 +35,21 @@ console.log(JSON.stringify({ event: 'ready', port: host.port, socket: host.socke
 // takes a while (each container is stopped and removed), so the host says how far it has got
 // every 10 s and waits up to REG_SHUTDOWN_SECONDS; a second signal exits at once. Exiting early
 // leaves mounts and cgroups behind until the next start with this REG_HOME reconciles them.
+// Ctrl-C under `npm start` delivers two signals at once (the terminal's SIGINT to the whole process
+// group, and start.mjs's SIGTERM): a second signal within 2 s of the first is that same request.
 let stopping = false;
+let since = 0;
 for (const sig of ['SIGTERM', 'SIGINT'] as const) {
   process.on(sig, () => {
     const running = host!;
     if (stopping) {
+      if (Date.now() - since < 2000) return;
       console.error(`reg-host: ${sig} again: exiting now with ${running.sessions.size} terminal(s) not yet ended (the next start with this REG_HOME cleans up after them)`);
       process.exit(1);
     }
     stopping = true;
-    const since = Date.now();
-    console.error(`reg-host: ${sig}: ending ${running.sessions.size} terminal(s) and unmounting workspaces (up to ${config.shutdownMs / 1000} s; ${sig} again exits at once)`);
+    since = Date.now();
+    console.error(`reg-host: ${sig}: ending ${running.sessions.size} terminal(s) and unmounting workspaces (up to ${config.shutdownMs / 1000} s; a signal again exits at once)`);
     const progress = setInterval(() => console.error(`reg-host: still shutting down after ${Math.round((Date.now() - since) / 1000)} s: ${running.sessions.size} terminal(s) left`), 10_000);
     const force = setTimeout(() => {
       console.error(`reg-host: shutdown took longer than REG_SHUTDOWN_SECONDS (${config.shutdownMs / 1000} s): exiting with ${running.sessions.size} terminal(s) not yet ended (the next start with this REG_HOME cleans up after them)`);
